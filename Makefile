@@ -1,0 +1,32 @@
+# ActiveLoop developer commands. `make test` and `make demo` set up .venv on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+SHARED ?= ../shared
+export ACTIVELOOP_GB1_CSV ?= $(if $(wildcard $(SHARED)/datasets/gb1_wu2016.csv),$(abspath $(SHARED)/datasets/gb1_wu2016.csv),)
+
+BIN := $(VENV)/bin
+
+.PHONY: setup test demo bench clean
+
+$(BIN)/activeloop: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first (the CPU build here; see README for CUDA) so the project's range keeps it
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/activeloop
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+demo: setup
+	$(BIN)/activeloop simulate --landscape gb1 --seeds 3 --summary-json activeloop-runs/demo-summary.json
+
+bench: setup
+	$(BIN)/python benchmarks/discovery.py
+
+clean:
+	rm -rf $(VENV) activeloop-runs .pytest_cache

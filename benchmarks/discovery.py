@@ -1,0 +1,108 @@
+"""Discovery benchmark (ALDE protocol, shared/BENCHMARKS.md §1).
+
+96 random variants, then 4 rounds of 96 proposals (480 measured); normalised best fitness after
+each round, mean ± SEM over seeds, fraction of seeds that found the global maximum, and median wall
+time per round. Every strategy runs on the same seeds (the same initial draws) in one harness.
+
+    python benchmarks/discovery.py                       # all strategies, 30 seeds, GB1
+    python benchmarks/discovery.py --only default,random --seeds 30
+    python benchmarks/discovery.py --report              # combine saved results: table + plot
+
+Each strategy's results are saved to ``benchmarks/results/discovery-<landscape>-<strategy>.json``
+so strategies can run in parallel processes; ``--report`` writes ``discovery-<landscape>.json``
+and ``discovery-<landscape>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from activeloop.landscapes import load_landscape  # noqa: E402
+from activeloop.local.report import plot_curves, run_strategies, summary_table  # noqa: E402
+from activeloop.local.simulate import Strategy, records_as_rows, summarize  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+STRATEGIES = {
+    "default": Strategy("default: epistasis GP, rank, Thompson", "onehot", "gp_epistasis", "thompson", "rank"),
+    "greedy": Strategy("greedy: epistasis GP, rank, mean only", "onehot", "gp_epistasis", "greedy", "rank"),
+    "boosting": Strategy("5 boosted trees, one-hot, Thompson", "onehot", "boosting_ensemble", "thompson", "none"),
+    "gp_rbf": Strategy("GP RBF-ARD one-hot, Thompson", "onehot", "gp", "thompson", "none"),
+    "random": Strategy("random", acquisition="random"),
+}
+
+
+def landscape_source(name: str) -> str:
+    """``gb1`` (shared copy if present, else fetched) or a CSV path."""
+    if name == "gb1" and "ACTIVELOOP_GB1_CSV" not in os.environ:
+        local = SHARED / "datasets" / "gb1_wu2016.csv"
+        if local.is_file():
+            os.environ["ACTIVELOOP_GB1_CSV"] = str(local)
+    return name
+
+
+def run(args: argparse.Namespace) -> None:
+    torch.set_num_threads(1)
+    console = Console()
+    land = load_landscape(landscape_source(args.landscape))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for key in args.only.split(","):
+        st = STRATEGIES[key]
+        start = time.perf_counter()
+        recs = run_strategies(
+            land, [st], list(range(args.seeds)), rounds=4, batch=96, init=96,
+            console=console if args.verbose else None,
+        )
+        summary = summarize(recs, land)
+        summary["key"] = key
+        summary["wall_seconds"] = time.perf_counter() - start
+        summary["records"] = records_as_rows(recs)
+        out = RESULTS / f"discovery-{land.name}-{key}.json"
+        out.write_text(json.dumps(summary, indent=2))
+        last = summary["rounds"][-1]
+        console.print(
+            f"{st.name}: {last['mean_normalized_best']:.3f} ± {last['sem']:.3f} at {last['measured']}, "
+            f"global max in {last['fraction_global_max']:.0%} of {args.seeds} seeds -> {out}"
+        )
+
+
+def report(args: argparse.Namespace) -> None:
+    land_name = Path(args.landscape).stem if args.landscape != "gb1" else "gb1"
+    summaries = []
+    for key in STRATEGIES:
+        path = RESULTS / f"discovery-{land_name}-{key}.json"
+        if path.exists():
+            s = json.loads(path.read_text())
+            s.pop("records", None)
+            summaries.append(s)
+    if not summaries:
+        sys.exit(f"no results for {land_name} in {RESULTS}")
+    Console().print(summary_table(summaries))
+    (RESULTS / f"discovery-{land_name}.json").write_text(json.dumps(summaries, indent=2))
+    plot_curves(summaries, RESULTS / f"discovery-{land_name}.png", f"{land_name}: discovery (ALDE protocol)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--landscape", default="gb1")
+    p.add_argument("--seeds", type=int, default=30)
+    p.add_argument("--only", default=",".join(STRATEGIES))
+    p.add_argument("--report", action="store_true")
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args()
+    report(args) if args.report else run(args)
+
+
+if __name__ == "__main__":
+    main()

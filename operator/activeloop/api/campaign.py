@@ -1,0 +1,173 @@
+"""The campaign spec: the one source of truth for a campaign, locally and on a cluster.
+
+Field names are snake_case in Python and camelCase in YAML/Kubernetes (``batchSize``); both are
+accepted when reading. Unknown fields are refused, so a typo never silently becomes a default.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from activeloop.ml.sequences import AMINO_ACIDS, validate_sequence
+
+
+class Model(BaseModel):
+    """Base of every API model: camelCase aliases, unknown fields forbidden, frozen."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class LibrarySpec(Model):
+    """The candidate library: every combination of ``alphabet`` at ``sites``, or a list of variants."""
+
+    sites: list[int] = Field(
+        default_factory=list,
+        description="1-based positions mutated combinatorially (e.g. [39, 40, 41, 54] for GB1).",
+    )
+    alphabet: str = Field(
+        AMINO_ACIDS, description="Residues allowed at each site (default: the 20 amino acids)."
+    )
+    variants_uri: str | None = Field(
+        None,
+        description="Artifact URI or path of a CSV with a 'variant' column; instead of sites.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Variants never to propose (e.g. known to misfold)."
+    )
+
+    @field_validator("alphabet")
+    @classmethod
+    def _alphabet(cls, v: str) -> str:
+        v = validate_sequence(v, "library.alphabet")
+        if len(set(v)) != len(v):
+            raise ValueError("repeats a residue")
+        return v
+
+    @field_validator("sites")
+    @classmethod
+    def _sites(cls, v: list[int]) -> list[int]:
+        if any(s < 1 for s in v):
+            raise ValueError("sites are 1-based positions, each at least 1")
+        if len(set(v)) != len(v):
+            raise ValueError("a site is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LibrarySpec:
+        if bool(self.sites) == bool(self.variants_uri):
+            raise ValueError("give exactly one of sites or variantsUri")
+        if self.sites and len(self.alphabet) ** len(self.sites) > 5_000_000:
+            raise ValueError(
+                f"{len(self.alphabet)}^{len(self.sites)} combinations is over 5,000,000; "
+                "give fewer sites or a variantsUri"
+            )
+        return self
+
+
+class ObjectiveSpec(Model):
+    """What the assay measures and which direction is better."""
+
+    name: str = Field("fitness", description="Name of the measured quantity.")
+    direction: Literal["maximize", "minimize"] = Field("maximize", description="Better is ...")
+    unit: str | None = Field(None, description="Unit of measured values, if any.")
+
+
+class BackboneSpec(Model):
+    """The pre-trained protein language model."""
+
+    model: str = Field(
+        "facebook/esm2_t6_8M_UR50D",
+        description="Hugging Face model id, local directory or artifact URI of an ESM-2 model.",
+    )
+    revision: str | None = Field(None, description="Model revision (commit or tag) to pin.")
+    max_length: int = Field(1024, ge=8, description="Longest sequence fed to the model.")
+
+
+class LoraSpec(Model):
+    """LoRA fine-tuning of the backbone on measured variants (used with encoding 'esm')."""
+
+    enabled: bool = Field(True, description="Tune adapters; false uses frozen embeddings.")
+    rank: int = Field(8, ge=1, le=256, description="LoRA rank r.")
+    alpha: float = Field(16.0, gt=0, description="LoRA scaling alpha.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["query", "key", "value"],
+        min_length=1,
+        description="Names of the backbone modules that receive adapters.",
+    )
+    epochs: int = Field(10, ge=1, le=1000, description="Training epochs per round.")
+    learning_rate: float = Field(1e-3, gt=0, description="AdamW learning rate.")
+    batch_size: int = Field(16, ge=1, description="Sequences per optimisation step.")
+
+
+class SurrogateSpec(Model):
+    """The model with uncertainty that ranks candidates."""
+
+    kind: str = Field("gp_epistasis", description="gp_epistasis, gp, boosting_ensemble, mlp_ensemble.")
+    encoding: str = Field("onehot", description="onehot, physchem or esm.")
+    transform: Literal["none", "rank"] = Field(
+        "none", description="Target transform before fitting (rank: normal scores)."
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> SurrogateSpec:
+        from activeloop.ml.encodings import ENCODINGS
+        from activeloop.ml.surrogates import SURROGATES
+
+        if self.kind not in SURROGATES:
+            raise ValueError(f"kind {self.kind!r} is unknown; known: {sorted(SURROGATES)}")
+        if self.encoding not in {*ENCODINGS, "esm"}:
+            raise ValueError(f"encoding {self.encoding!r} is unknown; known: {sorted(ENCODINGS)} + esm")
+        return self
+
+
+class AcquisitionSpec(Model):
+    """How the next batch is chosen."""
+
+    strategy: str = Field("thompson", description="thompson, ucb, logei, greedy, uncertainty, random.")
+    batch_size: int = Field(96, ge=1, le=10_000, description="Variants proposed per round.")
+
+    @field_validator("strategy")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from activeloop.ml.acquisition import STRATEGIES
+
+        if v not in STRATEGIES:
+            raise ValueError(f"{v!r} is unknown; known: {sorted(STRATEGIES)}")
+        return v
+
+
+class CampaignSpec(Model):
+    """A campaign: what to mutate, which models to use, and how many rounds to run."""
+
+    parent_sequence: str = Field(description="Wild-type (parent) amino-acid sequence.")
+    library: LibrarySpec = Field(description="The candidate library.")
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    backbone: BackboneSpec = Field(default_factory=BackboneSpec)
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    surrogate: SurrogateSpec = Field(default_factory=SurrogateSpec)
+    acquisition: AcquisitionSpec = Field(default_factory=AcquisitionSpec)
+    initial_batch_size: int = Field(
+        96, ge=2, le=10_000, description="Variants drawn at random when nothing is measured yet."
+    )
+    rounds: int = Field(4, ge=1, le=1000, description="Rounds of proposals after the first batch.")
+    seed: int = Field(0, ge=0, description="Seed for every random choice of the campaign.")
+
+    @field_validator("parent_sequence")
+    @classmethod
+    def _parent(cls, v: str) -> str:
+        return validate_sequence(v, "parentSequence")
+
+    @model_validator(mode="after")
+    def _sites_in_parent(self) -> CampaignSpec:
+        for s in self.library.sites:
+            if s > len(self.parent_sequence):
+                raise ValueError(
+                    f"library.sites: site {s} is beyond the parent's {len(self.parent_sequence)} residues"
+                )
+        return self

@@ -1,0 +1,158 @@
+"""Fitness landscapes: measured variants with fitness, used as the "lab" of simulated campaigns.
+
+A landscape is a CSV with one variant column and one fitness column. Column names are detected
+(``variant``/``Variants``/``mutant``/``sequence`` and ``fitness``/``Fitness``/``DMS_score``) or
+given. Known public landscapes are fetched by name with a checksum and a cache (``pooch``); an
+environment variable points at a local copy instead (``ACTIVELOOP_GB1_CSV`` for ``gb1``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from activeloop.errors import InputError
+from activeloop.ml.sequences import VariantLibrary
+
+GB1_PARENT = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
+"""Protein G domain B1 (56 aa); Wu et al. 2016 mutated the 1-based sites 39, 40, 41 and 54."""
+
+
+@dataclass(frozen=True)
+class KnownLandscape:
+    """A public landscape that can be fetched by name."""
+
+    name: str
+    url: str
+    sha256: str
+    env_var: str
+    variant_column: str
+    fitness_column: str
+    parent: str | None
+    sites: tuple[int, ...]
+    citation: str
+
+
+KNOWN: dict[str, KnownLandscape] = {
+    "gb1": KnownLandscape(
+        name="gb1",
+        url=(
+            "https://raw.githubusercontent.com/fhalab/MLDE/"
+            "f5ac34d13b15f3ce3fa9deb1d043a5e97fe46cdc/code/validation/basic_test_data/Gb1Dataset.csv"
+        ),
+        sha256="b82393d47b09281db823c661a3df6acac89179119eb2e0d1daa793052fe0228b",
+        env_var="ACTIVELOOP_GB1_CSV",
+        variant_column="Variants",
+        fitness_column="Fitness",
+        parent=GB1_PARENT,
+        sites=(39, 40, 41, 54),
+        citation="Wu, Dai, Olson, Lloyd-Smith & Sun (2016) eLife 5:e16965, CC BY 4.0",
+    ),
+}
+
+_VARIANT_COLUMNS = ("variant", "variants", "mutant", "mutation", "mutations", "sequence", "seq")
+_FITNESS_COLUMNS = ("fitness", "dms_score", "score", "value", "y")
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """A library with a measured fitness for every variant (``fitness[i]`` of ``library.names[i]``)."""
+
+    name: str
+    library: VariantLibrary
+    fitness: np.ndarray
+
+    @property
+    def global_max(self) -> float:
+        """The highest fitness in the landscape."""
+        return float(self.fitness.max())
+
+    def __len__(self) -> int:
+        return len(self.library)
+
+
+def fetch_known(name: str) -> Path:
+    """Local path of known landscape ``name``: its env var if set, else a checked, cached download."""
+    known = KNOWN[name]
+    local = os.environ.get(known.env_var)
+    if local:
+        path = Path(local)
+        if not path.is_file():
+            raise InputError(known.env_var, f"{path} does not exist")
+        return path
+    import pooch
+
+    return Path(
+        pooch.retrieve(
+            known.url,
+            known_hash=f"sha256:{known.sha256}",
+            fname=f"{name}.csv",
+            path=pooch.os_cache("activeloop"),
+            progressbar=False,
+        )
+    )
+
+
+def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str) -> str:
+    if wanted is not None:
+        if wanted not in columns:
+            raise InputError(f"{what}_column", f"{wanted!r} is not a column; columns: {columns}")
+        return wanted
+    lower = {c.lower().strip(): c for c in columns}
+    for c in candidates:
+        if c in lower:
+            return lower[c]
+    raise InputError(f"{what}_column", f"no column like {candidates} among {columns}; name one")
+
+
+def load_landscape(
+    source: str | Path,
+    *,
+    parent: str | None = None,
+    sites: tuple[int, ...] = (),
+    variant_column: str | None = None,
+    fitness_column: str | None = None,
+) -> Landscape:
+    """Load a landscape from a known name (``gb1``) or a CSV path.
+
+    Without a ``parent``, variants must be equal-length residue strings (site combinations such as
+    ``VDGV``); they are then their own sequences. Rows with a missing fitness are dropped; a
+    duplicated variant is an error that names both rows.
+    """
+    name = str(source)
+    if name in KNOWN:
+        known = KNOWN[name]
+        path = fetch_known(name)
+        parent = parent or known.parent
+        sites = sites or known.sites
+        variant_column = variant_column or known.variant_column
+        fitness_column = fitness_column or known.fitness_column
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError("landscape", f"{path} is not a file nor one of {sorted(KNOWN)}")
+        name = path.stem
+    df = pd.read_csv(path, encoding="utf-8-sig")
+    vcol = _pick(list(df.columns), variant_column, _VARIANT_COLUMNS, "variant")
+    fcol = _pick(list(df.columns), fitness_column, _FITNESS_COLUMNS, "fitness")
+    df = df[[vcol, fcol]].dropna()
+    variants = df[vcol].astype(str).str.strip().tolist()
+    fitness = pd.to_numeric(df[fcol], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.isfinite(fitness).all():
+        bad = int(np.nonzero(~np.isfinite(fitness))[0][0])
+        raise InputError(fcol, f"row {bad + 2} has a non-numeric fitness")
+    if parent is None:
+        lengths = {len(v) for v in variants}
+        if len(lengths) != 1:
+            raise InputError(vcol, "variants of different lengths need a parent sequence")
+        library = VariantLibrary.from_sequences(variants[0], variants)
+        library = VariantLibrary(
+            parent=variants[0], tokens=library.tokens, names=tuple(variants), sites=()
+        )
+    else:
+        library = VariantLibrary.from_strings(parent, variants, sites)
+    return Landscape(name=name, library=library, fitness=fitness)

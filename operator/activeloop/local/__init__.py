@@ -1,0 +1,1 @@
+"""The embedded runner: campaigns and simulations in-process, with a local artifact directory."""

@@ -1,0 +1,195 @@
+"""A campaign on one workstation: ``init`` -> ``propose`` -> lab -> ``record`` -> ``propose`` ...
+
+State lives in a run directory (a :class:`LocalStore`); every write is atomic, so an interrupted
+command leaves the campaign as it was before it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from activeloop.api.campaign import CampaignSpec
+from activeloop.errors import ConfigError, RecordError, VariantError
+from activeloop.steps import acquire, tune
+from activeloop.steps.data import (
+    MEASUREMENT_COLUMNS,
+    SPEC_KEY,
+    aggregate,
+    build_library,
+    dump_spec,
+    latest_round,
+    load_spec,
+    read_measurements,
+    read_proposals,
+    round_prefix,
+    write_measurements,
+)
+from activeloop.store.local import LocalStore
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem, each naming the field path (camelCase, as written in YAML)."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(spec)"
+        lines.append(f"{loc}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def parse_spec(data: dict) -> CampaignSpec:
+    """Validate a campaign spec, turning pydantic errors into a :class:`ConfigError`."""
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("campaign", format_validation_error(exc)) from None
+
+
+def init_campaign(spec_path: str | Path, run_dir: str | Path) -> CampaignSpec:
+    """Validate ``spec_path`` and start a campaign in ``run_dir`` (refuses to overwrite one)."""
+    data = yaml.safe_load(Path(spec_path).read_text())
+    if isinstance(data, dict) and data.get("kind") == "Campaign":
+        data = data.get("spec", {})
+    if not isinstance(data, dict):
+        raise ConfigError("campaign", f"{spec_path} is not a YAML mapping")
+    spec = parse_spec(data)
+    store = LocalStore(run_dir)
+    if store.exists(SPEC_KEY):
+        raise ConfigError("run_dir", f"{run_dir} already holds a campaign; choose another directory")
+    build_library(spec)  # fail now, not at the first propose
+    store.put_bytes(SPEC_KEY, dump_spec(spec))
+    return spec
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The outcome of ``propose``: the round, its CSV and whether it was made just now."""
+
+    round: int
+    path: Path
+    new: bool
+    record: dict
+
+
+def propose(run_dir: str | Path, force: bool = False) -> Proposal:
+    """Tune and acquire the next round, writing its proposals CSV.
+
+    If the latest round has no measurements yet, its proposals are returned again (the lab has not
+    answered) unless ``force`` asks for a new round, which excludes the pending variants.
+    """
+    store = LocalStore(run_dir)
+    load_spec(store)
+    last = latest_round(store)
+    measured = set(read_measurements(store)["variant"])
+    if last and not force:
+        props = read_proposals(store, last)
+        if props is not None and not measured.intersection(props["variant"]):
+            return Proposal(last, store.path(f"{round_prefix(last)}/proposals.csv"), False, {})
+    nxt = last + 1
+    tune(store, nxt)
+    record = acquire(store, nxt)
+    return Proposal(nxt, store.path(f"{round_prefix(nxt)}/proposals.csv"), True, record)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    try:
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise RecordError(str(path), [(1, f"not a readable CSV: {exc}")]) from None
+
+
+def validate_rows(
+    df: pd.DataFrame, spec: CampaignSpec, source: str, value_column: str | None = None
+) -> pd.DataFrame:
+    """Check every row of an assay table; returns canonical ``variant``/``value`` rows.
+
+    Raises :class:`RecordError` listing every bad row with its line number (header = line 1).
+    """
+    cols = {c.lower().strip(): c for c in df.columns}
+    vcol = cols.get("variant") or cols.get("variants") or cols.get("mutant")
+    ycol = value_column or cols.get("value") or cols.get(spec.objective.name.lower()) or cols.get("fitness")
+    if vcol is None or ycol is None or ycol not in df.columns:
+        raise RecordError(source, [(1, f"need a 'variant' and a 'value' column, found {list(df.columns)}")])
+    parser = build_library_parser(spec)
+    errors: list[tuple[int, str]] = []
+    rows = []
+    for i, (variant, value) in enumerate(zip(df[vcol], df[ycol])):
+        line = i + 2
+        try:
+            name = parser.name(variant, "variant")
+        except VariantError as exc:
+            errors.append((line, str(exc)))
+            continue
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            errors.append((line, f"value: {value!r} is not a number"))
+            continue
+        if not math.isfinite(v):
+            errors.append((line, f"value: {value!r} is not a finite number"))
+            continue
+        rows.append((line, name, v))
+    if errors:
+        raise RecordError(source, errors)
+    return pd.DataFrame([(n, v) for _, n, v in rows], columns=["variant", "value"])
+
+
+def build_library_parser(spec: CampaignSpec):
+    """A parser of variant spellings for this campaign's parent and sites."""
+    from activeloop.ml.sequences import VariantParser
+
+    return VariantParser(spec.parent_sequence, tuple(spec.library.sites))
+
+
+def record(run_dir: str | Path, table: str | Path, value_column: str | None = None) -> int:
+    """Validate every row of ``table`` and append them all, or nothing if any row is bad.
+
+    Variants must belong to the campaign's library. Replicates (the same variant twice) are kept
+    and averaged when fitting. Returns the number of rows recorded.
+    """
+    store = LocalStore(run_dir)
+    spec = load_spec(store)
+    path = Path(table)
+    new = validate_rows(_read_table(path), spec, str(path), value_column)
+    library = build_library(spec)
+    missing = [(i + 2, f"variant: {v} is not in the campaign's library") for i, v in enumerate(new["variant"]) if v not in library]
+    if missing:
+        raise RecordError(str(path), missing)
+    last = latest_round(store)
+    new["round"] = last
+    new["source"] = path.name
+    old = read_measurements(store)
+    both = pd.concat([old, new[MEASUREMENT_COLUMNS]], ignore_index=True) if len(old) else new
+    write_measurements(store, both)
+    return len(new)
+
+
+def status(run_dir: str | Path) -> dict:
+    """Rounds, measured and pending counts and the best variants so far."""
+    store = LocalStore(run_dir)
+    spec = load_spec(store)
+    data = aggregate(read_measurements(store))
+    measured = set(data["variant"])
+    rounds = []
+    for r in range(1, latest_round(store) + 1):
+        props = read_proposals(store, r)
+        if props is None:
+            continue
+        done = sum(v in measured for v in props["variant"])
+        rounds.append({"round": r, "proposed": len(props), "measured": done, "pending": len(props) - done})
+    best = data.sort_values("value", ascending=spec.objective.direction == "minimize").head(5)
+    return {
+        "rounds": rounds,
+        "measured": len(data),
+        "best": best[["variant", "value"]].to_dict("records"),
+        "rounds_planned": spec.rounds,
+    }
+
+
+__all__ = ["Proposal", "init_campaign", "parse_spec", "propose", "record", "status", "validate_rows"]

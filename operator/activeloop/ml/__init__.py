@@ -1,0 +1,1 @@
+"""Machine-learning core of ActiveLoop. Nothing in this package imports Kubernetes."""

@@ -1,0 +1,93 @@
+"""One round of the active-learning loop, independent of where the data lives.
+
+``propose_batch`` fits a surrogate on the measured variants and asks an acquisition strategy for
+the next ``q`` candidates among those neither measured nor pending. The local runner, the
+simulated campaigns and the cluster's acquire step all call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from activeloop.errors import ConfigError
+from activeloop.ml.acquisition import get_strategy
+from activeloop.ml.surrogates import Surrogate, get_surrogate
+
+TRANSFORMS = ("none", "rank")
+
+
+def transform_targets(y: np.ndarray, transform: str) -> np.ndarray:
+    """Targets as the surrogate sees them; order-preserving, so the argmax is unchanged.
+
+    ``rank`` maps measured values to normal scores (a copula transform): heavy-tailed assays
+    (most variants dead, a few very fit) stop dominating the likelihood.
+    """
+    if transform == "none":
+        return y.astype(np.float64)
+    if transform == "rank":
+        from scipy.special import ndtri
+        from scipy.stats import rankdata
+
+        return ndtri((rankdata(y) - 0.5) / len(y))
+    raise ConfigError("transform", f"unknown transform {transform!r}; known: {TRANSFORMS}")
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """Rows chosen for the next batch, and the surrogate that chose them (``None`` for random)."""
+
+    rows: np.ndarray
+    surrogate: Surrogate | None
+
+
+def propose_batch(
+    X: np.ndarray,
+    measured: np.ndarray,
+    y: np.ndarray,
+    q: int,
+    *,
+    surrogate: str = "gp",
+    acquisition: str = "thompson",
+    transform: str = "none",
+    excluded: np.ndarray | None = None,
+    seed: int = 0,
+) -> RoundResult:
+    """Fit ``surrogate`` on ``X[measured]``/``y`` and choose ``q`` new rows of ``X``.
+
+    Args:
+        X: features of the whole candidate library, ``N x d``.
+        measured: row indices of measured variants (``n``), aligned with ``y`` (``n``).
+        y: measured fitness.
+        q: batch size.
+        surrogate: name in :data:`activeloop.ml.surrogates.SURROGATES`.
+        acquisition: name in :data:`activeloop.ml.acquisition.STRATEGIES`.
+        transform: target transform (:data:`TRANSFORMS`).
+        excluded: further rows that must not be proposed (pending proposals).
+        seed: seeds the surrogate and the strategy.
+
+    Returns:
+        :class:`RoundResult` with ``q`` distinct rows, none measured or excluded.
+    """
+    measured = np.asarray(measured, dtype=np.int64)
+    y = np.asarray(y, dtype=np.float64)
+    if len(measured) != len(y):
+        raise ConfigError("y", f"{len(y)} values for {len(measured)} measured variants")
+    if not np.isfinite(y).all():
+        raise ConfigError("y", "measured values must be finite numbers")
+    rng = np.random.default_rng(seed)
+    available = np.ones(len(X), dtype=bool)
+    available[measured] = False
+    if excluded is not None and len(excluded):
+        available[np.asarray(excluded, dtype=np.int64)] = False
+    strategy = get_strategy(acquisition)
+    model: Surrogate | None = None
+    yt = transform_targets(y, transform)
+    if strategy.needs_model:
+        if len(measured) < 2:
+            raise ConfigError("measured", "at least two measured variants are needed to fit")
+        model = get_surrogate(surrogate, seed=seed).fit(X[measured], yt)
+    best = float(yt.max()) if len(yt) else 0.0
+    rows = strategy.select(model, X, available, q, best, rng)
+    return RoundResult(rows=np.asarray(rows, dtype=np.int64), surrogate=model)

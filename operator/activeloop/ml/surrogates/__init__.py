@@ -1,0 +1,42 @@
+"""Surrogate models with uncertainty, chosen by config name through :data:`SURROGATES`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from activeloop.errors import ConfigError
+from activeloop.ml.surrogates.base import Prediction, Surrogate
+from activeloop.ml.surrogates.ensemble import EnsembleSurrogate
+from activeloop.ml.surrogates.gp import GPSurrogate
+
+__all__ = [
+    "SURROGATES",
+    "EnsembleSurrogate",
+    "GPSurrogate",
+    "Prediction",
+    "Surrogate",
+    "get_surrogate",
+]
+
+SURROGATES: dict[str, Callable[..., Surrogate]] = {
+    "gp": GPSurrogate,
+    "gp_epistasis": lambda **kw: GPSurrogate(kernel="epistasis", **kw),
+    "gp_epistasis2": lambda **kw: GPSurrogate(kernel="epistasis2", **kw),
+    "gp_epistasis_rbf": lambda **kw: GPSurrogate(kernel="epistasis_rbf", **kw),
+    "boosting_ensemble": lambda seed=0, **kw: EnsembleSurrogate("boosting", seed=seed, **kw),
+    "mlp_ensemble": lambda seed=0, **kw: EnsembleSurrogate("mlp", seed=seed, **kw),
+}
+"""Registry of surrogates by config name; factories accept ``seed`` (ignored where unused)."""
+
+
+def get_surrogate(name: str, seed: int = 0, **options: object) -> Surrogate:
+    """A new, unfitted surrogate registered under ``name``."""
+    try:
+        factory = SURROGATES[name]
+    except KeyError:
+        raise ConfigError(
+            "surrogate", f"unknown surrogate {name!r}; known: {sorted(SURROGATES)}"
+        ) from None
+    if name.startswith("gp"):
+        return factory(**options)
+    return factory(seed=seed, **options)

@@ -1,0 +1,38 @@
+"""The surrogate interface: a regression model with predictive uncertainty."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Marginal predictive distribution at N points (``mean`` and ``std`` are both shape ``N``)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+
+class Surrogate(ABC):
+    """A model of fitness with uncertainty, fitted on ``n x d`` features.
+
+    Subclasses implement :meth:`fit`, :meth:`predict` (marginals) and :meth:`sample` (joint draws
+    used by Thompson sampling). All arrays are float64 numpy arrays in the units of ``y``.
+    """
+
+    name: str = ""
+
+    @abstractmethod
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Surrogate:
+        """Fit on ``X`` (``n x d``) and ``y`` (``n``); returns ``self``."""
+
+    @abstractmethod
+    def predict(self, X: np.ndarray) -> Prediction:
+        """Marginal predictive mean and standard deviation at ``X`` (``N x d``)."""
+
+    @abstractmethod
+    def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+        """``n_samples x N`` draws of the function at ``X`` (jointly over the N points)."""

@@ -1,0 +1,100 @@
+"""Exact Gaussian process surrogate (BoTorch ``SingleTaskGP``, double precision)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from activeloop.errors import ConfigError
+from activeloop.ml.surrogates.base import Prediction, Surrogate
+from activeloop.ml.surrogates.kernels import KERNELS
+
+
+class GPSurrogate(Surrogate):
+    """BoTorch ``SingleTaskGP`` (its default ARD RBF kernel with dimension-scaled priors, learned
+    noise), fitted by marginal likelihood.
+
+    Marginal predictions over large libraries are computed in chunks from one Cholesky factor of
+    the training covariance (``O(n^2)`` per point, no ``N x N`` matrix). Joint samples use the
+    model's posterior on the points asked for, so keep ``N`` of :meth:`sample` to a few thousand
+    (Thompson sampling shortlists first).
+
+    Args:
+        chunk: points per chunk in :meth:`predict`.
+    """
+
+    name = "gp"
+
+    def __init__(self, kernel: str = "rbf", chunk: int = 8192) -> None:
+        if kernel not in KERNELS:
+            raise ConfigError("kernel", f"unknown GP kernel {kernel!r}; known: {sorted(KERNELS)}")
+        self.kernel = kernel
+        self.chunk = chunk
+        self.model = None
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from botorch.models.transforms import Standardize
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        Xt = torch.as_tensor(X, dtype=torch.float64)
+        yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
+        covar = KERNELS[self.kernel](Xt.shape[-1])
+        model = SingleTaskGP(Xt, yt, covar_module=covar, outcome_transform=Standardize(m=1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        model.eval()
+        self.model = model
+        with torch.no_grad():
+            train_x = model.train_inputs[0]
+            K = model.covar_module(train_x).to_dense()
+            K = K + model.likelihood.noise * torch.eye(len(train_x), dtype=torch.float64)
+            self._L = torch.linalg.cholesky(K)
+            resid = (model.train_targets - model.mean_module(train_x)).unsqueeze(-1)
+            self._alpha = torch.cholesky_solve(resid, self._L)
+        return self
+
+    def predict(self, X: np.ndarray) -> Prediction:
+        assert self.model is not None, "fit() first"
+        m = self.model
+        tf = m.outcome_transform
+        scale = float(tf.stdvs.squeeze())
+        shift = float(tf.means.squeeze())
+        Xt = torch.as_tensor(X, dtype=torch.float64)
+        means, stds = [], []
+        with torch.no_grad():
+            prior_var = m.covar_module(Xt[:1], Xt[:1]).to_dense()[0, 0]
+            for start in range(0, len(Xt), self.chunk):
+                mean, v = self._cross(Xt[start : start + self.chunk])
+                means.append(mean)
+                stds.append((prior_var - (v * v).sum(0)).clamp_min(1e-12).sqrt())
+        mean = torch.cat(means).numpy() * scale + shift
+        std = torch.cat(stds).numpy() * scale
+        return Prediction(mean=mean, std=std)
+
+    def _cross(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean (standardised) and ``L^-1 K(train, X)`` at ``X``."""
+        m = self.model
+        train_x = m.train_inputs[0]
+        Ks = m.covar_module(X, train_x).to_dense()
+        mean = (Ks @ self._alpha).squeeze(-1) + m.mean_module(X)
+        return mean, torch.linalg.solve_triangular(self._L, Ks.T, upper=False)
+
+    def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+        assert self.model is not None, "fit() first"
+        m = self.model
+        tf = m.outcome_transform
+        Xt = torch.as_tensor(X, dtype=torch.float64)
+        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        with torch.no_grad():
+            mean, v = self._cross(Xt)
+            cov = m.covar_module(Xt).to_dense() - v.T @ v
+            jitter = 1e-6 * cov.diagonal().mean().clamp_min(1e-12)
+            L, _ = torch.linalg.cholesky_ex(cov + jitter * torch.eye(len(Xt), dtype=torch.float64))
+            z = torch.randn(len(Xt), n_samples, dtype=torch.float64, generator=gen)
+            draws = mean.unsqueeze(-1) + L @ z
+        return (draws.T * tf.stdvs.squeeze() + tf.means.squeeze()).numpy()

@@ -1,0 +1,37 @@
+"""Worker entry point: ``python -m activeloop.steps STEP --store URI --round N``.
+
+Prints the step's JSON record on the last line of stdout (the operator reads it from the Job's
+logs as well as from the store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from activeloop.errors import ActiveLoopError
+from activeloop.steps import STEPS
+from activeloop.store import store_from_uri
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one step; exit code 0 on success, 2 on bad input, 1 on any other failure."""
+    parser = argparse.ArgumentParser(prog="python -m activeloop.steps", description=__doc__)
+    parser.add_argument("step", choices=sorted(STEPS))
+    parser.add_argument("--store", required=True, help="file:///dir or s3://bucket/prefix")
+    parser.add_argument("--round", type=int, required=True, dest="round_number")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        record = STEPS[args.step](store_from_uri(args.store), args.round_number)
+    except ActiveLoopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(record, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

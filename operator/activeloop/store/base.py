@@ -1,0 +1,64 @@
+"""The artifact store interface: one API over a local directory and MinIO/S3."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from activeloop.errors import InputError
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_key(key: str) -> str:
+    """A key is a relative, '/'-separated path without '..' or empty parts."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise InputError("key", f"{key!r} is not a relative artifact path like 'round-1/x.csv'")
+    return key
+
+
+class ArtifactStore(ABC):
+    """Put and get artifacts by key; every put returns the content's SHA-256.
+
+    ``uri(key)`` is how an artifact is named in statuses and logs (``file://...``, ``s3://...``).
+    """
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> str:
+        """Store ``data`` under ``key`` (replacing it atomically); returns its SHA-256."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """The bytes under ``key``; raises ``KeyError`` if absent."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys under ``prefix``, sorted."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """A URI naming ``key`` in this store."""
+
+    def put_file(self, key: str, path: str | Path) -> str:
+        """Store a local file; returns its SHA-256."""
+        return self.put_bytes(key, Path(path).read_bytes())
+
+    def get_file(self, key: str, path: str | Path) -> Path:
+        """Write the artifact to ``path`` and return it."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.get_bytes(key))
+        return path
+
+    def content_hash(self, key: str) -> str:
+        """SHA-256 of the artifact under ``key``."""
+        return sha256_bytes(self.get_bytes(key))

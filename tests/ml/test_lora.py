@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from activeloop.ml.backbones import build_tiny_esm, embed_sequences, load_backbone
+from activeloop.ml.lora import load_tuned, save_tuned, tune_lora
+
+SEQS = ["MQYKLILNGKTLKGE", "MQYKAILNGKTLKGE", "MQYKLILNGKALKGE", "MAYKLILNGKTLKGE", "MQYKLILWGKTLKGE"]
+Y = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
+
+
+def test_backbone_loads_through_from_pretrained_and_embeds(tiny_esm):
+    bb = load_backbone(tiny_esm)
+    E = embed_sequences(bb, SEQS, batch_size=2)
+    assert E.shape == (5, bb.hidden_size)
+    assert np.isfinite(E).all()
+    # padding in a batch must not change a sequence's embedding
+    np.testing.assert_allclose(E[0], embed_sequences(bb, SEQS[:1])[0], atol=1e-5)
+    assert not np.allclose(E[0], E[1])
+
+
+def test_lora_trains_few_parameters_fits_and_reloads_exactly(tiny_esm, tmp_path):
+    bb = load_backbone(tiny_esm)
+    frozen = {k: v.clone() for k, v in bb.model.state_dict().items()}
+    losses = []
+    tuned = tune_lora(
+        bb, SEQS, Y, rank=4, alpha=8, dropout=0.0, epochs=30, learning_rate=5e-3, batch_size=5,
+        on_epoch=lambda e, loss: losses.append(loss),
+    )
+    trainable, total = tuned.parameter_counts()
+    assert 0 < trainable < 0.5 * total
+    assert losses[-1] < 0.5 * losses[0]
+    # the backbone's own weights did not move
+    for k, v in tuned.backbone.model.base_model.model.state_dict().items():
+        if "lora" not in k and k in frozen:
+            assert np.allclose(v.numpy(), frozen[k].numpy()), k
+    pred = tuned.predict(SEQS)
+    saved = save_tuned(tuned, tmp_path / "adapter")
+    assert (saved / "adapter_model.safetensors").is_file()
+    again = load_tuned(saved, tiny_esm)
+    np.testing.assert_allclose(again.predict(SEQS), pred, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(again.embed(SEQS), tuned.embed(SEQS), rtol=1e-6, atol=1e-6)
+
+
+def test_8m_sized_config_matches_published_parameter_count(tmp_path):
+    path = build_tiny_esm(
+        tmp_path / "esm8m", num_hidden_layers=6, hidden_size=320, num_attention_heads=20,
+        intermediate_size=1280,
+    )
+    assert 7.0e6 < load_backbone(path).num_parameters() < 8.0e6
+
+
+def test_unknown_target_module_is_an_error(tiny_esm):
+    with pytest.raises(ValueError, match="not found in the base model|Target modules"):
+        tune_lora(load_backbone(tiny_esm), SEQS, Y, target_modules=["nonexistent"], epochs=1)

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from activeloop.errors import ConfigError
+from activeloop.ml.calibration import calibration_report, plot_calibration
+from activeloop.ml.surrogates import get_surrogate
+
+
+def _data(n=60, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(n, d))
+    y = np.sin(3 * X[:, 0]) + 0.5 * X[:, 1] ** 2 + 0.05 * rng.normal(size=n)
+    return X, y
+
+
+@pytest.mark.parametrize("name", ["gp", "boosting_ensemble", "mlp_ensemble"])
+def test_uncertainty_grows_away_from_the_data(name):
+    X, y = _data()
+    model = get_surrogate(name, seed=1).fit(X, y)
+    near = model.predict(X[:10])
+    far = model.predict(np.full((10, 3), 6.0) + np.arange(10)[:, None] * 0.1)
+    if name != "boosting_ensemble":  # trees extrapolate flat: only the fit is checked for them
+        assert far.std.mean() > 2 * near.std.mean()
+    assert np.corrcoef(near.mean, y[:10])[0, 1] > 0.8
+
+
+def test_gp_predictions_match_botorch_posterior_and_samples_are_joint():
+    import torch
+
+    X, y = _data()
+    gp = get_surrogate("gp").fit(X, y)
+    Xq = np.random.default_rng(3).uniform(-1, 1, size=(7, 3))
+    pred = gp.predict(Xq)
+    post = gp.model.posterior(torch.as_tensor(Xq))
+    np.testing.assert_allclose(pred.mean, post.mean.squeeze(-1).detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(pred.std, post.variance.squeeze(-1).sqrt().detach().numpy(), rtol=1e-4)
+    draws = gp.sample(Xq, 4000, np.random.default_rng(0))
+    assert draws.shape == (4000, 7)
+    np.testing.assert_allclose(draws.mean(0), pred.mean, atol=4 * pred.std.max() / np.sqrt(4000) * 3)
+    np.testing.assert_allclose(draws.std(0), pred.std, rtol=0.1)
+
+
+def test_epistasis_gp_learns_a_pairwise_landscape_and_is_calibrated(tmp_path):
+    from activeloop.landscapes import load_landscape
+    from activeloop.ml.encodings import get_encoder
+    from tests.conftest import make_landscape_csv
+
+    land = load_landscape(make_landscape_csv(tmp_path / "l.csv"))
+    X = get_encoder("onehot").encode(land.library)
+    y = np.log(land.fitness)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(y))
+    train, test = idx[:400], idx[400:1400]
+    gp = get_surrogate("gp_epistasis").fit(X[train], y[train])
+    pred = gp.predict(X[test])
+    rep = calibration_report(y[test], pred.mean, pred.std)
+    assert rep["spearman"] > 0.9
+    assert 0.55 < rep["coverage_68"] < 0.85
+    assert 0.88 < rep["coverage_95"] <= 1.0
+    path = plot_calibration(y[test], pred.mean, pred.std, tmp_path / "cal.png")
+    assert path.stat().st_size > 10_000
+
+
+def test_unknown_surrogate_names_the_field():
+    with pytest.raises(ConfigError, match="surrogate: unknown surrogate 'svm'"):
+        get_surrogate("svm")
