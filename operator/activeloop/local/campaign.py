@@ -6,7 +6,6 @@ command leaves the campaign as it was before it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +14,15 @@ import yaml
 from pydantic import ValidationError
 
 from activeloop.api.campaign import CampaignSpec
-from activeloop.errors import ConfigError, RecordError, VariantError
+from activeloop.errors import ConfigError, RecordError
+from activeloop.ml.sequences import VariantLibrary
 from activeloop.steps import acquire, tune
 from activeloop.steps.data import (
     MEASUREMENT_COLUMNS,
     SPEC_KEY,
     aggregate,
     build_library,
+    check_measurements,
     dump_spec,
     latest_round,
     load_spec,
@@ -33,11 +34,15 @@ from activeloop.steps.data import (
 from activeloop.store.local import LocalStore
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem, each naming the field path (camelCase, as written in YAML)."""
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each naming the field path (camelCase, as written in YAML).
+
+    ``prefix`` (e.g. ``spec``) is put before every path; a problem of the whole object is named
+    by the prefix alone.
+    """
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(spec)"
+        loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]]) or "(spec)"
         lines.append(f"{loc}: {err['msg']}")
     return "; ".join(lines)
 
@@ -105,7 +110,11 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def validate_rows(
-    df: pd.DataFrame, spec: CampaignSpec, source: str, value_column: str | None = None
+    df: pd.DataFrame,
+    spec: CampaignSpec,
+    source: str,
+    value_column: str | None = None,
+    library: VariantLibrary | None = None,
 ) -> pd.DataFrame:
     """Check every row of an assay table; returns canonical ``variant``/``value`` rows.
 
@@ -116,35 +125,10 @@ def validate_rows(
     ycol = value_column or cols.get("value") or cols.get(spec.objective.name.lower()) or cols.get("fitness")
     if vcol is None or ycol is None or ycol not in df.columns:
         raise RecordError(source, [(1, f"need a 'variant' and a 'value' column, found {list(df.columns)}")])
-    parser = build_library_parser(spec)
-    errors: list[tuple[int, str]] = []
-    rows = []
-    for i, (variant, value) in enumerate(zip(df[vcol], df[ycol])):
-        line = i + 2
-        try:
-            name = parser.name(variant, "variant")
-        except VariantError as exc:
-            errors.append((line, str(exc)))
-            continue
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            errors.append((line, f"value: {value!r} is not a number"))
-            continue
-        if not math.isfinite(v):
-            errors.append((line, f"value: {value!r} is not a finite number"))
-            continue
-        rows.append((line, name, v))
+    names, values, errors = check_measurements(list(df[vcol]), list(df[ycol]), spec, library)
     if errors:
-        raise RecordError(source, errors)
-    return pd.DataFrame([(n, v) for _, n, v in rows], columns=["variant", "value"])
-
-
-def build_library_parser(spec: CampaignSpec):
-    """A parser of variant spellings for this campaign's parent and sites."""
-    from activeloop.ml.sequences import VariantParser
-
-    return VariantParser(spec.parent_sequence, tuple(spec.library.sites))
+        raise RecordError(source, [(i + 2, msg) for i, msg in errors])
+    return pd.DataFrame({"variant": names, "value": values})
 
 
 def record(run_dir: str | Path, table: str | Path, value_column: str | None = None) -> int:
@@ -156,11 +140,7 @@ def record(run_dir: str | Path, table: str | Path, value_column: str | None = No
     store = LocalStore(run_dir)
     spec = load_spec(store)
     path = Path(table)
-    new = validate_rows(_read_table(path), spec, str(path), value_column)
-    library = build_library(spec)
-    missing = [(i + 2, f"variant: {v} is not in the campaign's library") for i, v in enumerate(new["variant"]) if v not in library]
-    if missing:
-        raise RecordError(str(path), missing)
+    new = validate_rows(_read_table(path), spec, str(path), value_column, build_library(spec))
     last = latest_round(store)
     new["round"] = last
     new["source"] = path.name

@@ -24,7 +24,7 @@ import yaml
 from activeloop.api.campaign import CampaignSpec
 from activeloop.errors import InputError
 from activeloop.ml.sequences import AMINO_ACIDS, VariantLibrary, tokenize
-from activeloop.store.base import ArtifactStore
+from activeloop.store.base import ArtifactStore, sha256_bytes
 
 SPEC_KEY = "campaign.yaml"
 MEASUREMENTS_KEY = "measurements.csv"
@@ -126,3 +126,96 @@ def write_record(store: ArtifactStore, key: str, record: dict) -> dict:
     """Store a step's JSON record under ``key`` and return it."""
     store.put_bytes(key, json.dumps(record, indent=2, sort_keys=True).encode())
     return record
+
+
+# ------------------------------------------------------------------ assay results from a cluster
+
+ASSAYS_PREFIX = "assays/"
+
+
+def assay_csv(rows: pd.DataFrame, name: str) -> bytes:
+    """The stored form of one AssayResult's rows (``variant``, ``value``, ``round``)."""
+    return rows.assign(source=name)[MEASUREMENT_COLUMNS].to_csv(index=False).encode()
+
+
+def put_assay(
+    store: ArtifactStore, name: str, rows: pd.DataFrame, supersedes: list[str], accepted_at: str
+) -> str:
+    """Store one accepted AssayResult (``variant``, ``value``, ``round``); returns the rows' hash.
+
+    Writing the same object twice writes the same bytes: ingestion is idempotent.
+    """
+    sha = store.put_bytes(f"{ASSAYS_PREFIX}{name}.csv", assay_csv(rows, name))
+    meta = {"name": name, "supersedes": sorted(supersedes), "sha256": sha, "accepted_at": accepted_at}
+    key = f"{ASSAYS_PREFIX}{name}.json"
+    if not store.exists(key) or json.loads(store.get_bytes(key))["sha256"] != sha:
+        store.put_bytes(key, json.dumps(meta, sort_keys=True).encode())
+    return sha
+
+
+def assay_manifest(store: ArtifactStore) -> list[dict]:
+    """Metadata of every stored AssayResult, sorted by name."""
+    return [json.loads(store.get_bytes(k)) for k in store.list(ASSAYS_PREFIX) if k.endswith(".json")]
+
+
+def rebuild_measurements(store: ArtifactStore) -> bool:
+    """Rebuild ``measurements.csv`` from the stored AssayResults, leaving out superseded ones.
+
+    Rebuilds only when the set of assays changed (tracked in ``measurements.sources.json``);
+    returns whether it rebuilt.
+    """
+    manifest = assay_manifest(store)
+    fingerprint = sha256_bytes(json.dumps([(m["name"], m["sha256"]) for m in manifest]).encode())
+    key = "measurements.sources.json"
+    if store.exists(key) and json.loads(store.get_bytes(key)).get("fingerprint") == fingerprint:
+        return False
+    superseded = {s for m in manifest for s in m["supersedes"]}
+    frames = [
+        pd.read_csv(io.BytesIO(store.get_bytes(f"{ASSAYS_PREFIX}{m['name']}.csv")), keep_default_na=False)
+        for m in manifest
+        if m["name"] not in superseded
+    ]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MEASUREMENT_COLUMNS)
+    write_measurements(store, df)
+    sources = {"fingerprint": fingerprint, "assays": [m["name"] for m in manifest], "superseded": sorted(superseded)}
+    store.put_bytes(key, json.dumps(sources).encode())
+    return True
+
+
+def check_measurements(
+    variants: list[str], values: list[object], spec: CampaignSpec, library: VariantLibrary | None = None
+) -> tuple[list[str], list[float], list[tuple[int, str]]]:
+    """Validate measured rows against a campaign: canonical names, floats, and ``(index, error)``.
+
+    A row is bad if its variant does not parse against the parent, is outside the library (when
+    ``library`` is given), or its value is not a finite number.
+    """
+    import math
+
+    from activeloop.errors import VariantError
+    from activeloop.ml.sequences import VariantParser
+
+    parser = VariantParser(spec.parent_sequence, tuple(spec.library.sites))
+    names: list[str] = []
+    floats: list[float] = []
+    errors: list[tuple[int, str]] = []
+    for i, (variant, value) in enumerate(zip(variants, values)):
+        try:
+            name = parser.name(str(variant), "variant")
+        except VariantError as exc:
+            errors.append((i, str(exc)))
+            continue
+        if library is not None and name not in library:
+            errors.append((i, f"variant: {name} is not in the campaign's library"))
+            continue
+        try:
+            v = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            errors.append((i, f"value: {value!r} is not a number"))
+            continue
+        if not math.isfinite(v):
+            errors.append((i, f"value: {value!r} is not a finite number"))
+            continue
+        names.append(name)
+        floats.append(v)
+    return names, floats, errors

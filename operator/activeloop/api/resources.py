@@ -1,0 +1,244 @@
+"""Specs and statuses of the cluster resources (group ``activeloop.dev``, version ``v1alpha1``).
+
+These pydantic models are the single source of truth: ``crds/*.yaml`` and the Helm chart's CRDs
+are generated from them (``activeloop crds``), the operator validates objects with them, and a test
+fails when the committed YAML drifts.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from activeloop.api.campaign import CampaignSpec, Model
+
+GROUP = "activeloop.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+class Condition(Model):
+    """A Kubernetes-style condition (``type``, ``status``, ``reason``, ``message``)."""
+
+    type: str = Field(description="Condition type, e.g. Ready, Failed, Tuned, Proposed.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field("", description="CamelCase reason for the last transition.")
+    message: str = Field("", description="Human-readable details.")
+    last_transition_time: str = Field("", description="RFC 3339 time of the last status change.")
+    observed_generation: int = Field(0, description="metadata.generation the condition is based on.")
+
+
+# --------------------------------------------------------------------------------------- Campaign
+
+
+class Toleration(Model):
+    """A pod toleration (as in core/v1)."""
+
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class StepResources(Model):
+    """Where and with what the step Jobs of a campaign run."""
+
+    image: str | None = Field(None, description="Worker image; default from the operator's config.")
+    cpu: str = Field("2", description="CPU request (and limit) of a step Job.")
+    memory: str = Field("8Gi", description="Memory request (and limit) of a step Job.")
+    gpu: int = Field(0, ge=0, le=16, description="GPUs per tune/distil Job (0: CPU only).")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Node selector of step pods.")
+    tolerations: list[Toleration] = Field(default_factory=list, description="Tolerations of step pods.")
+    backoff_limit: int = Field(2, ge=0, le=10, description="Retries of a failed step Job.")
+    active_deadline_seconds: int = Field(
+        6 * 3600, ge=60, description="A step Job running longer than this fails."
+    )
+
+
+class RoundTrigger(Model):
+    """When new measurements start the next round."""
+
+    min_fraction_measured: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Fraction of the last round's proposals that must be measured first "
+        "(1.0: never train on a half-recorded batch).",
+    )
+    debounce_seconds: int = Field(
+        30, ge=0, le=86_400, description="Quiet time after the last AssayResult before starting."
+    )
+
+
+class CampaignResourceSpec(CampaignSpec):
+    """A campaign on a cluster: the campaign spec plus Job settings and the round trigger."""
+
+    jobs: StepResources = Field(default_factory=StepResources, description="Step Job settings.")
+    trigger: RoundTrigger = Field(default_factory=RoundTrigger, description="Next-round trigger.")
+    suspend: bool = Field(False, description="Start no new round while true.")
+
+
+class CampaignPhase(str, Enum):
+    """Phases of a Campaign."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    WAITING_FOR_ASSAYS = "WaitingForAssays"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+
+
+class CampaignStatus(Model):
+    """Observed state of a Campaign."""
+
+    phase: CampaignPhase = CampaignPhase.PENDING
+    current_round: int = Field(0, description="Highest round started.")
+    measured: int = Field(0, description="Distinct variants measured.")
+    best_value: float | None = Field(None, description="Best measured value so far.")
+    best_variant: str | None = Field(None, description="Variant with the best measured value.")
+    proposals_pending: int = Field(0, description="Proposed variants without a measurement.")
+    store_uri: str | None = Field(None, description="Where the campaign's artifacts are.")
+    observed_generation: int = 0
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+# -------------------------------------------------------------------------------------- LoopRound
+
+
+class LoopRoundSpec(Model):
+    """One round of one campaign: tune -> acquire -> proposals, then wait for assays."""
+
+    campaign: str = Field(min_length=1, description="Name of the Campaign (same namespace).")
+    round: int = Field(ge=1, description="Round number (1 is the first batch).")
+
+
+class RoundPhase(str, Enum):
+    """Phases of a LoopRound, in order."""
+
+    PENDING = "Pending"
+    TUNING = "Tuning"
+    ACQUIRING = "Acquiring"
+    WAITING_FOR_ASSAYS = "WaitingForAssays"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+
+
+class StepStatus(Model):
+    """The Job of one step and what it produced."""
+
+    job: str | None = None
+    state: Literal["Pending", "Running", "Succeeded", "Failed"] | None = None
+    attempts: int = 0
+    record_uri: str | None = None
+    message: str | None = None
+
+
+class LoopRoundStatus(Model):
+    """Observed state of a LoopRound."""
+
+    phase: RoundPhase = RoundPhase.PENDING
+    tune: StepStatus = Field(default_factory=StepStatus)
+    acquire: StepStatus = Field(default_factory=StepStatus)
+    proposals: list[str] = Field(default_factory=list, description="Variants proposed (canonical).")
+    proposals_uri: str | None = None
+    proposals_sha256: str | None = None
+    measurements_sha256: str | None = Field(None, description="Data snapshot the round trained on.")
+    model_sha256: str | None = None
+    measured: int = Field(0, description="Proposals of this round with a measurement.")
+    observed_generation: int = 0
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------ AssayResult
+
+
+class Measurement(Model):
+    """One measured value of one variant."""
+
+    variant: str = Field(
+        min_length=1, max_length=2048, description="V39F:D40W, a site combination, or a sequence."
+    )
+    value: float = Field(description="Measured value (finite).")
+    replicate: int | None = Field(None, ge=1, description="Replicate number, if replicated.")
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number (not NaN or infinity)")
+        return v
+
+
+class AssayResultSpec(Model):
+    """Measurements of one plate or batch. Immutable once accepted; correct by superseding."""
+
+    campaign: str = Field(min_length=1, description="Name of the Campaign (same namespace).")
+    round: int | None = Field(None, ge=1, description="Round whose proposals were assayed.")
+    unit: str | None = Field(None, description="Unit of the values.")
+    replicates: Literal["mean", "median"] = Field("mean", description="How replicates combine.")
+    supersedes: list[str] = Field(
+        default_factory=list, description="AssayResults (names) whose measurements this replaces."
+    )
+    measurements: list[Measurement] = Field(
+        min_length=1,
+        max_length=4096,
+        description="The measured values (at most 4,096 per object: split larger batches).",
+    )
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> AssayResultSpec:
+        seen: dict[tuple[str, int | None], int] = {}
+        for i, m in enumerate(self.measurements):
+            key = (m.variant, m.replicate)
+            if key in seen:
+                raise ValueError(
+                    f"measurements[{i}]: variant {m.variant} (replicate {m.replicate}) duplicates "
+                    f"measurements[{seen[key]}]; give replicate numbers or remove one"
+                )
+            seen[key] = i
+        return self
+
+
+class AssayResultStatus(Model):
+    """Whether the measurements were accepted into the campaign."""
+
+    phase: Literal["Pending", "Accepted", "Rejected", "Superseded"] = "Pending"
+    accepted: int = 0
+    message: str | None = None
+    sha256: str | None = Field(None, description="Hash of the accepted measurements.")
+    observed_generation: int = 0
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------- StudentModel
+
+
+class StudentModelSpec(Model):
+    """A request to distil a round's model into a compact student."""
+
+    campaign: str = Field(min_length=1, description="Name of the Campaign (same namespace).")
+    round: int = Field(ge=1, description="Round whose model is the teacher.")
+    architecture: Literal["cnn", "mlp"] = Field("cnn", description="Student family.")
+    channels: int = Field(32, ge=1, le=1024, description="Width of the student.")
+    ensemble: int = Field(1, ge=1, le=32, description="Members of the student ensemble.")
+
+
+class StudentModelStatus(Model):
+    """The distilled student and its figures."""
+
+    phase: Literal["Pending", "Running", "Succeeded", "Failed"] = "Pending"
+    job: str | None = None
+    artifact_uri: str | None = None
+    sha256: str | None = None
+    parameters: int | None = None
+    bytes: int | None = None
+    latency_ms: float | None = None
+    spearman_teacher: float | None = None
+    spearman_measured: float | None = None
+    message: str | None = None
+    observed_generation: int = 0
+    conditions: list[Condition] = Field(default_factory=list)

@@ -1,0 +1,171 @@
+"""Pure builders of the objects the operator creates: plain dicts, no API calls.
+
+Names are deterministic (campaign, round, step), so creating an object twice is a conflict the
+handlers treat as "already done": a restart or a retry never duplicates a Job or a round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from activeloop.api.resources import API_VERSION, CampaignResourceSpec, StudentModelSpec
+from activeloop.controller.config import OperatorConfig
+
+MANAGED_BY = "activeloop-operator"
+LABEL_CAMPAIGN = "activeloop.dev/campaign"
+LABEL_ROUND = "activeloop.dev/round"
+LABEL_STEP = "activeloop.dev/step"
+LABEL_OWNER = "activeloop.dev/owner"
+STEPS = ("tune", "acquire", "distil")
+
+
+def dns_name(*parts: str | int, limit: int = 63) -> str:
+    """``a-b-c`` lower-cased; names too long are cut and end in a short hash (stable)."""
+    name = "-".join(str(p) for p in parts).lower()
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def round_name(campaign: str, round_number: int) -> str:
+    """Name of a campaign's LoopRound."""
+    return dns_name(campaign, f"r{round_number}")
+
+
+def job_name(campaign: str, round_number: int, step: str) -> str:
+    """Name of a step Job of a round (Job names must fit in 63 characters)."""
+    return dns_name(campaign, f"r{round_number}", step)
+
+
+def labels(campaign: str, round_number: int | None = None, step: str | None = None) -> dict[str, str]:
+    """Labels of every object made for a campaign (round and step where they apply)."""
+    out = {
+        "app.kubernetes.io/name": "activeloop",
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        LABEL_CAMPAIGN: campaign,
+    }
+    if round_number is not None:
+        out[LABEL_ROUND] = str(round_number)
+    if step is not None:
+        out[LABEL_STEP] = step
+    return out
+
+
+def build_loopround(campaign: str, round_number: int) -> dict[str, Any]:
+    """A LoopRound for round ``round_number`` of ``campaign``."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "LoopRound",
+        "metadata": {"name": round_name(campaign, round_number), "labels": labels(campaign, round_number)},
+        "spec": {"campaign": campaign, "round": round_number},
+    }
+
+
+def _env(config: OperatorConfig, store_uri: str) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "ACTIVELOOP_STORE_URI", "value": store_uri},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "HF_HOME", "value": "/tmp/hf"},
+    ]
+    if config.s3_endpoint:
+        env.append({"name": "MINIO_ENDPOINT", "value": config.s3_endpoint})
+        env.append({"name": "MINIO_SECURE", "value": "true" if config.s3_secure else "false"})
+    if config.s3_secret:
+        for var, key in (("MINIO_ACCESS_KEY", "accessKey"), ("MINIO_SECRET_KEY", "secretKey")):
+            env.append(
+                {"name": var, "valueFrom": {"secretKeyRef": {"name": config.s3_secret, "key": key}}}
+            )
+    return env
+
+
+def build_step_job(
+    campaign: str,
+    spec: CampaignResourceSpec,
+    round_number: int,
+    step: str,
+    config: OperatorConfig,
+    store_uri: str,
+) -> dict[str, Any]:
+    """The ``batch/v1`` Job that runs ``python -m activeloop.steps STEP`` for one round.
+
+    The pod runs as non-root with a read-only root filesystem (``/tmp`` is an emptyDir), gets the
+    store credentials from the configured Secret, and asks for GPUs only for tune and distil.
+    Failures are retried ``spec.jobs.backoffLimit`` times by the Job controller; the container's
+    last log lines become its termination message, which the operator copies into the status.
+    """
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}")
+    jobs = spec.jobs
+    resources: dict[str, dict[str, Any]] = {
+        "requests": {"cpu": jobs.cpu, "memory": jobs.memory},
+        "limits": {"memory": jobs.memory},
+    }
+    if jobs.gpu and step in ("tune", "distil"):
+        resources["limits"][config.gpu_resource] = jobs.gpu
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": step,
+                "image": jobs.image or config.worker_image,
+                "args": ["python", "-m", "activeloop.steps", step, "--store", store_uri,
+                         "--round", str(round_number)],
+                "env": _env(config, store_uri),
+                "resources": resources,
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    if jobs.node_selector:
+        pod_spec["nodeSelector"] = dict(jobs.node_selector)
+    if jobs.tolerations:
+        pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in jobs.tolerations]
+    if config.job_service_account:
+        pod_spec["serviceAccountName"] = config.job_service_account
+    if config.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": n} for n in config.image_pull_secrets]
+    lbl = labels(campaign, round_number, step)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": job_name(campaign, round_number, step), "labels": lbl},
+        "spec": {
+            "backoffLimit": jobs.backoff_limit,
+            "activeDeadlineSeconds": jobs.active_deadline_seconds,
+            "ttlSecondsAfterFinished": 7 * 24 * 3600,
+            "template": {"metadata": {"labels": lbl}, "spec": pod_spec},
+        },
+    }
+
+
+def build_distil_job(
+    student: str,
+    spec: StudentModelSpec,
+    campaign_spec: CampaignResourceSpec,
+    config: OperatorConfig,
+    store_uri: str,
+) -> dict[str, Any]:
+    """The Job of a StudentModel: the distil step of the teacher's round, named after the student."""
+    job = build_step_job(spec.campaign, campaign_spec, spec.round, "distil", config, store_uri)
+    job["metadata"]["name"] = dns_name(student, "distil")
+    job["metadata"]["labels"][LABEL_OWNER] = student
+    job["spec"]["template"]["metadata"]["labels"][LABEL_OWNER] = student
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    args += ["--student", student, "--architecture", spec.architecture,
+             "--channels", str(spec.channels), "--ensemble", str(spec.ensemble)]
+    return job

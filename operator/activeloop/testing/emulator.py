@@ -1,0 +1,133 @@
+"""An in-process Kubernetes API for operator tests, built on ``kmock.KubernetesEmulator``.
+
+kmock stores objects as given; a real API server also stamps ``uid``, ``resourceVersion``,
+``creationTimestamp``, ``generation`` and the namespace. :class:`StampingEmulator` adds those (the
+kubernetes client refuses ownerReferences without a uid). :class:`EmulatedCluster` runs it on
+loopback in a thread of its own and writes a kubeconfig pointing at it, so the operator (kopf) and
+the kubernetes client connect to it exactly as to a real cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import itertools
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import kmock
+import yaml
+from kmock._internal import enums
+
+from activeloop.api.resources import GROUP, VERSION
+
+
+class StampingEmulator(kmock.KubernetesEmulator):
+    """``KubernetesEmulator`` that fills the metadata a real API server fills (including names
+    from ``generateName``), and answers a create with ``201 Created``."""
+
+    _counter = itertools.count(1)
+
+    async def _handle(self, request):  # noqa: D102
+        data = request.data
+        if request.resource is not None and isinstance(data, dict):
+            meta = data.setdefault("metadata", {})
+            if request.action == enums.action.CREATE:
+                if not meta.get("name") and meta.get("generateName"):
+                    meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+                meta.setdefault("uid", str(uuid.uuid4()))
+                meta.setdefault(
+                    "creationTimestamp",
+                    datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                )
+                meta.setdefault("generation", 1)
+                if request.namespace:
+                    meta.setdefault("namespace", request.namespace)
+                meta["resourceVersion"] = str(next(self._counter))
+            elif request.action == enums.action.UPDATE:
+                meta["resourceVersion"] = str(next(self._counter))
+                if request.subresource is None and "spec" in data:
+                    key = (request.resource, request.namespace, request.name)
+                    if key in self._objects and not self._objects[key].deleted:
+                        gen = self._objects[key].get("metadata", {}).get("generation", 1)
+                        meta["generation"] = gen + 1
+        response = await super()._handle(request)
+        # a real API server answers a successful create with 201 Created (clients expect it)
+        if request.action == enums.action.CREATE and response.status == 200 and not response.prepared:
+            response.set_status(201)
+        return response
+
+
+def declare_activeloop(emulator: kmock.KubernetesEmulator) -> None:
+    """Declare the built-in kinds and ActiveLoop's custom resources to the emulator."""
+    emulator.resources.load_bundled()
+    verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
+    for kind, plural in (
+        ("Campaign", "campaigns"),
+        ("LoopRound", "looprounds"),
+        ("AssayResult", "assayresults"),
+        ("StudentModel", "studentmodels"),
+    ):
+        emulator.resources[f"{GROUP}/{VERSION}/{plural}"] = {
+            "kind": kind,
+            "singular": kind.lower(),
+            "namespaced": True,
+            "verbs": verbs,
+            "shortnames": [],
+            "categories": ["activeloop"],
+            "subresources": ["status"],
+        }
+
+
+class EmulatedCluster:
+    """A :class:`StampingEmulator` served on 127.0.0.1 from a background thread.
+
+    Use as a context manager; ``kubeconfig`` is the path of a kubeconfig for it.
+    """
+
+    def __init__(self, workdir: str | Path) -> None:
+        self.workdir = Path(workdir)
+        self.kubeconfig = self.workdir / "kubeconfig.yaml"
+        self.url = ""
+        self.emulator: StampingEmulator | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="kmock", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with StampingEmulator() as emulator, kmock.Server(emulator) as server:
+            declare_activeloop(emulator)
+            self.emulator = emulator
+            self.url = str(server.url).rstrip("/")
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> EmulatedCluster:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the Kubernetes emulator did not start")
+        config: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "kmock", "cluster": {"server": self.url}}],
+            "users": [{"name": "kmock", "user": {"token": "test"}}],
+            "contexts": [
+                {"name": "kmock", "context": {"cluster": "kmock", "user": "kmock", "namespace": "lab"}}
+            ],
+            "current-context": "kmock",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)

@@ -1,0 +1,95 @@
+"""A stand-in for the Job controller: runs step Jobs in-process and writes their status.
+
+A real cluster runs each step Job's container (``python -m activeloop.steps ...``); in tests
+:class:`InProcessJobRunner` finds new Jobs, calls the same step function with the same arguments,
+and patches the Job's status to Complete or Failed, as the Job controller would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import kubernetes
+
+from activeloop.steps.__main__ import main as step_main
+
+
+class InProcessJobRunner:
+    """Polls Jobs in ``namespace`` and runs each new one once.
+
+    Args:
+        api: a ``kubernetes`` ApiClient for the cluster.
+        namespace: where to look for Jobs.
+        fail: optional predicate on a Job name; matching Jobs fail instead of running.
+        interval: seconds between polls.
+    """
+
+    def __init__(
+        self,
+        api: kubernetes.client.ApiClient,
+        namespace: str,
+        fail: Callable[[str], bool] | None = None,
+        interval: float = 0.1,
+    ) -> None:
+        self.batch = kubernetes.client.BatchV1Api(api)
+        self.namespace = namespace
+        self.fail = fail or (lambda name: False)
+        self.interval = interval
+        self.ran: list[str] = []
+        self.paused = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
+
+    def __enter__(self) -> InProcessJobRunner:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self.paused.is_set():
+                for job in self.batch.list_namespaced_job(self.namespace).items:
+                    st = job.status
+                    if st and (st.succeeded or st.failed):
+                        continue
+                    self._run(job)
+            time.sleep(self.interval)
+
+    def _run(self, job: kubernetes.client.V1Job) -> None:
+        name = job.metadata.name
+        args = job.spec.template.spec.containers[0].args
+        assert args[:3] == ["python", "-m", "activeloop.steps"], args
+        if self.fail(name):
+            code = 1
+            self._failed_pod(name, "RuntimeError: CUDA out of memory (simulated)")
+        else:
+            code = step_main(args[3:])
+        self.ran.append(name)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if code == 0:
+            status = {"succeeded": 1, "conditions": [
+                {"type": "Complete", "status": "True", "lastTransitionTime": now}]}
+        else:
+            status = {"failed": 1, "conditions": [
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                 "lastTransitionTime": now}]}
+        self.batch.patch_namespaced_job_status(name, self.namespace, {"status": status})
+
+    def _failed_pod(self, job: str, message: str) -> None:
+        """A failed pod of ``job`` whose container's termination message is ``message``."""
+        core = kubernetes.client.CoreV1Api(self.batch.api_client)
+        core.create_namespaced_pod(self.namespace, {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"{job}-pod", "labels": {"job-name": job}},
+            "spec": {"containers": [{"name": "step", "image": "worker"}], "restartPolicy": "Never"},
+            "status": {"phase": "Failed", "containerStatuses": [{
+                "name": "step", "image": "worker", "imageID": "", "ready": False,
+                "restartCount": 0,
+                "state": {"terminated": {"exitCode": 1, "reason": "Error", "message": message}},
+            }]},
+        })
