@@ -152,13 +152,14 @@ def test_campaign_advances_two_rounds_from_assay_results_alone(api, operator, jo
     assert len(r2["proposals"]) == 8
     assert not set(r2["proposals"]) & set(r1["proposals"])
     assert status(api, "looprounds", "gb1-r1")["phase"] == "Completed"
-    assert r1.get("measurementsSha256") is None  # round 1 trained on nothing
+    # each round records the data snapshot it trained on (round 1: none yet)
     assert len(r2["measurementsSha256"]) == 64
+    assert r2["measurementsSha256"] != r1.get("measurementsSha256")
     assert job_names(api) == ["gb1-r1-acquire", "gb1-r1-tune", "gb1-r2-acquire", "gb1-r2-tune"]
     assert get(api, "looprounds", "gb1-r3") is None
-    camp = wait_for("campaign summary", lambda: status(api, "campaigns", "gb1").get("measured") == len(rows)
+    camp = wait_for("campaign summary", lambda: status(api, "campaigns", "gb1").get("proposalsPending") == 8
                     and status(api, "campaigns", "gb1"))
-    assert camp["currentRound"] == 2 and camp["proposalsPending"] == 8
+    assert camp["currentRound"] == 2 and camp["measured"] == len(rows)
     assert camp["bestValue"] == max(r["value"] for r in rows)
     # the step records trace every proposal to its data and model
     store = cluster.store_root / NS / "gb1"
@@ -267,3 +268,18 @@ def test_failed_step_job_fails_the_round_with_the_pod_reason(api, operator, jobs
     assert "CUDA out of memory (simulated)" in failed["message"]
     assert st["tune"]["state"] == "Failed"
     assert "doomed-r1-acquire" not in job_names(api)
+
+
+def test_student_model_is_distilled_exported_and_reported(api, operator, jobs, cluster):
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "StudentModel", "metadata": {"name": "gb1-small"},
+            "spec": {"campaign": "gb1", "round": 3, "channels": 8, "ensemble": 2}}
+    co(api).create_namespaced_custom_object(GROUP, VERSION, NS, "studentmodels", body)
+    st = wait_for("student distilled", lambda: status(api, "studentmodels", "gb1-small").get("phase") == "Succeeded"
+                  and status(api, "studentmodels", "gb1-small"), timeout=180)
+    assert st["job"] == "gb1-small-distil" and "gb1-small-distil" in job_names(api)
+    assert 0 < st["parameters"] < 20_000 and st["bytes"] > 1000
+    assert st["latencyMs"] > 0 and -1 <= st["spearmanMeasured"] <= 1
+    assert st["spearmanTeacher"] > 0.5
+    onnx = cluster.store_root / NS / "gb1" / "students" / "gb1-small" / "member-1.onnx"
+    assert onnx.stat().st_size > 1000
+    assert len(st["sha256"]) == 64 and st["artifactUri"].endswith("students/gb1-small")

@@ -101,8 +101,11 @@ def job_changed(body: kopf.Body, **_: Any) -> None:
         return
     rname, patch = result
     namespace = body["metadata"]["namespace"]
-    _status("looprounds", namespace, rname, patch)
     step = body["metadata"]["labels"][builders.LABEL_STEP]
+    if step == "distil":
+        _status("studentmodels", namespace, rname, patch)
+        return
+    _status("looprounds", namespace, rname, patch)
     rnd = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "LoopRound",
            "metadata": {"name": rname, "namespace": namespace}}
     if patch["phase"] == "Failed":
@@ -129,3 +132,20 @@ def assay(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
         raise kopf.TemporaryError(str(exc), delay=10) from None
     _status("assayresults", namespace, name, patch)
     kopf.info(body, reason="Accepted", message=patch["message"])
+
+
+# ------------------------------------------------------------------------------- StudentModel
+
+
+@kopf.on.resume(GROUP, VERSION, "studentmodels")
+@kopf.on.create(GROUP, VERSION, "studentmodels")
+def student(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
+    """Start the distil Job of a StudentModel (if absent)."""
+    try:
+        patch = reconcile.reconcile_student(name, namespace, dict(body), CONFIG)
+    except reconcile.InvalidResource as exc:
+        _status("studentmodels", namespace, name, {"phase": "Failed", "message": str(exc)})
+        raise kopf.PermanentError(str(exc)) from None
+    except LookupError as exc:
+        raise kopf.TemporaryError(str(exc), delay=10) from None
+    _status("studentmodels", namespace, name, patch)

@@ -21,6 +21,7 @@ from activeloop.api.resources import (
     CampaignResourceSpec,
     LoopRoundSpec,
     RoundPhase,
+    StudentModelSpec,
 )
 from activeloop.controller import builders, kube
 from activeloop.controller.config import OperatorConfig
@@ -247,7 +248,7 @@ def on_job_event(job: dict[str, Any], config: OperatorConfig) -> tuple[str, dict
     meta = job.get("metadata") or {}
     lbl = meta.get("labels") or {}
     if lbl.get("app.kubernetes.io/managed-by") != builders.MANAGED_BY or builders.LABEL_OWNER in lbl:
-        return None
+        return on_student_job(job, config) if builders.LABEL_OWNER in lbl else None
     outcome = job_outcome(job.get("status"))
     if outcome is None:
         return None
@@ -361,7 +362,65 @@ def assay_rejected_patch(body: dict[str, Any], message: str) -> dict[str, Any]:
     }
 
 
+# ----------------------------------------------------------------------------------- students
+
+
+def reconcile_student(
+    name: str, namespace: str, body: dict[str, Any], config: OperatorConfig
+) -> dict[str, Any] | None:
+    """Make sure the distil Job of a StudentModel exists; returns the status patch."""
+    spec = parse(StudentModelSpec, body.get("spec") or {}, "StudentModel")
+    status = body.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return None
+    _, cspec = _campaign_spec(namespace, spec.campaign)
+    job = builders.build_distil_job(
+        name, spec, cspec, config, config.campaign_store(namespace, spec.campaign)
+    )
+    _adopt(job, body)
+    kube.create_job_if_absent(namespace, job)
+    return {"phase": "Running", "job": job["metadata"]["name"],
+            "observedGeneration": body.get("metadata", {}).get("generation", 0)}
+
+
+def on_student_job(job: dict[str, Any], config: OperatorConfig) -> tuple[str, dict[str, Any]] | None:
+    """A distil Job finished: copy the student's figures into its StudentModel's status."""
+    meta = job.get("metadata") or {}
+    student = (meta.get("labels") or {}).get(builders.LABEL_OWNER)
+    outcome = job_outcome(job.get("status"))
+    if student is None or outcome is None:
+        return None
+    namespace = meta["namespace"]
+    obj = kube.get_custom("studentmodels", namespace, student)
+    if obj is None or (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return None
+    generation = obj.get("metadata", {}).get("generation", 0)
+    conditions = (obj.get("status") or {}).get("conditions")
+    if not outcome:
+        message = kube.job_failure_message(namespace, meta["name"]) or "the distil Job failed"
+        return student, {"phase": "Failed", "message": message,
+                         "conditions": set_condition(conditions, "Ready", "False", "DistilJobFailed", message, generation)}
+    spec = StudentModelSpec.model_validate(obj["spec"])
+    store = campaign_store(config, namespace, spec.campaign)
+    m = json.loads(store.get_bytes(f"students/{student}/metrics.json"))
+    first = m["members"][0]
+    return student, {
+        "phase": "Succeeded",
+        "artifactUri": first["uri"] if len(m["members"]) == 1 else first["uri"].rsplit("/", 1)[0],
+        "sha256": first["sha256"],
+        "parameters": m["parameters"],
+        "bytes": m["bytes"],
+        "latencyMs": m["latency_ms"],
+        "spearmanTeacher": m["spearman_teacher"],
+        "spearmanMeasured": m["spearman_measured"],
+        "message": f"{len(m['members'])} student(s) distilled from round {spec.round}",
+        "conditions": set_condition(conditions, "Ready", "True", "Distilled", "", generation),
+    }
+
+
 __all__ = [
+    "on_student_job",
+    "reconcile_student",
     "InvalidResource",
     "assay_rejected_patch",
     "campaign_failed_patch",

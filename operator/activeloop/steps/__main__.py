@@ -22,11 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("step", choices=sorted(STEPS))
     parser.add_argument("--store", required=True, help="file:///dir or s3://bucket/prefix")
     parser.add_argument("--round", type=int, required=True, dest="round_number")
+    parser.add_argument("--student", help="distil: name of the StudentModel")
+    parser.add_argument("--architecture", choices=["cnn", "mlp"], default="cnn", help="distil")
+    parser.add_argument("--channels", type=int, default=32, help="distil: student width")
+    parser.add_argument("--ensemble", type=int, default=1, help="distil: students in the ensemble")
     args = parser.parse_args(argv)
+    options = {}
+    if args.step == "distil":
+        options = {"student": args.student or "student", "architecture": args.architecture,
+                   "channels": args.channels, "ensemble": args.ensemble}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        record = STEPS[args.step](store_from_uri(args.store), args.round_number)
-    except ActiveLoopError as exc:
+        record = STEPS[args.step](store_from_uri(args.store), args.round_number, **options)
+    except (ActiveLoopError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(record, sort_keys=True))

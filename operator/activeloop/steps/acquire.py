@@ -33,7 +33,8 @@ from activeloop.steps.data import (
 )
 from activeloop.store.base import ArtifactStore, sha256_bytes
 
-def _features(store: ArtifactStore, spec: CampaignSpec, library: VariantLibrary, round_number: int) -> np.ndarray:
+def features(store: ArtifactStore, spec: CampaignSpec, library: VariantLibrary, round_number: int) -> np.ndarray:
+    """The surrogate's features of every library variant (tuned-model embeddings for ``esm``)."""
     if spec.surrogate.encoding != "esm":
         return get_encoder(spec.surrogate.encoding).encode(library)
     prefix = f"{round_prefix(round_number)}/model"
@@ -76,7 +77,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         mean = std = np.full(len(rows), np.nan)
         strategy = "random (initial batch)"
     else:
-        X = _features(store, spec, library, round_number)
+        X = features(store, spec, library, round_number)
         result = propose_batch(
             X,
             measured,

@@ -68,7 +68,11 @@ class InProcessJobRunner:
             code = 1
             self._failed_pod(name, "RuntimeError: CUDA out of memory (simulated)")
         else:
-            code = step_main(args[3:])
+            try:
+                code = step_main(args[3:])
+            except Exception as exc:  # a real pod would exit non-zero with the traceback in its log
+                code = 1
+                self._failed_pod(name, f"{type(exc).__name__}: {exc}")
         self.ran.append(name)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if code == 0:

@@ -1,0 +1,154 @@
+"""Distillation of a teacher (any model that predicts fitness) into compact students.
+
+A student is a small 1-D CNN (or MLP) over one-hot residues at the library's variable positions,
+trained to match the teacher's predictive mean on unlabelled library variants plus the measured
+data. Students export to a single ONNX file and run with ``onnxruntime``; an ensemble of students
+(different seeds and bootstraps) gives a disagreement that acquisition can use as uncertainty.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class CNNStudent(nn.Module):
+    """Two 1-D convolutions over residues, mean+max pooling, a linear head.
+
+    Input: ``B x P x 20`` one-hot (float32); output: ``B``.
+    """
+
+    def __init__(self, positions: int, channels: int = 32, kernel: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv1d(20, channels, kernel, padding=kernel // 2),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, kernel, padding=kernel // 2),
+            nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Linear(2 * channels + 20 * positions, channels), nn.ReLU(),
+                                  nn.Linear(channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        h = self.conv(x.transpose(1, 2))
+        pooled = torch.cat([h.mean(-1), h.amax(-1), x.flatten(1)], dim=-1)
+        return self.head(pooled).squeeze(-1)
+
+
+class MLPStudent(nn.Module):
+    """A two-layer MLP over flattened one-hot input (``B x P x 20`` -> ``B``)."""
+
+    def __init__(self, positions: int, channels: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(20 * positions, channels), nn.ReLU(),
+                                 nn.Linear(channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.net(x).squeeze(-1)
+
+
+ARCHITECTURES: dict[str, Callable[[int, int], nn.Module]] = {"cnn": CNNStudent, "mlp": MLPStudent}
+
+
+def onehot_tensor(X_onehot: np.ndarray) -> torch.Tensor:
+    """``N x 20P`` one-hot features -> ``N x P x 20`` float32 student input."""
+    return torch.as_tensor(X_onehot, dtype=torch.float32).reshape(len(X_onehot), -1, 20)
+
+
+@dataclass
+class Student:
+    """A trained student with the target scaling it was trained with."""
+
+    net: nn.Module
+    y_mean: float
+    y_std: float
+
+    def predict(self, X_onehot: np.ndarray, batch: int = 65536) -> np.ndarray:
+        """Predictions in teacher units, ``N``."""
+        self.net.eval()
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(X_onehot), batch):
+                out.append(self.net(onehot_tensor(X_onehot[s : s + batch])).numpy())
+        return np.concatenate(out).astype(np.float64) * self.y_std + self.y_mean
+
+    def num_parameters(self) -> int:
+        """Parameters of the network."""
+        return sum(p.numel() for p in self.net.parameters())
+
+
+def train_student(
+    X_onehot: np.ndarray,
+    targets: np.ndarray,
+    *,
+    architecture: str = "cnn",
+    channels: int = 32,
+    epochs: int = 60,
+    batch_size: int = 256,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+    bootstrap: bool = False,
+) -> Student:
+    """Fit a student to ``targets`` (the teacher's means, plus measured values) by MSE."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, len(X_onehot), len(X_onehot)) if bootstrap else np.arange(len(X_onehot))
+    x = onehot_tensor(X_onehot[rows])
+    mu, sd = float(targets.mean()), float(targets.std() or 1.0)
+    y = torch.as_tensor((targets[rows] - mu) / sd, dtype=torch.float32)
+    net = ARCHITECTURES[architecture](x.shape[1], channels)
+    opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        net.train()
+        perm = torch.randperm(len(x), generator=gen)
+        for s in range(0, len(x), batch_size):
+            idx = perm[s : s + batch_size]
+            loss = nn.functional.mse_loss(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    net.eval()
+    return Student(net, mu, sd)
+
+
+def export_onnx(student: Student, positions: int, path: str | Path) -> Path:
+    """Export to one ONNX file (weights inside) with a dynamic batch dimension.
+
+    The graph returns standardised outputs; multiply by ``y_std`` and add ``y_mean`` (kept in the
+    metrics record) to get teacher units — :func:`onnx_predict` does.
+    """
+    path = Path(path)
+    dummy = torch.zeros(2, positions, 20)
+    torch.onnx.export(
+        student.net, (dummy,), str(path), input_names=["x"], output_names=["y"],
+        dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, external_data=False,
+    )
+    return path
+
+
+def onnx_predict(path: str | Path, X_onehot: np.ndarray, y_mean: float, y_std: float) -> np.ndarray:
+    """Run an exported student with ``onnxruntime`` (CPU)."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = onehot_tensor(X_onehot).numpy()
+    return sess.run(None, {"x": x})[0].astype(np.float64) * y_std + y_mean
+
+
+def latency_ms(fn: Callable[[], object], repeats: int = 5) -> float:
+    """Median wall time of ``fn`` in milliseconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))

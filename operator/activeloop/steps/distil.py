@@ -1,0 +1,98 @@
+"""The distil step: a round's teacher -> compact student(s) exported to ONNX, with figures.
+
+The teacher is the round's surrogate refitted on the measurements the round trained on (with a
+protein language model backbone, the tuned model's embeddings feed it). Students learn the
+teacher's mean on up to ``unlabelled`` library variants plus the measured values. A tenth of the
+measured variants is held out for Spearman against measurements. Writes
+``students/<name>/member-<k>.onnx`` and ``students/<name>/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from activeloop.ml.distill import export_onnx, latency_ms, onnx_predict, train_student
+from activeloop.ml.encodings import get_encoder
+from activeloop.ml.loop import transform_targets
+from activeloop.ml.surrogates import get_surrogate
+from activeloop.steps.acquire import features
+from activeloop.steps.data import aggregate, build_library, load_spec, read_measurements, write_record
+from activeloop.store.base import ArtifactStore
+
+
+def distil(
+    store: ArtifactStore,
+    round_number: int,
+    student: str = "student",
+    architecture: str = "cnn",
+    channels: int = 32,
+    ensemble: int = 1,
+    unlabelled: int = 20_000,
+    epochs: int = 40,
+) -> dict:
+    """Distil round ``round_number``'s teacher into ``ensemble`` students; returns the record."""
+    key = f"students/{student}/metrics.json"
+    if store.exists(key):
+        return json.loads(store.get_bytes(key))
+    spec = load_spec(store)
+    library = build_library(spec)
+    data = aggregate(read_measurements(store))
+    if len(data) < 10:
+        raise ValueError(f"distillation needs at least 10 measured variants, the campaign has {len(data)}")
+    start = time.perf_counter()
+    rng = np.random.default_rng(spec.seed + round_number)
+    measured = library.index_of(data["variant"])
+    y = data["value"].to_numpy(dtype=np.float64)
+    if spec.objective.direction == "minimize":
+        y = -y
+    held = rng.permutation(len(measured))[: max(2, len(measured) // 10)]
+    train = np.setdiff1d(np.arange(len(measured)), held)
+    X_teacher = features(store, spec, library, round_number)
+    teacher = get_surrogate(spec.surrogate.kind, seed=spec.seed).fit(
+        X_teacher[measured[train]], transform_targets(y[train], spec.surrogate.transform)
+    )
+    pool = np.setdiff1d(np.arange(len(library)), measured)
+    pool = rng.choice(pool, size=min(unlabelled, len(pool)), replace=False)
+    eval_rows = pool[: max(1, len(pool) // 5)]
+    fit_rows = pool[len(eval_rows):]
+    X = get_encoder("onehot").encode(library)
+    rows = np.concatenate([fit_rows, measured[train]])
+    targets = teacher.predict(X_teacher[rows]).mean
+    teacher_eval = teacher.predict(X_teacher[eval_rows]).mean
+    positions = X.shape[1] // 20
+    members = []
+    metrics: dict = {"student": student, "round": round_number, "architecture": architecture,
+                     "channels": channels, "ensemble": ensemble, "members": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(ensemble):
+            st = train_student(X[rows], targets, architecture=architecture, channels=channels,
+                               epochs=epochs, seed=spec.seed * 100 + k, bootstrap=ensemble > 1)
+            path = export_onnx(st, positions, Path(tmp) / f"member-{k}.onnx")
+            sha = store.put_file(f"students/{student}/member-{k}.onnx", path)
+            pred_eval = onnx_predict(path, X[eval_rows], st.y_mean, st.y_std)
+            members.append((st, path, pred_eval))
+            metrics["members"].append({
+                "uri": store.uri(f"students/{student}/member-{k}.onnx"), "sha256": sha,
+                "bytes": path.stat().st_size, "y_mean": st.y_mean, "y_std": st.y_std,
+            })
+        batch = X[pool[:1000]]
+        lat = latency_ms(lambda: [onnx_predict(p, batch, s.y_mean, s.y_std) for s, p, _ in members])
+    student_eval = np.mean([p for _, _, p in members], axis=0)
+    student_held = np.mean([s.predict(X[measured[held]]) for s, _, _ in members], axis=0)
+    metrics.update(
+        parameters=int(sum(s.num_parameters() for s, _, _ in members)),
+        bytes=int(sum(m["bytes"] for m in metrics["members"])),
+        latency_ms_per_1000=lat,
+        latency_ms=lat / 1000.0,
+        spearman_teacher=float(spearmanr(student_eval, teacher_eval).statistic),
+        spearman_measured=float(spearmanr(student_held, y[held]).statistic),
+        held_out=int(len(held)),
+        seconds=time.perf_counter() - start,
+    )
+    return write_record(store, key, metrics)
