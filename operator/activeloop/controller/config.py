@@ -20,7 +20,8 @@ class OperatorConfig:
         worker_image: default image of step Jobs.
         s3_secret: Secret whose keys (``accessKey``, ``secretKey``, optional ``endpoint``) are given
             to step Jobs as environment variables.
-        s3_endpoint: MinIO/S3 endpoint handed to step Jobs (``minio.activeloop:9000``).
+        s3_endpoint: MinIO/S3 endpoint handed to step Jobs (``minio.activeloop:9000``); by
+            default the operator's own ``MINIO_ENDPOINT``.
         gpu_resource: extended resource name of a GPU.
         job_service_account: ServiceAccount of step pods.
         namespaces: namespaces to watch (empty: cluster-wide).
@@ -47,7 +48,7 @@ class OperatorConfig:
             store_uri=e.get("ACTIVELOOP_STORE_URI", d.store_uri).rstrip("/"),
             worker_image=e.get("ACTIVELOOP_WORKER_IMAGE", d.worker_image),
             s3_secret=e.get("ACTIVELOOP_S3_SECRET") or None,
-            s3_endpoint=e.get("MINIO_ENDPOINT") or None,
+            s3_endpoint=e.get("ACTIVELOOP_JOB_MINIO_ENDPOINT") or e.get("MINIO_ENDPOINT") or None,
             s3_secure=e.get("MINIO_SECURE", "false").lower() in ("1", "true", "yes"),
             gpu_resource=e.get("ACTIVELOOP_GPU_RESOURCE", d.gpu_resource),
             job_service_account=e.get("ACTIVELOOP_JOB_SERVICE_ACCOUNT") or None,

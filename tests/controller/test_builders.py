@@ -1,0 +1,102 @@
+"""Pure builders, the round state machine and conditions: no cluster needed."""
+
+import pytest
+
+from activeloop.api.resources import CampaignResourceSpec, RoundPhase, StudentModelSpec
+from activeloop.controller.builders import (
+    build_distil_job,
+    build_loopround,
+    build_step_job,
+    dns_name,
+    job_name,
+)
+from activeloop.controller.config import OperatorConfig
+from activeloop.controller.state import after_step, job_outcome, set_condition
+from activeloop.landscapes import GB1_PARENT
+
+SPEC = CampaignResourceSpec.model_validate({
+    "parentSequence": GB1_PARENT,
+    "library": {"sites": [39, 40]},
+    "jobs": {"gpu": 1, "nodeSelector": {"accelerator": "a100"},
+             "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+             "backoffLimit": 3},
+})
+CONFIG = OperatorConfig(worker_image="worker:1", s3_secret="minio-creds", s3_endpoint="minio:9000",
+                        job_service_account="activeloop-steps")
+
+
+def test_names_are_deterministic_and_fit_kubernetes_limits():
+    assert job_name("gb1", 2, "tune") == "gb1-r2-tune"
+    long = job_name("a" * 80, 12, "acquire")
+    assert len(long) == 63 and long == job_name("a" * 80, 12, "acquire")
+    assert long != job_name("a" * 81, 12, "acquire")
+    assert dns_name("GB1", "R1") == "gb1-r1"
+
+
+def test_step_job_runs_the_step_with_store_credentials_and_hardened_pod():
+    job = build_step_job("gb1", SPEC, 2, "tune", CONFIG, "s3://activeloop/lab/gb1")
+    assert job["metadata"]["name"] == "gb1-r2-tune"
+    assert job["metadata"]["labels"]["activeloop.dev/step"] == "tune"
+    assert job["spec"]["backoffLimit"] == 3
+    pod = job["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert c["args"] == ["python", "-m", "activeloop.steps", "tune", "--store", "s3://activeloop/lab/gb1", "--round", "2"]
+    assert c["image"] == "worker:1"
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == 1
+    env = {e["name"]: e for e in c["env"]}
+    assert env["MINIO_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "minio-creds", "key": "accessKey"}
+    assert env["MINIO_ENDPOINT"]["value"] == "minio:9000"
+    assert c["securityContext"]["readOnlyRootFilesystem"] and pod["securityContext"]["runAsNonRoot"]
+    assert c["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert pod["nodeSelector"] == {"accelerator": "a100"}
+    assert pod["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["serviceAccountName"] == "activeloop-steps"
+    # acquire needs no GPU even when the campaign asks for one for tuning
+    acq = build_step_job("gb1", SPEC, 2, "acquire", CONFIG, "s3://x")
+    assert "nvidia.com/gpu" not in acq["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    with pytest.raises(ValueError, match="unknown step"):
+        build_step_job("gb1", SPEC, 2, "train", CONFIG, "s3://x")
+
+
+def test_distil_job_is_named_after_the_student_and_carries_its_options():
+    spec = StudentModelSpec(campaign="gb1", round=3, channels=16, ensemble=4)
+    job = build_distil_job("gb1-small", spec, SPEC, CONFIG, "s3://x")
+    assert job["metadata"]["name"] == "gb1-small-distil"
+    assert job["metadata"]["labels"]["activeloop.dev/owner"] == "gb1-small"
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[3] == "distil" and args[-6:] == ["--architecture", "cnn", "--channels", "16", "--ensemble", "4"]
+
+
+def test_loopround_builder():
+    r = build_loopround("gb1", 4)
+    assert r["metadata"]["name"] == "gb1-r4" and r["spec"] == {"campaign": "gb1", "round": 4}
+
+
+def test_state_machine():
+    t = after_step("tune", True)
+    assert t.phase == RoundPhase.ACQUIRING and t.next_step == "acquire"
+    t = after_step("acquire", True)
+    assert t.phase == RoundPhase.WAITING_FOR_ASSAYS and t.next_step is None
+    t = after_step("tune", False, "OOMKilled")
+    assert t.phase == RoundPhase.FAILED and t.next_step is None
+    assert t.condition[:3] == ("Failed", "True", "TuneJobFailed") and t.condition[3] == "OOMKilled"
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (None, None),
+    ({"active": 1}, None),
+    ({"succeeded": 1}, True),
+    ({"conditions": [{"type": "Complete", "status": "True"}]}, True),
+    ({"failed": 3, "conditions": [{"type": "Failed", "status": "True"}]}, False),
+    ({"failed": 1, "active": 1}, None),  # still retrying
+])
+def test_job_outcome(status, expected):
+    assert job_outcome(status) is expected
+
+
+def test_conditions_keep_transition_time_when_status_is_unchanged():
+    a = set_condition([], "Ready", "True", "Ok", "", 1)
+    b = set_condition(a, "Ready", "True", "StillOk", "", 2)
+    assert b[0]["lastTransitionTime"] == a[0]["lastTransitionTime"] and b[0]["reason"] == "StillOk"
+    c = set_condition(b, "Failed", "True", "X", "m", 2)
+    assert [x["type"] for x in c] == ["Failed", "Ready"]
