@@ -155,5 +155,16 @@ def status(
         console.print(f"  {b['variant']:<24} {b['value']:.4g}")
 
 
+@app.command()
+def crds(
+    out: Annotated[Path, typer.Option(help="Directory to write the CRD YAML files into.")] = Path("crds"),
+) -> None:
+    """Write the CustomResourceDefinitions generated from the API models."""
+    from activeloop.api.crds import write_all
+
+    for path in write_all(out):
+        console.print(str(path))
+
+
 if __name__ == "__main__":
     app()

@@ -7,6 +7,7 @@ with :func:`activeloop.controller.run`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -49,6 +50,28 @@ def _status(plural: str, namespace: str, name: str, patch: dict[str, Any] | None
         kube.patch_status(plural, namespace, name, patch)
 
 
+def _reconcile(
+    plural: str,
+    fn: Callable[[str, str, dict[str, Any], OperatorConfig], dict[str, Any] | None],
+    name: str,
+    namespace: str,
+    body: kopf.Body,
+    refused: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
+) -> dict[str, Any] | None:
+    """Run a reconciler and write its status patch. A spec that can never be accepted becomes a
+    ``PermanentError`` (after ``refused`` wrote why into the status); a missing Campaign is retried."""
+    try:
+        patch = fn(name, namespace, dict(body), CONFIG)
+    except ValueError as exc:  # InvalidResource, or a library that cannot be built
+        if refused:
+            _status(plural, namespace, name, refused(dict(body), str(exc)))
+        raise kopf.PermanentError(str(exc)) from None
+    except reconcile.CampaignMissing as exc:
+        raise kopf.TemporaryError(str(exc), delay=10) from None
+    _status(plural, namespace, name, patch)
+    return patch
+
+
 # ---------------------------------------------------------------------------------- Campaign
 
 
@@ -57,12 +80,8 @@ def _status(plural: str, namespace: str, name: str, patch: dict[str, Any] | None
 @kopf.on.update(GROUP, VERSION, "campaigns", field="spec")
 def campaign_spec(name: str, namespace: str, body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
     """Accept the spec (store it, start round 1) or refuse it with a status naming the field."""
-    try:
-        patch = reconcile.reconcile_campaign(name, namespace, dict(body), CONFIG)
-    except (reconcile.InvalidResource, ValueError) as exc:
-        _status("campaigns", namespace, name, reconcile.campaign_failed_patch(dict(body), str(exc)))
-        raise kopf.PermanentError(str(exc)) from None
-    _status("campaigns", namespace, name, patch)
+    patch = _reconcile("campaigns", reconcile.reconcile_campaign, name, namespace, body,
+                       reconcile.campaign_failed_patch)
     kopf.info(body, reason="Accepted", message=f"artifacts in {patch['storeUri']}")
 
 
@@ -84,13 +103,7 @@ def campaign_tick(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
 @kopf.on.create(GROUP, VERSION, "looprounds")
 def round_start(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
     """Create the Job of the round's current step (if absent) and record it."""
-    try:
-        patch = reconcile.reconcile_round(name, namespace, dict(body), CONFIG)
-    except reconcile.InvalidResource as exc:
-        raise kopf.PermanentError(str(exc)) from None
-    except LookupError as exc:
-        raise kopf.TemporaryError(str(exc), delay=10) from None
-    _status("looprounds", namespace, name, patch)
+    _reconcile("looprounds", reconcile.reconcile_round, name, namespace, body)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=_MANAGED)
@@ -123,14 +136,11 @@ def job_changed(body: kopf.Body, **_: Any) -> None:
 def assay(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
     """Validate measurements against the campaign and store them, or refuse naming the field."""
     try:
-        patch = reconcile.reconcile_assay(name, namespace, dict(body), CONFIG)
-    except reconcile.InvalidResource as exc:
-        _status("assayresults", namespace, name, reconcile.assay_rejected_patch(dict(body), str(exc)))
+        patch = _reconcile("assayresults", reconcile.reconcile_assay, name, namespace, body,
+                           reconcile.assay_rejected_patch)
+    except kopf.PermanentError as exc:
         kopf.warn(body, reason="Rejected", message=str(exc)[:1000])
-        raise kopf.PermanentError(str(exc)) from None
-    except LookupError as exc:
-        raise kopf.TemporaryError(str(exc), delay=10) from None
-    _status("assayresults", namespace, name, patch)
+        raise
     kopf.info(body, reason="Accepted", message=patch["message"])
 
 
@@ -141,11 +151,5 @@ def assay(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
 @kopf.on.create(GROUP, VERSION, "studentmodels")
 def student(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
     """Start the distil Job of a StudentModel (if absent)."""
-    try:
-        patch = reconcile.reconcile_student(name, namespace, dict(body), CONFIG)
-    except reconcile.InvalidResource as exc:
-        _status("studentmodels", namespace, name, {"phase": "Failed", "message": str(exc)})
-        raise kopf.PermanentError(str(exc)) from None
-    except LookupError as exc:
-        raise kopf.TemporaryError(str(exc), delay=10) from None
-    _status("studentmodels", namespace, name, patch)
+    _reconcile("studentmodels", reconcile.reconcile_student, name, namespace, body,
+               lambda _body, message: {"phase": "Failed", "message": message})

@@ -51,6 +51,10 @@ class InvalidResource(ValueError):
     """A resource whose spec can never be accepted as it is (the handler raises PermanentError)."""
 
 
+class CampaignMissing(LookupError):
+    """The Campaign a resource names does not exist (yet): retry later (GitOps may sync it next)."""
+
+
 def parse(model: type, spec: dict[str, Any], kind: str) -> Any:
     """Validate ``spec`` with a pydantic model; errors name the field as ``spec.<path>``."""
     try:
@@ -100,6 +104,9 @@ def reconcile_campaign(
         _adopt(body_round, body)
         kube.create_custom_if_absent("looprounds", namespace, body_round)
         patch.update(phase=CampaignPhase.RUNNING.value, currentRound=1)
+    elif not status.get("phase") or status.get("phase") == CampaignPhase.FAILED.value:
+        # suspended before its first round (it still ingests assays), or a fixed spec
+        patch["phase"] = CampaignPhase.PENDING.value if not status.get("currentRound") else CampaignPhase.RUNNING.value
     return patch
 
 
@@ -203,7 +210,7 @@ def _seconds_since(timestamp: str) -> float:
 def _campaign_spec(namespace: str, campaign: str) -> tuple[dict[str, Any], CampaignResourceSpec]:
     obj = kube.get_custom("campaigns", namespace, campaign)
     if obj is None:
-        raise LookupError(f"Campaign {campaign} does not exist (yet)")
+        raise CampaignMissing(f"Campaign {campaign} does not exist (yet)")
     return obj, parse(CampaignResourceSpec, obj.get("spec") or {}, "Campaign")
 
 
@@ -419,6 +426,7 @@ def on_student_job(job: dict[str, Any], config: OperatorConfig) -> tuple[str, di
 
 
 __all__ = [
+    "CampaignMissing",
     "on_student_job",
     "reconcile_student",
     "InvalidResource",

@@ -26,9 +26,9 @@ class Strategy:
 
     name: str
     encoding: str = "onehot"
-    surrogate: str = "boosting_ensemble"
+    surrogate: str = "gp_epistasis"
     acquisition: str = "thompson"
-    transform: str = "none"
+    transform: str = "rank"
 
 
 @dataclass(frozen=True)

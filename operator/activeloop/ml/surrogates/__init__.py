@@ -19,14 +19,15 @@ __all__ = [
 ]
 
 SURROGATES: dict[str, Callable[..., Surrogate]] = {
-    "gp": GPSurrogate,
-    "gp_epistasis": lambda **kw: GPSurrogate(kernel="epistasis", **kw),
-    "gp_epistasis2": lambda **kw: GPSurrogate(kernel="epistasis2", **kw),
-    "gp_epistasis_rbf": lambda **kw: GPSurrogate(kernel="epistasis_rbf", **kw),
+    "gp": lambda seed=0, **kw: GPSurrogate(kernel="rbf", **kw),
+    "gp_epistasis": lambda seed=0, **kw: GPSurrogate(kernel="epistasis", **kw),
+    "gp_epistasis2": lambda seed=0, **kw: GPSurrogate(kernel="epistasis2", **kw),
+    "gp_epistasis_rbf": lambda seed=0, **kw: GPSurrogate(kernel="epistasis_rbf", **kw),
     "boosting_ensemble": lambda seed=0, **kw: EnsembleSurrogate("boosting", seed=seed, **kw),
     "mlp_ensemble": lambda seed=0, **kw: EnsembleSurrogate("mlp", seed=seed, **kw),
 }
-"""Registry of surrogates by config name; factories accept ``seed`` (ignored where unused)."""
+"""Registry of surrogates by config name; factories accept ``seed`` (exact GPs have no randomness
+and ignore it)."""
 
 
 def get_surrogate(name: str, seed: int = 0, **options: object) -> Surrogate:
@@ -37,6 +38,4 @@ def get_surrogate(name: str, seed: int = 0, **options: object) -> Surrogate:
         raise ConfigError(
             "surrogate", f"unknown surrogate {name!r}; known: {sorted(SURROGATES)}"
         ) from None
-    if name.startswith("gp"):
-        return factory(**options)
     return factory(seed=seed, **options)
