@@ -100,3 +100,13 @@ def test_conditions_keep_transition_time_when_status_is_unchanged():
     assert b[0]["lastTransitionTime"] == a[0]["lastTransitionTime"] and b[0]["reason"] == "StillOk"
     c = set_condition(b, "Failed", "True", "X", "m", 2)
     assert [x["type"] for x in c] == ["Failed", "Ready"]
+
+
+def test_operator_defaults_apply_only_where_the_campaign_sets_nothing():
+    cfg = OperatorConfig.from_env({"ACTIVELOOP_JOB_NODE_SELECTOR": '{"pool": "cpu"}',
+                                   "ACTIVELOOP_JOB_TOLERATIONS": '[{"key": "batch", "operator": "Exists"}]'})
+    plain = CampaignResourceSpec.model_validate({"parentSequence": GB1_PARENT, "library": {"sites": [39]}})
+    pod = build_step_job("c", plain, 1, "acquire", cfg, "s3://x")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "cpu"} and pod["tolerations"] == [{"key": "batch", "operator": "Exists"}]
+    pod = build_step_job("c", SPEC, 1, "acquire", cfg, "s3://x")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"accelerator": "a100"}

@@ -131,10 +131,13 @@ def build_step_job(
         ],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
-    if jobs.node_selector:
-        pod_spec["nodeSelector"] = dict(jobs.node_selector)
-    if jobs.tolerations:
-        pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in jobs.tolerations]
+    node_selector = dict(jobs.node_selector) or dict(config.job_node_selector)
+    tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in jobs.tolerations]
+    tolerations = tolerations or list(config.job_tolerations)
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
     if config.job_service_account:
         pod_spec["serviceAccountName"] = config.job_service_account
     if config.image_pull_secrets:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -24,6 +25,8 @@ class OperatorConfig:
             default the operator's own ``MINIO_ENDPOINT``.
         gpu_resource: extended resource name of a GPU.
         job_service_account: ServiceAccount of step pods.
+        job_node_selector, job_tolerations: defaults for step pods (JSON in the environment);
+            a campaign's own ``spec.jobs`` settings replace them.
         namespaces: namespaces to watch (empty: cluster-wide).
         timer_interval: seconds between campaign checks (next-round trigger and status summary).
     """
@@ -36,6 +39,8 @@ class OperatorConfig:
     gpu_resource: str = "nvidia.com/gpu"
     job_service_account: str | None = None
     image_pull_secrets: list[str] = field(default_factory=list)
+    job_node_selector: dict[str, str] = field(default_factory=dict)
+    job_tolerations: list[dict] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
     timer_interval: float = 10.0
 
@@ -53,6 +58,8 @@ class OperatorConfig:
             gpu_resource=e.get("ACTIVELOOP_GPU_RESOURCE", d.gpu_resource),
             job_service_account=e.get("ACTIVELOOP_JOB_SERVICE_ACCOUNT") or None,
             image_pull_secrets=_list(e.get("ACTIVELOOP_IMAGE_PULL_SECRETS", "")),
+            job_node_selector=json.loads(e.get("ACTIVELOOP_JOB_NODE_SELECTOR") or "{}"),
+            job_tolerations=json.loads(e.get("ACTIVELOOP_JOB_TOLERATIONS") or "[]"),
             namespaces=_list(e.get("ACTIVELOOP_NAMESPACES", "")),
             timer_interval=float(e.get("ACTIVELOOP_TIMER_INTERVAL", d.timer_interval)),
         )
