@@ -30,3 +30,11 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) activeloop-runs .pytest_cache
+
+# Container images (need a Docker engine; not available on CI machines).
+IMAGE_TAG ?= dev
+.PHONY: images
+images:
+	docker build -f images/operator/Dockerfile -t activeloop/operator:$(IMAGE_TAG) .
+	docker build -f images/worker/Dockerfile -t activeloop/worker:$(IMAGE_TAG) .
+	docker build -f images/worker/Dockerfile.cuda -t activeloop/worker-cuda:$(IMAGE_TAG) .

@@ -120,25 +120,117 @@ def propose(
 
 @app.command()
 def record(
-    results: Annotated[Path, typer.Argument(help="CSV with 'variant' and 'value' columns.")],
-    run_dir: Annotated[Path, typer.Option(help="The campaign's directory.")] = Path("campaign"),
+    results: Annotated[Path, typer.Argument(help="CSV with 'variant' and 'value' (optional 'replicate') columns.")],
+    run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
     value_column: Annotated[str | None, typer.Option(help="Column holding the measured value.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Cluster mode: the Campaign's name.")] = None,
+    campaign_file: Annotated[Path | None, typer.Option(help="Campaign YAML to validate against (else read from the cluster).")] = None,
+    round_number: Annotated[int | None, typer.Option("--round", min=1, help="Round whose proposals were assayed.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Print manifests: yaml.")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Create the AssayResults in the cluster.")] = False,
+    name: Annotated[str | None, typer.Option(help="AssayResult name (default: the file's name).")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit of the values.")] = None,
+    supersedes: Annotated[list[str] | None, typer.Option(help="AssayResults this one corrects.")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
 ) -> None:
-    """Validate and record assay results; nothing is recorded if any row is bad."""
-    from activeloop.local.campaign import record as do_record
+    """Validate and record assay results; nothing is recorded if any row is bad.
 
+    Local mode appends to the campaign in RUN_DIR. With --campaign, the plate becomes AssayResult
+    manifests: printed (-o yaml, for GitOps) or created in the cluster (--apply).
+    """
+    if campaign is None:
+        from activeloop.local.campaign import record as do_record
+
+        try:
+            n = do_record(run_dir, results, value_column)
+        except (ActiveLoopError, OSError) as exc:
+            _fail(exc)
+        console.print(f"recorded {n} measurements from {results}")
+        return
+    from activeloop import clusterops
+    from activeloop.plates import assay_manifests, plate_measurements, read_plate
+
+    if (output is None) == (not apply):
+        _fail(ActiveLoopError("with --campaign give exactly one of -o yaml or --apply"))
+    if output not in (None, "yaml"):
+        _fail(ActiveLoopError(f"--output {output!r}: only yaml is supported"))
     try:
-        n = do_record(run_dir, results, value_column)
+        ns = clusterops.namespace(namespace) if apply or campaign_file is None else namespace
+        spec, library = clusterops.campaign_spec(campaign, ns, campaign_file)
+        df = read_plate(results)
+        if value_column:
+            df = df.rename(columns={value_column: "value"})
+        rows = plate_measurements(df, spec, str(results), library)
+        docs = assay_manifests(campaign, rows, name=name or f"{campaign}-{results.stem}",
+                               round_number=round_number, unit=unit, supersedes=supersedes,
+                               namespace=ns)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    console.print(f"recorded {n} measurements from {results}")
+    if output == "yaml":
+        import yaml
+
+        typer.echo(yaml.safe_dump_all(docs, sort_keys=False), nl=False)
+        return
+    try:
+        for doc in docs:
+            clusterops.create_assay(doc, ns)
+            console.print(f"created assayresult/{doc['metadata']['name']} ({len(doc['spec']['measurements'])} measurements)")
+    except ActiveLoopError as exc:
+        _fail(exc)
+
+
+@app.command()
+def proposals(
+    campaign: Annotated[str, typer.Argument(help="The Campaign's name.")],
+    round_number: Annotated[int, typer.Option("--round", min=1, help="Round number.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="csv or yaml.")] = "csv",
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
+) -> None:
+    """Export a round's proposals (the batch to send to the lab)."""
+    from activeloop import clusterops
+
+    try:
+        props = clusterops.proposals(campaign, round_number, clusterops.namespace(namespace))
+    except ActiveLoopError as exc:
+        _fail(exc)
+    if output == "yaml":
+        import yaml
+
+        typer.echo(yaml.safe_dump({"campaign": campaign, "round": round_number, "variants": props}), nl=False)
+    else:
+        typer.echo("variant,rank")
+        for i, v in enumerate(props, start=1):
+            typer.echo(f"{v},{i}")
 
 
 @app.command()
 def status(
-    run_dir: Annotated[Path, typer.Option(help="The campaign's directory.")] = Path("campaign"),
+    campaign: Annotated[str | None, typer.Argument(help="Cluster mode: the Campaign's name.")] = None,
+    run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
 ) -> None:
-    """Rounds, measured and pending variants, and the best so far."""
+    """Rounds, best variants so far, pending proposals and running steps."""
+    if campaign is not None:
+        from activeloop import clusterops
+
+        try:
+            st = clusterops.campaign_status(campaign, clusterops.namespace(namespace))
+        except ActiveLoopError as exc:
+            _fail(exc)
+        c = st["campaign"]
+        console.print(f"campaign {campaign}: {c.get('phase', '?')}, round {c.get('currentRound', 0)}, "
+                      f"{c.get('measured', 0)} measured, {c.get('proposalsPending', 0)} proposals pending",
+                      highlight=False)
+        if c.get("bestVariant"):
+            console.print(f"best so far: {c['bestVariant']} ({c.get('bestValue'):.4g})", highlight=False)
+        table = Table(title="rounds")
+        for col in ("round", "phase", "proposed", "measured", "tune", "acquire"):
+            table.add_column(col)
+        for r in st["rounds"]:
+            table.add_row(str(r["round"]), r["phase"], str(r["proposed"]), str(r["measured"]),
+                          r["tune"], r["acquire"])
+        console.print(table)
+        return
     from activeloop.local.campaign import status as do_status
 
     try:

@@ -3,12 +3,12 @@ models accept (and refuse what they refuse)."""
 
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
 from activeloop.api.crds import RESOURCES, crd, render
 from activeloop.landscapes import GB1_PARENT
+from activeloop.testing.schemas import validate_resource
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,23 +48,8 @@ def test_schemas_are_structural_with_status_subresource_and_columns(res):
 
 
 def _validate(kind, spec):
-    schema = dict(_schema(kind))
-    jsonschema.validate({"spec": spec}, _to_jsonschema(schema))
-
-
-def _to_jsonschema(node):
-    """OpenAPI v3.0 ``nullable`` -> JSON Schema, enough for jsonschema to check examples."""
-    if isinstance(node, dict):
-        out = {k: _to_jsonschema(v) for k, v in node.items() if not k.startswith("x-kubernetes")}
-        if out.pop("nullable", False) and "type" in out:
-            out["type"] = [out["type"], "null"]
-        for bound, base in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-            if out.get(bound) is True:
-                out[bound] = out.pop(base)
-        return out
-    if isinstance(node, list):
-        return [_to_jsonschema(v) for v in node]
-    return node
+    validate_resource({"apiVersion": "activeloop.dev/v1alpha1", "kind": kind, "metadata": {"name": "x"},
+                       "spec": spec})
 
 
 def test_example_resources_validate_and_bad_ones_do_not():
@@ -72,11 +57,24 @@ def test_example_resources_validate_and_bad_ones_do_not():
                            "acquisition": {"batchSize": 96}, "jobs": {"gpu": 1}})
     _validate("AssayResult", {"campaign": "gb1", "round": 1,
                               "measurements": [{"variant": "V39A", "value": 1.5, "replicate": 1}]})
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(ValueError, match="spec.measurements: .* should be non-empty"):
         _validate("AssayResult", {"campaign": "gb1", "measurements": []})
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(ValueError, match="spec.acquisition.batchSize"):
         _validate("Campaign", {"parentSequence": GB1_PARENT, "library": {"sites": [39]},
                                "acquisition": {"batchSize": 0}})
+    with pytest.raises(ValueError, match="spec.library: give exactly one of library.sites or library.variantsUri"):
+        _validate("Campaign", {"parentSequence": GB1_PARENT, "library": {"sites": [39], "variantsUri": "s3://x"}})
+
+
+def test_cel_rule_refuses_edits_of_recorded_measurements():
+    old = {"apiVersion": "activeloop.dev/v1alpha1", "kind": "AssayResult", "metadata": {"name": "p"},
+           "spec": {"campaign": "gb1", "measurements": [{"variant": "V39A", "value": 1.0}]}}
+    validate_resource(old, old)  # unchanged: fine
+    status_only = dict(old, status={"phase": "Accepted"})
+    validate_resource(status_only, old)
+    edited = {**old, "spec": {**old["spec"], "measurements": [{"variant": "V39A", "value": 9.0}]}}
+    with pytest.raises(ValueError, match="spec: recorded measurements are immutable"):
+        validate_resource(edited, old)
 
 
 def test_assay_results_carry_an_immutability_rule():
