@@ -64,3 +64,27 @@ def test_epistasis_gp_learns_a_pairwise_landscape_and_is_calibrated(tmp_path):
 def test_unknown_surrogate_names_the_field():
     with pytest.raises(ConfigError, match="surrogate: unknown surrogate 'svm'"):
         get_surrogate("svm")
+
+
+def test_soft_epistasis_kernel_reduces_to_the_one_hot_kernel_for_tiny_lengthscales():
+    import torch
+
+    from activeloop.ml.encodings import descriptor_table
+    from activeloop.ml.surrogates.kernels import EpistasisKernel, SoftEpistasisKernel
+
+    table = torch.tensor(descriptor_table())
+    pairs = [[0, 1], [0, 2], [3, 1], [3, 2]]
+    x = table[torch.tensor(pairs)].reshape(len(pairs), -1).double()
+    onehot = torch.zeros(len(pairs), 40, dtype=torch.float64)
+    for r, (a, b) in enumerate(pairs):
+        onehot[r, a] = onehot[r, 20 + b] = 1
+    soft = SoftEpistasisKernel(descriptors=table.shape[1]).double()
+    soft.lengthscale = 1e-3
+    hard = EpistasisKernel(max_order=4).double()
+    with torch.no_grad():
+        np.testing.assert_allclose(soft(x, x).to_dense(), hard(onehot, onehot).to_dense(), atol=1e-9)
+        np.testing.assert_allclose(soft(x, x, diag=True), hard(onehot, onehot).to_dense().diagonal(), atol=1e-9)
+        soft.lengthscale = 3.0  # similar residues now count as partial matches
+        k = soft(x, x).to_dense()
+    assert (k > hard(onehot, onehot).to_dense().detach() - 1e-9).all()
+    assert torch.linalg.eigvalsh(k).min() > -1e-8  # still a valid covariance

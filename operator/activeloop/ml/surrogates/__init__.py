@@ -22,7 +22,7 @@ SURROGATES: dict[str, Callable[..., Surrogate]] = {
     "gp": lambda seed=0, **kw: GPSurrogate(kernel="rbf", **kw),
     "gp_epistasis": lambda seed=0, **kw: GPSurrogate(kernel="epistasis", **kw),
     "gp_epistasis2": lambda seed=0, **kw: GPSurrogate(kernel="epistasis2", **kw),
-    "gp_epistasis_rbf": lambda seed=0, **kw: GPSurrogate(kernel="epistasis_rbf", **kw),
+    "gp_soft_epistasis": lambda seed=0, **kw: GPSurrogate(kernel="soft_epistasis", **kw),
     "boosting_ensemble": lambda seed=0, **kw: EnsembleSurrogate("boosting", seed=seed, **kw),
     "mlp_ensemble": lambda seed=0, **kw: EnsembleSurrogate("mlp", seed=seed, **kw),
 }

@@ -7,7 +7,7 @@ from math import factorial
 
 import torch
 from gpytorch.constraints import Positive
-from gpytorch.kernels import Kernel, RBFKernel, ScaleKernel
+from gpytorch.kernels import Kernel
 
 
 class EpistasisKernel(Kernel):
@@ -45,35 +45,73 @@ class EpistasisKernel(Kernel):
         return out
 
 
+class SoftEpistasisKernel(Kernel):
+    """All-orders epistasis kernel with *soft* residue matches (physico-chemical similarity).
+
+    Inputs are per-site descriptor blocks (``P`` sites x ``k`` standardised descriptors, as the
+    ``physchem`` encoding gives). Site ``i`` contributes a similarity
+    ``s_i = exp(-|d_i - d'_i|^2 / (2 l^2))`` (1 for identical residues), and
+    ``k = sum_j w_j e_j(s_1, ..., s_P)`` with ``e_j`` the elementary symmetric polynomials. With
+    0/1 similarities ``e_j = C(m, j)``: the one-hot :class:`EpistasisKernel` is the limit
+    ``l -> 0``. Weights and the lengthscale are learned by marginal likelihood.
+    """
+
+    has_lengthscale = True
+
+    def __init__(self, descriptors: int, max_order: int = 4, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.descriptors = descriptors
+        self.max_order = max_order
+        self.register_parameter("raw_weights", torch.nn.Parameter(torch.zeros(max_order + 1)))
+        self.register_constraint("raw_weights", Positive())
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """Non-negative weights ``w_0 .. w_J`` of the interaction orders."""
+        return self.raw_weights_constraint.transform(self.raw_weights)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params):
+        k = self.descriptors
+        a = x1.reshape(*x1.shape[:-1], -1, k)  # ... n x P x k
+        b = x2.reshape(*x2.shape[:-1], -1, k)
+        ls = self.lengthscale.squeeze()
+        if diag:
+            d2 = ((a - b) ** 2).sum(-1)  # n x P
+        else:
+            # |a|^2 + |b|^2 - 2 a.b per site, without an n x m x P x k tensor
+            cross = torch.einsum("...npk,...mpk->...nmp", a, b)
+            d2 = ((a**2).sum(-1).unsqueeze(-2) + (b**2).sum(-1).unsqueeze(-3) - 2 * cross).clamp_min(0)
+        s = torch.exp(-0.5 * d2 / ls**2)
+        w = self.weights
+        e = [torch.ones_like(s[..., 0])] + [torch.zeros_like(s[..., 0]) for _ in range(self.max_order)]
+        for i in range(s.shape[-1]):
+            si = s[..., i]
+            for j in range(self.max_order, 0, -1):
+                e[j] = e[j] + si * e[j - 1]
+        out = torch.zeros_like(e[0])
+        for j in range(self.max_order + 1):
+            out = out + w[j] * e[j]
+        return out
+
+
+def _soft_epistasis(dim: int) -> Kernel:
+    from activeloop.ml.encodings import descriptor_table
+
+    return SoftEpistasisKernel(descriptors=descriptor_table().shape[1])
+
+
 def _rbf(dim: int) -> Kernel:
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 
     return get_covar_module_with_dim_scaled_prior(ard_num_dims=dim)
 
 
-def _epistasis_rbf(dim: int) -> Kernel:
-    """Epistasis kernel on the one-hot block plus an ARD RBF on the descriptor block.
-
-    For ``onehot_physchem`` features (``20·P`` one-hot then ``23·P`` descriptors).
-    """
-    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
-
-    if dim % 43:
-        raise ValueError(f"epistasis_rbf expects onehot_physchem features (43 per site), got {dim}")
-    n_onehot = dim // 43 * 20
-    onehot = EpistasisKernel(max_order=4, active_dims=torch.arange(n_onehot))
-    desc = get_covar_module_with_dim_scaled_prior(
-        ard_num_dims=dim - n_onehot, active_dims=torch.arange(n_onehot, dim)
-    )
-    return onehot + ScaleKernel(desc)
-
-
 KERNELS: dict[str, Callable[[int], Kernel]] = {
     "rbf": _rbf,
     "epistasis": lambda dim: EpistasisKernel(max_order=4),
     "epistasis2": lambda dim: EpistasisKernel(max_order=2),
-    "epistasis_rbf": _epistasis_rbf,
+    "soft_epistasis": _soft_epistasis,
 }
 """GP kernels by config name; each factory takes the input dimension."""
 
-__all__ = ["KERNELS", "EpistasisKernel", "RBFKernel", "ScaleKernel"]
+__all__ = ["KERNELS", "EpistasisKernel", "SoftEpistasisKernel"]
