@@ -1,7 +1,9 @@
 import json
 
 import numpy as np
+import pytest
 
+from activeloop.errors import InputError
 from activeloop.landscapes import load_landscape
 from activeloop.local.report import run_strategies
 from activeloop.local.simulate import Strategy, summarize
@@ -52,3 +54,25 @@ def test_gb1_loads_from_the_shared_copy(gb1_csv, monkeypatch):
     assert len(land) == 149_361
     assert land.library.names[int(np.argmax(land.fitness))] == "V39F:D40W:G41A:V54A"
     assert abs(land.global_max - 8.762) < 1e-3
+
+
+def test_gb1_without_a_local_copy_is_fetched_with_a_pinned_url_and_checksum(monkeypatch, tmp_path, gb1_csv):
+    import pooch
+
+    from activeloop import landscapes
+
+    calls = {}
+
+    def fake_retrieve(url, known_hash, fname, path, progressbar):
+        calls.update(url=url, known_hash=known_hash, fname=fname)
+        return str(gb1_csv)  # what pooch returns once the download matched the hash
+
+    monkeypatch.delenv("ACTIVELOOP_GB1_CSV", raising=False)
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
+    land = landscapes.load_landscape("gb1")
+    assert len(land) == 149_361
+    assert calls["known_hash"] == "sha256:b82393d47b09281db823c661a3df6acac89179119eb2e0d1daa793052fe0228b"
+    assert "fhalab/MLDE/f5ac34d13b15f3ce3fa9deb1d043a5e97fe46cdc" in calls["url"]
+    monkeypatch.setenv("ACTIVELOOP_GB1_CSV", str(tmp_path / "missing.csv"))
+    with pytest.raises(InputError, match="ACTIVELOOP_GB1_CSV: .* does not exist"):
+        landscapes.load_landscape("gb1")

@@ -84,7 +84,8 @@ def plot_curves(summaries: list[dict], path: Path, title: str) -> None:
 def summary_table(summaries: list[dict]) -> Table:
     """A rich table: one row per strategy and round."""
     table = Table(title="normalised best fitness (mean ± SEM over seeds)")
-    for col in ("strategy", "measured", "mean", "sem", "global max found", "s/round"):
+    table.add_column("strategy", overflow="fold")
+    for col in ("measured", "mean", "sem", "global max found", "s/round"):
         table.add_column(col, justify="right")
     for s in summaries:
         for r in s["rounds"]:
