@@ -47,6 +47,8 @@ def test_full_local_loop_survives_repeats(run_dir, tmp_path):
     assert p2.round == 2 and p2.record["measured"] == 12
     second = pd.read_csv(p2.path)
     assert len(second) == 8
+    assert second["mean"].notna().all() and (second["std"] > 0).all()
+    assert list(second["rank"]) == list(range(1, 9))
     assert not set(second["variant"]) & set(first["variant"])
     assert p2.record["measurements_sha256"] and p2.record["proposals_sha256"]
     # forcing a new round while round 2 is pending never re-proposes round 2's variants

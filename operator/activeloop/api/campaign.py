@@ -111,7 +111,7 @@ class SurrogateSpec(Model):
     kind: str = Field("gp_epistasis", description="gp_epistasis, gp, boosting_ensemble, mlp_ensemble.")
     encoding: str = Field("onehot", description="onehot, physchem or esm.")
     transform: Literal["none", "rank"] = Field(
-        "none", description="Target transform before fitting (rank: normal scores)."
+        "rank", description="Target transform before fitting (rank: normal scores; the default)."
     )
 
     @model_validator(mode="after")

@@ -90,9 +90,12 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
             seed=seed,
         )
         rows = result.rows
-        if result.surrogate is not None and spec.surrogate.transform == "none":
+        if result.surrogate is not None:
             pred = result.surrogate.predict(X[rows])
-            mean, std = sign * pred.mean, pred.std
+            # predictions in the objective's units, or (transform: rank) as normal scores of the
+            # measured values, where higher is always better
+            mean = sign * pred.mean if spec.surrogate.transform == "none" else pred.mean
+            std = pred.std
         else:
             mean = std = np.full(len(rows), np.nan)
         strategy = spec.acquisition.strategy
@@ -119,6 +122,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "measurements_sha256": measurement_hash(store),
         "tune_sha256": store.content_hash(tune_key) if store.exists(tune_key) else None,
         "spec_sha256": sha256_bytes(store.get_bytes("campaign.yaml")),
+        "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
         "proposals_uri": store.uri(f"{prefix}/proposals.csv"),
         "proposals_sha256": proposals_hash,
         "seconds": time.perf_counter() - start,

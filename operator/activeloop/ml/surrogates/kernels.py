@@ -45,7 +45,7 @@ class EpistasisKernel(Kernel):
         return out
 
 
-class SoftEpistasisKernel(Kernel):
+class SoftEpistasisKernel(EpistasisKernel):
     """All-orders epistasis kernel with *soft* residue matches (physico-chemical similarity).
 
     Inputs are per-site descriptor blocks (``P`` sites x ``k`` standardised descriptors, as the
@@ -59,16 +59,8 @@ class SoftEpistasisKernel(Kernel):
     has_lengthscale = True
 
     def __init__(self, descriptors: int, max_order: int = 4, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(max_order=max_order, **kwargs)
         self.descriptors = descriptors
-        self.max_order = max_order
-        self.register_parameter("raw_weights", torch.nn.Parameter(torch.zeros(max_order + 1)))
-        self.register_constraint("raw_weights", Positive())
-
-    @property
-    def weights(self) -> torch.Tensor:
-        """Non-negative weights ``w_0 .. w_J`` of the interaction orders."""
-        return self.raw_weights_constraint.transform(self.raw_weights)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params):
         k = self.descriptors
