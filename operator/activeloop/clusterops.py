@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from activeloop.api.campaign import CampaignSpec
 from activeloop.api.resources import CampaignResourceSpec
-from activeloop.errors import ActiveLoopError, ConfigError
+from activeloop.errors import ActiveLoopError, ConfigError, format_validation_error
 from activeloop.ml.sequences import VariantLibrary
 
 
@@ -32,8 +32,6 @@ def _core(spec: dict[str, Any], source: str) -> CampaignSpec:
     try:
         full = CampaignResourceSpec.model_validate(spec)
     except ValidationError as exc:
-        from activeloop.local.campaign import format_validation_error
-
         raise ConfigError(source, format_validation_error(exc, "spec")) from None
     return CampaignSpec.model_validate(full.model_dump(include=set(CampaignSpec.model_fields)))
 

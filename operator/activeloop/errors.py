@@ -6,6 +6,11 @@ can fix the input without reading a traceback.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class ActiveLoopError(Exception):
     """Base class of every error ActiveLoop raises on purpose."""
@@ -39,3 +44,16 @@ class RecordError(ActiveLoopError, ValueError):
         self.errors = errors
         lines = "\n".join(f"  line {n}: {msg}" for n, msg in errors)
         super().__init__(f"{source}: {len(errors)} invalid row(s), nothing recorded:\n{lines}")
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each naming the field path (camelCase, as written in YAML).
+
+    ``prefix`` (e.g. ``spec``) is put before every path; a problem of the whole object is named
+    by the prefix alone.
+    """
+    lines = []
+    for err in exc.errors():
+        loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]]) or "(spec)"
+        lines.append(f"{loc}: {err['msg']}")
+    return "; ".join(lines)

@@ -26,7 +26,7 @@ from activeloop.api.resources import (
 from activeloop.controller import builders, kube
 from activeloop.controller.config import OperatorConfig
 from activeloop.controller.state import PHASE_OF_STEP, after_step, job_outcome, now, set_condition
-from activeloop.local.campaign import format_validation_error
+from activeloop.errors import format_validation_error
 from activeloop.ml.sequences import VariantLibrary
 from activeloop.steps.data import (
     SPEC_KEY,

@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from activeloop.api.campaign import CampaignSpec
-from activeloop.errors import ConfigError, RecordError
+from activeloop.errors import ConfigError, RecordError, format_validation_error
 from activeloop.ml.sequences import VariantLibrary
 from activeloop.steps import acquire, tune
 from activeloop.steps.data import (
@@ -32,19 +32,6 @@ from activeloop.steps.data import (
     write_measurements,
 )
 from activeloop.store.local import LocalStore
-
-
-def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem, each naming the field path (camelCase, as written in YAML).
-
-    ``prefix`` (e.g. ``spec``) is put before every path; a problem of the whole object is named
-    by the prefix alone.
-    """
-    lines = []
-    for err in exc.errors():
-        loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]]) or "(spec)"
-        lines.append(f"{loc}: {err['msg']}")
-    return "; ".join(lines)
 
 
 def parse_spec(data: dict) -> CampaignSpec:

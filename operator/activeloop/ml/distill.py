@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,11 +136,16 @@ def export_onnx(student: Student, positions: int, path: str | Path) -> Path:
     return path
 
 
-def onnx_predict(path: str | Path, X_onehot: np.ndarray, y_mean: float, y_std: float) -> np.ndarray:
-    """Run an exported student with ``onnxruntime`` (CPU)."""
+@lru_cache(maxsize=32)
+def _session(path: str, mtime_ns: int):  # noqa: ANN202 (onnxruntime.InferenceSession)
     import onnxruntime as ort
 
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def onnx_predict(path: str | Path, X_onehot: np.ndarray, y_mean: float, y_std: float) -> np.ndarray:
+    """Run an exported student with ``onnxruntime`` (CPU); sessions are cached per file."""
+    sess = _session(str(path), Path(path).stat().st_mtime_ns)
     x = onehot_tensor(X_onehot).numpy()
     return sess.run(None, {"x": x})[0].astype(np.float64) * y_std + y_mean
 
