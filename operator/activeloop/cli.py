@@ -157,10 +157,7 @@ def record(
     try:
         ns = clusterops.namespace(namespace) if apply or campaign_file is None else namespace
         spec, library = clusterops.campaign_spec(campaign, ns, campaign_file)
-        df = read_plate(results)
-        if value_column:
-            df = df.rename(columns={value_column: "value"})
-        rows = plate_measurements(df, spec, str(results), library)
+        rows = plate_measurements(read_plate(results), spec, str(results), library, value_column)
         docs = assay_manifests(campaign, rows, name=name or f"{campaign}-{results.stem}",
                                round_number=round_number, unit=unit, supersedes=supersedes,
                                namespace=ns)

@@ -33,7 +33,7 @@ def _core(spec: dict[str, Any], source: str) -> CampaignSpec:
         full = CampaignResourceSpec.model_validate(spec)
     except ValidationError as exc:
         raise ConfigError(source, format_validation_error(exc, "spec")) from None
-    return CampaignSpec.model_validate(full.model_dump(include=set(CampaignSpec.model_fields)))
+    return full.core()
 
 
 def campaign_spec(

@@ -39,18 +39,32 @@ def _column(df: pd.DataFrame, *names: str) -> str | None:
     return next((cols[n] for n in names if n and n.lower() in cols), None)
 
 
+def measurement_columns(
+    df: pd.DataFrame, spec: CampaignSpec, source: str, value_column: str | None = None
+) -> tuple[str, str]:
+    """The variant and value columns of a table (``value_column`` names the latter explicitly)."""
+    vcol = _column(df, "variant", "variants", "mutant")
+    ycol = value_column if value_column in df.columns else None
+    if value_column is None:
+        ycol = _column(df, "value", spec.objective.name, "fitness")
+    if vcol is None or ycol is None:
+        raise RecordError(source, [(1, f"need a 'variant' and a 'value' column, found {list(df.columns)}")])
+    return vcol, ycol
+
+
 def plate_measurements(
-    df: pd.DataFrame, spec: CampaignSpec, source: str, library: VariantLibrary | None = None
+    df: pd.DataFrame,
+    spec: CampaignSpec,
+    source: str,
+    library: VariantLibrary | None = None,
+    value_column: str | None = None,
 ) -> list[dict[str, Any]]:
     """Validated measurements (``variant``, ``value``, ``replicate``) of a plate table.
 
     Replicates: the ``replicate`` column if present, else repeated variants are numbered 1, 2, ...
     in file order.
     """
-    vcol = _column(df, "variant", "variants", "mutant")
-    ycol = _column(df, "value", spec.objective.name, "fitness")
-    if vcol is None or ycol is None:
-        raise RecordError(source, [(1, f"need a 'variant' and a 'value' column, found {list(df.columns)}")])
+    vcol, ycol = measurement_columns(df, spec, source, value_column)
     rcol = _column(df, "replicate", "rep")
     names, values, errors = check_measurements(list(df[vcol]), list(df[ycol]), spec, library)
     bad = {i for i, _ in errors}

@@ -81,6 +81,10 @@ class CampaignResourceSpec(CampaignSpec):
     trigger: RoundTrigger = Field(default_factory=RoundTrigger, description="Next-round trigger.")
     suspend: bool = Field(False, description="Start no new round while true.")
 
+    def core(self) -> CampaignSpec:
+        """The campaign spec the steps read (``campaign.yaml`` in the store): without Job settings."""
+        return CampaignSpec.model_validate(self.model_dump(include=set(CampaignSpec.model_fields)))
+
 
 class CampaignPhase(str, Enum):
     """Phases of a Campaign."""

@@ -68,11 +68,6 @@ def _library(spec_json: str) -> VariantLibrary:
     return build_library(CampaignSpec.model_validate_json(spec_json))
 
 
-def core_spec(spec: CampaignResourceSpec) -> CampaignSpec:
-    """The part of a Campaign the steps read (``campaign.yaml`` in the store)."""
-    return CampaignSpec.model_validate(spec.model_dump(include=set(CampaignSpec.model_fields)))
-
-
 def campaign_store(config: OperatorConfig, namespace: str, name: str) -> ArtifactStore:
     """The artifact store of one campaign."""
     return store_from_uri(config.campaign_store(namespace, name))
@@ -88,7 +83,7 @@ def reconcile_campaign(
     generation = body.get("metadata", {}).get("generation", 0)
     status = body.get("status") or {}
     spec = parse(CampaignResourceSpec, body.get("spec") or {}, "Campaign")
-    core = core_spec(spec)
+    core = spec.core()
     _library(core.model_dump_json())  # a bad library fails here, before any Job
     store = campaign_store(config, namespace, name)
     text = dump_spec(core)
@@ -321,7 +316,7 @@ def reconcile_assay(
     generation = body.get("metadata", {}).get("generation", 0)
     spec = parse(AssayResultSpec, body.get("spec") or {}, "AssayResult")
     _, cspec = _campaign_spec(namespace, spec.campaign)
-    core = core_spec(cspec)
+    core = cspec.core()
     library = _library(core.model_dump_json())
     names, values, errors = check_measurements(
         [m.variant for m in spec.measurements], [m.value for m in spec.measurements], core, library

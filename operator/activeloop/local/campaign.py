@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from activeloop.api.campaign import CampaignSpec
 from activeloop.errors import ConfigError, RecordError, format_validation_error
 from activeloop.ml.sequences import VariantLibrary
+from activeloop.plates import measurement_columns, read_plate
 from activeloop.steps import acquire, tune
 from activeloop.steps.data import (
     MEASUREMENT_COLUMNS,
@@ -88,14 +89,6 @@ def propose(run_dir: str | Path, force: bool = False) -> Proposal:
     return Proposal(nxt, store.path(f"{round_prefix(nxt)}/proposals.csv"), True, record)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise RecordError(str(path), [(1, f"not a readable CSV: {exc}")]) from None
-
-
 def validate_rows(
     df: pd.DataFrame,
     spec: CampaignSpec,
@@ -107,11 +100,7 @@ def validate_rows(
 
     Raises :class:`RecordError` listing every bad row with its line number (header = line 1).
     """
-    cols = {c.lower().strip(): c for c in df.columns}
-    vcol = cols.get("variant") or cols.get("variants") or cols.get("mutant")
-    ycol = value_column or cols.get("value") or cols.get(spec.objective.name.lower()) or cols.get("fitness")
-    if vcol is None or ycol is None or ycol not in df.columns:
-        raise RecordError(source, [(1, f"need a 'variant' and a 'value' column, found {list(df.columns)}")])
+    vcol, ycol = measurement_columns(df, spec, source, value_column)
     names, values, errors = check_measurements(list(df[vcol]), list(df[ycol]), spec, library)
     if errors:
         raise RecordError(source, [(i + 2, msg) for i, msg in errors])
@@ -127,7 +116,7 @@ def record(run_dir: str | Path, table: str | Path, value_column: str | None = No
     store = LocalStore(run_dir)
     spec = load_spec(store)
     path = Path(table)
-    new = validate_rows(_read_table(path), spec, str(path), value_column, build_library(spec))
+    new = validate_rows(read_plate(path), spec, str(path), value_column, build_library(spec))
     last = latest_round(store)
     new["round"] = last
     new["source"] = path.name
