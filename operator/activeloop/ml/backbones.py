@@ -1,9 +1,10 @@
-"""Protein language model backbones (ESM-2 through ``transformers``).
+"""Protein language model backbones: ESM-2 through ``transformers``, and UniRep.
 
 :func:`load_backbone` takes a Hugging Face model id (``facebook/esm2_t6_8M_UR50D``) or a local
-directory, exactly as ``from_pretrained`` does, so real users get real weights. Tests and offline
-demos build a small randomly initialised ESM-2 with :func:`build_tiny_esm` and load it through the
-same path.
+directory, exactly as ``from_pretrained`` does, so real users get real weights; ``unirep:64`` /
+``unirep:256`` / ``unirep:1900`` (or a UniRep ``.npz``) load the mLSTM of :mod:`activeloop.ml.unirep`
+behind the same interface. Tests and offline demos build small randomly initialised models with
+:func:`build_tiny_esm` / :func:`~activeloop.ml.unirep.build_tiny_unirep` and load them the same way.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ class Backbone:
     model: torch.nn.Module
     tokenizer: object
     name: str
+    lora_targets: tuple[str, ...] = ("query", "key", "value")
+    """Modules that get LoRA adapters unless told otherwise."""
 
     @property
     def hidden_size(self) -> int:
         """Width of the model's residue embeddings."""
-        return int(self.model.config.hidden_size)
+        size = getattr(self.model, "hidden_size", None)
+        return int(size if size is not None else self.model.config.hidden_size)
 
     def num_parameters(self) -> int:
         """All parameters of the backbone."""
@@ -49,7 +53,15 @@ def _quiet_transformers() -> None:
 def load_backbone(
     model: str | Path, revision: str | None = None, local_files_only: bool = False
 ) -> Backbone:
-    """Load an ESM-2 (or any ``AutoModel`` protein LM) and its tokenizer by id or directory."""
+    """Load an ESM-2 (or any ``AutoModel`` protein LM) and its tokenizer by id or directory.
+
+    UniRep names and weight files (see :mod:`activeloop.ml.unirep`) load UniRep instead.
+    """
+    from activeloop.ml import unirep
+
+    if unirep.is_unirep(model):
+        return Backbone(unirep.load_unirep(model), unirep.UniRepTokenizer(), str(model),
+                        lora_targets=("wx", "wh"))
     from transformers import AutoModel, AutoTokenizer
 
     _quiet_transformers()

@@ -80,7 +80,7 @@ def tune_lora(
     rank: int = 8,
     alpha: float = 16.0,
     dropout: float = 0.05,
-    target_modules: Sequence[str] = ("query", "key", "value"),
+    target_modules: Sequence[str] | None = None,
     epochs: int = 10,
     learning_rate: float = 1e-3,
     batch_size: int = 16,
@@ -90,7 +90,8 @@ def tune_lora(
     """Add LoRA adapters to ``backbone`` and train them with a head on ``(sequences, y)``.
 
     The backbone's own weights stay frozen; only adapters and head are trained (MSE on standardised
-    targets, AdamW). ``on_epoch(epoch, mean_loss)`` reports progress.
+    targets, AdamW). ``target_modules`` defaults to the backbone's own choice (ESM-2: query, key,
+    value; UniRep: wx, wh). ``on_epoch(epoch, mean_loss)`` reports progress.
     """
     from peft import LoraConfig, get_peft_model
 
@@ -99,11 +100,11 @@ def tune_lora(
         r=rank,
         lora_alpha=alpha,
         lora_dropout=dropout,
-        target_modules=list(target_modules),
+        target_modules=list(target_modules or backbone.lora_targets),
         bias="none",
     )
     peft_model = get_peft_model(backbone.model, config)
-    tuned_backbone = Backbone(model=peft_model, tokenizer=backbone.tokenizer, name=backbone.name)
+    tuned_backbone = Backbone(peft_model, backbone.tokenizer, backbone.name, backbone.lora_targets)
     head = RegressionHead(backbone.hidden_size)
     y = np.asarray(y, dtype=np.float64)
     y_mean, y_std = float(y.mean()), float(y.std() or 1.0)
@@ -163,7 +164,7 @@ def load_tuned(path: str | Path, backbone: str | Path | None = None) -> TunedMod
     head = RegressionHead(base.hidden_size)
     head.load_state_dict(load_file(str(path / HEAD_FILE)))
     return TunedModel(
-        Backbone(model=peft_model, tokenizer=base.tokenizer, name=base.name),
+        Backbone(peft_model, base.tokenizer, base.name, base.lora_targets),
         head,
         meta["y_mean"],
         meta["y_std"],

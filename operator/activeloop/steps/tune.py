@@ -50,6 +50,7 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
     start = time.perf_counter()
     backbone = load_backbone(spec.backbone.model, revision=spec.backbone.revision)
     lora = spec.lora.model_dump(exclude={"enabled"})
+    lora["target_modules"] = lora["target_modules"] or None
     tuned = tune_lora(
         backbone, sequences, data["value"].to_numpy(), seed=spec.seed + round_number,
         on_epoch=lambda e, loss: log.info("round %d tune epoch %d loss %.4f", round_number, e, loss),
