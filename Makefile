@@ -5,6 +5,8 @@ TORCH_SPEC ?= torch==2.13.0
 SHARED ?= ../shared
 export ACTIVELOOP_GB1_CSV ?= $(if $(wildcard $(SHARED)/datasets/gb1_wu2016.csv),$(abspath $(SHARED)/datasets/gb1_wu2016.csv),)
 
+export ACTIVELOOP_BLAT_CSV ?= $(if $(wildcard $(SHARED)/datasets/blat_ecolx_stiffler2015.csv),$(abspath $(SHARED)/datasets/blat_ecolx_stiffler2015.csv),)
+
 BIN := $(VENV)/bin
 
 .PHONY: setup test demo bench clean

@@ -44,3 +44,11 @@ def gb1_csv() -> Path:
     if not path.is_file():
         pytest.skip(f"GB1 data set not found at {path} (shared/ folder missing)")
     return path
+
+
+@pytest.fixture(scope="session")
+def blat_csv() -> Path:
+    path = SHARED / "datasets" / "blat_ecolx_stiffler2015.csv"
+    if not path.is_file():
+        pytest.skip(f"BLAT data set not found at {path} (shared/ folder missing)")
+    return path

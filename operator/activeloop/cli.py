@@ -244,6 +244,44 @@ def status(
         console.print(f"  {b['variant']:<24} {b['value']:.4g}")
 
 
+@app.command("bench-models")
+def bench_models(
+    task: Annotated[str, typer.Option(help="Landscape CSV (variant + fitness columns) or a known name (blat, gb1).")],
+    models: Annotated[str, typer.Option(help="Comma-separated models, e.g. ridge:onehot,lora:unirep=64,student-cnn*4.")],
+    train: Annotated[int, typer.Option(min=10, help="Variants to fit on (the rest are held out).")] = 500,
+    test: Annotated[int | None, typer.Option(min=10, help="Held-out variants to score (default: all the rest).")] = None,
+    teacher: Annotated[str | None, typer.Option(help="Model the students learn from (default: the most accurate).")] = None,
+    tolerance: Annotated[float, typer.Option(min=0.0, help="Spearman below the best still good enough.")] = 0.02,
+    top_k: Annotated[int, typer.Option(min=1, help="k of top-k recall.")] = 50,
+    epochs: Annotated[int, typer.Option(min=1, help="Tuning epochs (LoRA; students use at least 20).")] = 10,
+    threads: Annotated[int, typer.Option(min=1, help="Torch threads per model (same for all, for fair compute).")] = 1,
+    country: Annotated[str, typer.Option(help="ISO 3166 alpha-3 code for the grid's carbon intensity.")] = "USA",
+    seed: Annotated[int, typer.Option(help="Seed of the split and of training.")] = 0,
+    parent: Annotated[str | None, typer.Option(help="Parent sequence of the CSV's mutations.")] = None,
+    fitness_column: Annotated[str | None, typer.Option(help="Fitness column of the CSV.")] = None,
+    variant_column: Annotated[str | None, typer.Option(help="Variant column of the CSV.")] = None,
+    first_position: Annotated[int | None, typer.Option(help="Number of the parent's first residue in the CSV's mutations.")] = None,
+    out: Annotated[Path, typer.Option(help="Directory for leaderboard.csv/.json/.png.")] = DEFAULT_RUNS / "bench-models",
+) -> None:
+    """Accuracy against compute, energy and memory for several models; names the smallest good enough."""
+    from activeloop.modelbench import TaskSpec, format_row, run_bench
+
+    spec = TaskSpec(task, train=train, test=test, seed=seed, parent=parent,
+                    variant_column=variant_column, fitness_column=fitness_column,
+                    first_position=first_position)
+    names = [m for m in models.split(",") if m.strip()]
+    try:
+        board = run_bench(spec, names, out, teacher=teacher, tolerance=tolerance, epochs=epochs,
+                          threads=threads, top_k=top_k, country=country,
+                          on_row=lambda row: console.print(format_row(row), highlight=False))
+    except ActiveLoopError as exc:
+        _fail(exc)
+    console.print(f"best: {board.best}; smallest within {board.tolerance} Spearman of it: "
+                  f"[bold]{board.choice}[/bold]", highlight=False)
+    console.print(f"energy: {board.table['energy_method'].iloc[0]}; wrote {board.files['csv']}, "
+                  f"{board.files['plot']}", highlight=False)
+
+
 @app.command()
 def crds(
     out: Annotated[Path, typer.Option(help="Directory to write the CRD YAML files into.")] = Path("crds"),

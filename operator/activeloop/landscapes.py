@@ -9,6 +9,7 @@ environment variable points at a local copy instead (``ACTIVELOOP_GB1_CSV`` for 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,13 @@ from activeloop.ml.sequences import VariantLibrary
 
 GB1_PARENT = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
 """Protein G domain B1 (56 aa); Wu et al. 2016 mutated the 1-based sites 39, 40, 41 and 54."""
+
+BLAT_PARENT = (
+    "HPETLVKVKDAEDQLGARVGYIELDLNSGKILESFRPEERFPMMSTFKVLLCGAVLSRVDAGQEQLGRRIHYSQNDLVEYSPVTEKHLTDGMTV"
+    "RELCSAAITMSDNTAANLLLTTIGGPKELTAFLHNMGDHVTRLDRWEPELNEAIPNDERDTTMPAAMATTLRKLLTGELLTLASRQQLIDWMEAD"
+    "KVAGPLLRSALPAGWFIADKSGAGERGSRGIIAALGPDGKPSRIVVIYTTGSQATMDERNRQIAEIGASLIKHW"
+)
+"""TEM-1 beta-lactamase, residues 24-286 (Ambler-style numbering of the deep mutational scan)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class KnownLandscape:
     parent: str | None
     sites: tuple[int, ...]
     citation: str
+    first_position: int = 1
 
 
 KNOWN: dict[str, KnownLandscape] = {
@@ -51,6 +60,21 @@ KNOWN: dict[str, KnownLandscape] = {
         parent=GB1_PARENT,
         sites=(39, 40, 41, 54),
         citation="Wu, Dai, Olson, Lloyd-Smith & Sun (2016) eLife 5:e16965, CC BY 4.0",
+    ),
+    "blat": KnownLandscape(
+        name="blat",
+        url=(
+            "https://raw.githubusercontent.com/facebookresearch/esm/main/"
+            "examples/variant-prediction/data/BLAT_ECOLX_Ranganathan2015.csv"
+        ),
+        sha256="2bf86306d8841b771bc8d8e717adac8d75adf1586759c0ccc1878ff408e13a29",
+        env_var="ACTIVELOOP_BLAT_CSV",
+        variant_column="mutant",
+        fitness_column="2500",
+        parent=BLAT_PARENT,
+        sites=(),
+        citation="Stiffler, Hochberg & Ranganathan (2015) Cell 160:882; copy from facebookresearch/esm (MIT)",
+        first_position=24,
     ),
 }
 
@@ -116,12 +140,14 @@ def load_landscape(
     sites: tuple[int, ...] = (),
     variant_column: str | None = None,
     fitness_column: str | None = None,
+    first_position: int | None = None,
 ) -> Landscape:
-    """Load a landscape from a known name (``gb1``) or a CSV path.
+    """Load a landscape from a known name (``gb1``, ``blat``) or a CSV path.
 
     Without a ``parent``, variants must be equal-length residue strings (site combinations such as
-    ``VDGV``); they are then their own sequences. Rows with a missing fitness are dropped; a
-    duplicated variant is an error that names both rows.
+    ``VDGV``); they are then their own sequences. Mutation strings numbered from
+    ``first_position`` (BLAT's start at 24) are renumbered to 1-based positions in ``parent``. Rows
+    with a missing fitness are dropped; a duplicated variant is an error that names both rows.
     """
     name = str(source)
     if name in KNOWN:
@@ -131,6 +157,7 @@ def load_landscape(
         sites = sites or known.sites
         variant_column = variant_column or known.variant_column
         fitness_column = fitness_column or known.fitness_column
+        first_position = first_position or known.first_position
     else:
         path = Path(source)
         if not path.is_file():
@@ -145,6 +172,8 @@ def load_landscape(
     if not np.isfinite(fitness).all():
         bad = int(np.nonzero(~np.isfinite(fitness))[0][0])
         raise InputError(fcol, f"row {bad + 2} has a non-numeric fitness")
+    if first_position and first_position != 1:
+        variants = [_renumber(v, first_position - 1) for v in variants]
     if parent is None:
         lengths = {len(v) for v in variants}
         if len(lengths) != 1:
@@ -156,3 +185,11 @@ def load_landscape(
     else:
         library = VariantLibrary.from_strings(parent, variants, sites)
     return Landscape(name=name, library=library, fitness=fitness)
+
+
+_MUTATION = re.compile(r"([A-Za-z])(\d+)([A-Za-z*])")
+
+
+def _renumber(variant: str, shift: int) -> str:
+    """``H24C`` -> ``H1C`` for ``shift=23`` (every mutation of a ``:``-joined variant)."""
+    return _MUTATION.sub(lambda m: f"{m[1]}{int(m[2]) - shift}{m[3]}", variant)

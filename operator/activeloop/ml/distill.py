@@ -8,6 +8,7 @@ data. Students export to a single ONNX file and run with ``onnxruntime``; an ens
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -128,10 +129,12 @@ def export_onnx(student: Student, positions: int, path: str | Path) -> Path:
     metrics record) to get teacher units — :func:`onnx_predict` does.
     """
     path = Path(path)
+    # the exporter warns about every torchvision op it cannot register; students use none
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     dummy = torch.zeros(2, positions, 20)
     torch.onnx.export(
         student.net, (dummy,), str(path), input_names=["x"], output_names=["y"],
-        dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, external_data=False,
+        dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, external_data=False, verbose=False,
     )
     return path
 
