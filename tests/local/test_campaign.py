@@ -129,3 +129,26 @@ def test_esm_encoding_tunes_lora_in_the_loop(tmp_path, tiny_esm):
     assert tune["tuned"] is True and 0 < tune["trainable_fraction"] < 0.5
     assert "adapter_model.safetensors" in tune["model_sha256"]
     assert p2.record["tune_sha256"] and len(pd.read_csv(p2.path)) == 4
+
+
+def test_cascade_acquisition_sends_few_candidates_to_the_teacher(tmp_path):
+    spec = {**SPEC, "acquisition": {"strategy": "thompson", "batchSize": 8,
+                                    "cascade": {"mode": "always", "fraction": 0.1, "students": 2,
+                                                "unlabelled": 200, "epochs": 5, "channels": 4}}}
+    (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(spec))
+    run_dir = tmp_path / "run"
+    lc.init_campaign(tmp_path / "campaign.yaml", run_dir)
+    p1 = lc.propose(run_dir)
+    lc.record(run_dir, _answer(run_dir, p1.path, tmp_path))
+    p2 = lc.propose(run_dir)
+    cascade = p2.record["cascade"]
+    assert cascade["library"] == 1000 and cascade["sent_to_teacher"] == 100
+    assert cascade["teacher_labelled"] == 200 and cascade["student_parameters"] > 0
+    sent = pd.read_csv(cascade["candidates_uri"].removeprefix("file://"))
+    assert len(sent) == 100 and (sent["student_std"] >= 0).all()
+    proposed = pd.read_csv(p2.path)
+    assert len(proposed) == 8
+    # every proposal is one the teacher scored, and none was measured before
+    assert set(proposed["variant"]) <= set(sent["variant"])
+    assert not set(proposed["variant"]) & set(pd.read_csv(p1.path)["variant"])
+    assert not set(sent["variant"]) & set(pd.read_csv(p1.path)["variant"])

@@ -131,11 +131,38 @@ class SurrogateSpec(Model):
         return self
 
 
+class CascadeSpec(Model):
+    """Cascade scoring: students score the library, the teacher only the candidates that matter."""
+
+    mode: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description=(
+            "auto: when the surrogate's features come from a language model (encoding esm) and "
+            "the library has at least minLibrary variants; always; never."
+        ),
+    )
+    min_library: int = Field(20_000, ge=1, description="Library size from which auto applies.")
+    fraction: float = Field(
+        0.02, gt=0, le=1, description="Fraction of the library sent to the teacher."
+    )
+    uncertain_share: float = Field(
+        0.5, ge=0, le=1,
+        description="Share of those chosen by student disagreement (the rest by students' UCB).",
+    )
+    students: int = Field(4, ge=1, le=32, description="Students in the ensemble.")
+    channels: int = Field(16, ge=1, le=512, description="Channels of each CNN student.")
+    unlabelled: int = Field(
+        5_000, ge=10, description="Library variants the teacher labels for the students."
+    )
+    epochs: int = Field(30, ge=1, le=1000, description="Student training epochs.")
+
+
 class AcquisitionSpec(Model):
     """How the next batch is chosen."""
 
     strategy: str = Field("thompson", description="thompson, ucb, logei, greedy, uncertainty, random.")
     batch_size: int = Field(96, ge=1, le=10_000, description="Variants proposed per round.")
+    cascade: CascadeSpec = Field(default_factory=CascadeSpec)
 
     @field_validator("strategy")
     @classmethod

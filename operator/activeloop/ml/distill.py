@@ -122,6 +122,38 @@ def train_student(
     return Student(net, mu, sd)
 
 
+@dataclass
+class StudentEnsemble:
+    """Students of one teacher (different seeds and bootstraps); their spread is an uncertainty."""
+
+    members: list[Student]
+
+    def member_predictions(self, X_onehot: np.ndarray) -> np.ndarray:
+        """``members x N`` predictions in teacher units."""
+        return np.stack([m.predict(X_onehot) for m in self.members])
+
+    def predict(self, X_onehot: np.ndarray):  # noqa: ANN201 (surrogates.Prediction)
+        """Mean and spread (standard deviation across members) at every row."""
+        from activeloop.ml.surrogates.base import Prediction
+
+        preds = self.member_predictions(X_onehot)
+        return Prediction(preds.mean(0), preds.std(0, ddof=1 if len(preds) > 1 else 0))
+
+    def num_parameters(self) -> int:
+        """Parameters of all members."""
+        return sum(m.num_parameters() for m in self.members)
+
+
+def train_ensemble(
+    X_onehot: np.ndarray, targets: np.ndarray, members: int = 4, seed: int = 0, **options: object
+) -> StudentEnsemble:
+    """``members`` students on bootstrap resamples (one student without resampling if ``members=1``)."""
+    return StudentEnsemble([
+        train_student(X_onehot, targets, seed=seed * 100 + k, bootstrap=members > 1, **options)
+        for k in range(members)
+    ])
+
+
 def export_onnx(student: Student, positions: int, path: str | Path) -> Path:
     """Export to one ONNX file (weights inside) with a dynamic batch dimension.
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
 from activeloop.ml.encodings import get_encoder
-from activeloop.ml.loop import propose_batch
+from activeloop.ml.loop import propose_batch, transform_targets
 from activeloop.ml.sequences import VariantLibrary
 from activeloop.steps.data import (
     measurement_hash,
@@ -33,10 +33,18 @@ from activeloop.steps.data import (
 )
 from activeloop.store.base import ArtifactStore, sha256_bytes
 
-def features(store: ArtifactStore, spec: CampaignSpec, library: VariantLibrary, round_number: int) -> np.ndarray:
-    """The surrogate's features of every library variant (tuned-model embeddings for ``esm``)."""
+def features(
+    store: ArtifactStore,
+    spec: CampaignSpec,
+    library: VariantLibrary,
+    round_number: int,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """The surrogate's features of library ``rows`` (all by default; tuned-model embeddings for ``esm``)."""
     if spec.surrogate.encoding != "esm":
-        return get_encoder(spec.surrogate.encoding).encode(library)
+        X = get_encoder(spec.surrogate.encoding).encode(library)
+        return X if rows is None else X[rows]
+    sequences = library.sequences if rows is None else [library.sequences[i] for i in rows]
     prefix = f"{round_prefix(round_number)}/model"
     if store.list(prefix + "/"):
         from activeloop.ml.lora import load_tuned
@@ -45,10 +53,65 @@ def features(store: ArtifactStore, spec: CampaignSpec, library: VariantLibrary, 
             for k in store.list(prefix + "/"):
                 store.get_file(k, Path(tmp) / k.rsplit("/", 1)[1])
             tuned = load_tuned(tmp, spec.backbone.model)
-            return tuned.embed(library.sequences)
+            return tuned.embed(sequences)
     from activeloop.ml.backbones import embed_sequences, load_backbone
 
-    return embed_sequences(load_backbone(spec.backbone.model, spec.backbone.revision), library.sequences)
+    return embed_sequences(load_backbone(spec.backbone.model, spec.backbone.revision), sequences)
+
+
+def use_cascade(spec: CampaignSpec, library: VariantLibrary) -> bool:
+    """Whether this round scores the library with students first (see ``acquisition.cascade``)."""
+    mode = spec.acquisition.cascade.mode
+    if mode != "auto":
+        return mode == "always"
+    return spec.surrogate.encoding == "esm" and len(library) >= spec.acquisition.cascade.min_library
+
+
+def cascade_candidates(
+    store: ArtifactStore,
+    spec: CampaignSpec,
+    library: VariantLibrary,
+    round_number: int,
+    measured: np.ndarray,
+    y: np.ndarray,
+    available: np.ndarray,
+    seed: int,
+) -> tuple[np.ndarray, dict]:
+    """Rows the teacher should see, chosen by a student ensemble distilled from it this round.
+
+    The teacher (the campaign's surrogate on its features, fitted on the measurements) labels
+    ``unlabelled`` random library variants; CNN students learn those labels plus the measured
+    values, score every variant on one-hot input, and :func:`select_for_teacher` keeps
+    ``fraction`` of the library. Returns the rows and a summary for the step's record.
+    """
+    from activeloop.ml.cascade import select_for_teacher
+    from activeloop.ml.distill import train_ensemble
+    from activeloop.ml.surrogates import get_surrogate
+
+    c = spec.acquisition.cascade
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    free = np.nonzero(available)[0]
+    pool = rng.choice(free, size=min(c.unlabelled, len(free)), replace=False)
+    X_teacher = features(store, spec, library, round_number, np.concatenate([measured, pool]))
+    teacher = get_surrogate(spec.surrogate.kind, seed=seed).fit(X_teacher[: len(measured)], y)
+    targets = np.concatenate([y, teacher.predict(X_teacher[len(measured):]).mean])
+    X_student = get_encoder("onehot").encode(library)
+    students = train_ensemble(X_student[np.concatenate([measured, pool])], targets,
+                              members=c.students, channels=c.channels, epochs=c.epochs, seed=seed)
+    scores = students.predict(X_student)
+    n_send = max(int(np.ceil(c.fraction * len(library))), spec.acquisition.batch_size)
+    sent = select_for_teacher(scores, n_send,
+                              uncertain_share=c.uncertain_share, available=available)
+    listing = pd.DataFrame({"variant": [library.names[i] for i in sent],
+                            "student_mean": scores.mean[sent], "student_std": scores.std[sent]})
+    key = f"{round_prefix(round_number)}/cascade.csv"
+    summary = {"candidates_uri": store.uri(key),
+               "candidates_sha256": store.put_bytes(key, listing.to_csv(index=False).encode()),
+               "students": c.students, "student_parameters": students.num_parameters(),
+               "teacher_labelled": int(len(pool)), "sent_to_teacher": int(len(sent)),
+               "library": len(library), "seconds": time.perf_counter() - start}
+    return sent, summary
 
 
 def acquire(store: ArtifactStore, round_number: int) -> dict:
@@ -69,6 +132,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     sign = 1.0 if spec.objective.direction == "maximize" else -1.0
     seed = spec.seed * 1000 + round_number
     start = time.perf_counter()
+    cascade = None
     if len(measured) < 2:
         rng = np.random.default_rng(seed)
         available = np.setdiff1d(np.arange(len(library)), np.concatenate([measured, pending]))
@@ -77,21 +141,35 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         mean = std = np.full(len(rows), np.nan)
         strategy = "random (initial batch)"
     else:
-        X = features(store, spec, library, round_number)
+        y = sign * data["value"].to_numpy(dtype=np.float64)
+        available = np.ones(len(library), dtype=bool)
+        available[np.concatenate([measured, pending])] = False
+        if use_cascade(spec, library):
+            yt = transform_targets(y, spec.surrogate.transform)
+            sent, cascade = cascade_candidates(store, spec, library, round_number, measured, yt,
+                                               available, seed)
+            # the sub-problem: measured rows first, then the candidates the teacher sees
+            candidates = np.concatenate([measured, sent])
+            X = features(store, spec, library, round_number, candidates)
+            sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
+        else:
+            candidates = None
+            X = features(store, spec, library, round_number)
+            sub_measured, sub_excluded = measured, pending
         result = propose_batch(
             X,
-            measured,
-            sign * data["value"].to_numpy(dtype=np.float64),
-            min(spec.acquisition.batch_size, len(library) - len(measured) - len(pending)),
+            sub_measured,
+            y,
+            min(spec.acquisition.batch_size, int(available.sum()) if candidates is None else len(sent)),
             surrogate=spec.surrogate.kind,
             acquisition=spec.acquisition.strategy,
             transform=spec.surrogate.transform,
-            excluded=pending,
+            excluded=sub_excluded,
             seed=seed,
         )
-        rows = result.rows
+        rows = result.rows if candidates is None else candidates[result.rows]
         if result.surrogate is not None:
-            pred = result.surrogate.predict(X[rows])
+            pred = result.surrogate.predict(X[result.rows])
             # predictions in the objective's units, or (transform: rank) as normal scores of the
             # measured values, where higher is always better
             mean = sign * pred.mean if spec.surrogate.transform == "none" else pred.mean
@@ -122,6 +200,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "measurements_sha256": measurement_hash(store),
         "tune_sha256": store.content_hash(tune_key) if store.exists(tune_key) else None,
         "spec_sha256": sha256_bytes(store.get_bytes("campaign.yaml")),
+        "cascade": cascade,
         "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
         "proposals_uri": store.uri(f"{prefix}/proposals.csv"),
         "proposals_sha256": proposals_hash,
