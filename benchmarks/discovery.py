@@ -38,6 +38,7 @@ STRATEGIES = {
     "default": Strategy("default: epistasis GP, rank, Thompson", "onehot", "gp_epistasis", "thompson", "rank"),
     "greedy": Strategy("greedy: epistasis GP, rank, mean only", "onehot", "gp_epistasis", "greedy", "rank"),
     "boosting": Strategy("5 boosted trees, one-hot, Thompson", "onehot", "boosting_ensemble", "thompson", "none"),
+    "students": Strategy("4 CNN students of the epistasis GP, rank, Thompson", "onehot", "student_ensemble", "thompson", "rank"),
     "gp_rbf": Strategy("GP RBF-ARD one-hot, Thompson", "onehot", "gp", "thompson", "none"),
     "random": Strategy("random", acquisition="random"),
 }

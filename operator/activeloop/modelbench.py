@@ -5,7 +5,7 @@ model (see :mod:`activeloop.ml.zoo` for the names) on the same training variants
 every variant, and measures on held-out variants:
 
 - accuracy: Spearman with measured fitness, and top-k recall (the fraction of the k fittest
-  held-out variants that the model also ranks in its top k);
+  held-out variants that the model also ranks in its top k), for k given and for 10% of them;
 - compute: CPU seconds to fit (tune) and to score 10,000 variants, wall seconds;
 - energy and CO2e from ``codecarbon`` (RAPL/NVML where the machine exposes them, otherwise an
   estimate from CPU load and TDP, which the ``energy_method`` column says);
@@ -132,6 +132,7 @@ def evaluate(
         "student": spec.is_student,
         "spearman": float(spearmanr(pred[test], land.fitness[test]).statistic),
         f"top{top_k}_recall": top_k_recall(land.fitness[test], pred[test], top_k),
+        "top10pct_recall": top_k_recall(land.fitness[test], pred[test], max(1, len(test) // 10)),
         "parameters": fitted.total,
         "trainable_parameters": fitted.trainable,
         "bytes": int(fitted.bytes),
@@ -280,6 +281,7 @@ def format_row(row: dict) -> str:
     recall = next((v for k, v in row.items() if k.endswith("_recall")), math.nan)
     return (
         f"{row['model']:<28} spearman {row['spearman']:.3f}  top-k recall {recall:.2f}  "
+        f"top-10% recall {row['top10pct_recall']:.2f}  "
         f"fit {row['fit_cpu_s']:.1f} CPU s  score/10k {row['score_cpu_s_per_10k']:.2f} CPU s  "
         f"{row['bytes'] / 1e6:.2f} MB  {row['energy_kwh'] * 1000:.3f} Wh  "
         f"peak {row['peak_rss_mb']:.0f} MB"

@@ -56,3 +56,26 @@ def test_student_ensemble_disagrees_more_away_from_its_data():
     pred = ens.predict(X)
     assert pred.mean.shape == (400,) and ens.num_parameters() > 0
     assert pred.std[~seen].mean() > pred.std[seen].mean()
+
+
+def test_student_ensemble_surrogate_follows_its_gp_teacher():
+    from activeloop.ml.surrogates import get_surrogate
+
+    rng = np.random.default_rng(2)
+    tok = rng.integers(0, 20, size=(3000, 3))
+    X = np.zeros((3000, 60))
+    X[np.arange(3000)[:, None], np.arange(3) * 20 + tok] = 1
+    y = np.sin(tok[:, 0]) + 0.5 * np.cos(tok[:, 1] * tok[:, 2])
+    train = rng.choice(3000, 300, replace=False)
+    s = get_surrogate("student_ensemble", members=3, channels=8, unlabelled=2000, epochs=20)
+    s.fit(X[train], y[train])
+    pred = s.predict(X)
+    teacher = s.teacher.predict(X).mean
+    from scipy.stats import spearmanr
+
+    assert spearmanr(pred.mean, teacher).statistic > 0.8
+    assert (pred.std > 0).all()
+    draws = s.sample(X, 5, np.random.default_rng(0))
+    assert draws.shape == (5, 3000)
+    with pytest.raises(ConfigError, match="one-hot"):
+        s.fit(X[train] * 0.5, y[train])

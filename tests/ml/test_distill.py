@@ -24,3 +24,31 @@ def test_student_learns_a_teacher_and_onnx_matches_torch(small_landscape_csv, tm
     # members trained on different bootstraps disagree a little: an uncertainty signal
     a, b = (m.predict(X[held]) for m in members)
     assert 0 < np.abs(a - b).mean() < np.abs(teacher[held] - teacher[held].mean()).mean()
+
+
+def test_student_matches_the_teachers_mean_and_variance_and_exports_both(small_landscape_csv, tmp_path):
+    from activeloop.ml.distill import train_ensemble
+    from activeloop.ml.surrogates import get_surrogate
+
+    land = load_landscape(small_landscape_csv)
+    X = get_encoder("onehot").encode(land.library)
+    rng = np.random.default_rng(1)
+    idx = rng.permutation(len(X))
+    measured, pool, held = idx[:150], idx[150:4000], idx[4000:6000]
+    # measure only where site 1 has one of 10 residues: the GP is unsure about the others
+    measured = measured[land.library.tokens[measured][:, 0] < 10]
+    teacher = get_surrogate("gp").fit(X[measured], np.log(land.fitness[measured]))
+    labels = teacher.predict(X[pool])
+    st = train_student(X[pool], labels.mean, channels=8, epochs=40, target_std=labels.std)
+    assert st.has_std
+    truth = teacher.predict(X[held])
+    assert spearmanr(st.predict(X[held]), truth.mean).statistic > 0.85
+    assert spearmanr(st.predict_std(X[held]), truth.std).statistic > 0.6
+    path = export_onnx(st, X.shape[1] // 20, tmp_path / "s.onnx")
+    np.testing.assert_allclose(onnx_predict(path, X[held], st.y_mean, st.y_std), st.predict(X[held]),
+                               rtol=1e-4, atol=1e-4)
+    # an ensemble of such students reports spread + learned variance: never below either part
+    ens = train_ensemble(X[pool], labels.mean, members=2, channels=8, epochs=10, target_std=labels.std)
+    pred = ens.predict(X[held])
+    spread = ens.member_predictions(X[held]).std(0, ddof=1)
+    assert (pred.std >= spread - 1e-9).all() and (pred.std >= ens.members[0].predict_std(X[held]) / 2).all()

@@ -229,6 +229,10 @@ class StudentModelSpec(Model):
     architecture: Literal["cnn", "mlp"] = Field("cnn", description="Student family.")
     channels: int = Field(32, ge=1, le=1024, description="Width of the student.")
     ensemble: int = Field(1, ge=1, le=32, description="Members of the student ensemble.")
+    match_variance: bool = Field(
+        True,
+        description="Also learn the teacher's predictive variance (KL to its Gaussian) when it has one.",
+    )
 
 
 class StudentModelStatus(Model):
@@ -243,6 +247,7 @@ class StudentModelStatus(Model):
     latency_ms: float | None = None
     spearman_teacher: float | None = None
     spearman_measured: float | None = None
+    spearman_std_teacher: float | None = None
     message: str | None = None
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)

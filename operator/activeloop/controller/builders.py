@@ -171,4 +171,6 @@ def build_distil_job(
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     args += ["--student", student, "--architecture", spec.architecture,
              "--channels", str(spec.channels), "--ensemble", str(spec.ensemble)]
+    if not spec.match_variance:
+        args.append("--mean-only")
     return job

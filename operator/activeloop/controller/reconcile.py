@@ -415,6 +415,7 @@ def on_student_job(job: dict[str, Any], config: OperatorConfig) -> tuple[str, di
         "latencyMs": m["latency_ms"],
         "spearmanTeacher": m["spearman_teacher"],
         "spearmanMeasured": m["spearman_measured"],
+        "spearmanStdTeacher": m.get("spearman_std_teacher"),
         "message": f"{len(m['members'])} student(s) distilled from round {spec.round}",
         "conditions": set_condition(conditions, "Ready", "True", "Distilled", "", generation),
     }

@@ -23,11 +23,13 @@ from torch import nn
 class CNNStudent(nn.Module):
     """Two 1-D convolutions over residues, mean+max pooling, a linear head.
 
-    Input: ``B x P x 20`` one-hot (float32); output: ``B``.
+    Input: ``B x P x 20`` one-hot (float32); output: ``B`` (mean), or ``B x 2`` (mean and log
+    standard deviation) with ``outputs=2``.
     """
 
-    def __init__(self, positions: int, channels: int = 32, kernel: int = 3) -> None:
+    def __init__(self, positions: int, channels: int = 32, kernel: int = 3, outputs: int = 1) -> None:
         super().__init__()
+        self.outputs = outputs
         self.conv = nn.Sequential(
             nn.Conv1d(20, channels, kernel, padding=kernel // 2),
             nn.ReLU(),
@@ -35,27 +37,37 @@ class CNNStudent(nn.Module):
             nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Linear(2 * channels + 20 * positions, channels), nn.ReLU(),
-                                  nn.Linear(channels, 1))
+                                  nn.Linear(channels, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         h = self.conv(x.transpose(1, 2))
         pooled = torch.cat([h.mean(-1), h.amax(-1), x.flatten(1)], dim=-1)
-        return self.head(pooled).squeeze(-1)
+        out = self.head(pooled)
+        return out.squeeze(-1) if self.outputs == 1 else out
 
 
 class MLPStudent(nn.Module):
-    """A two-layer MLP over flattened one-hot input (``B x P x 20`` -> ``B``)."""
+    """A two-layer MLP over flattened one-hot input (``B x P x 20`` -> ``B``, or ``B x 2``)."""
 
-    def __init__(self, positions: int, channels: int = 32) -> None:
+    def __init__(self, positions: int, channels: int = 32, outputs: int = 1) -> None:
         super().__init__()
+        self.outputs = outputs
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(20 * positions, channels), nn.ReLU(),
-                                 nn.Linear(channels, 1))
+                                 nn.Linear(channels, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return self.net(x).squeeze(-1)
+        out = self.net(x)
+        return out.squeeze(-1) if self.outputs == 1 else out
 
 
-ARCHITECTURES: dict[str, Callable[[int, int], nn.Module]] = {"cnn": CNNStudent, "mlp": MLPStudent}
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"cnn": CNNStudent, "mlp": MLPStudent}
+
+
+def gaussian_kl(t_mean: torch.Tensor, t_std: torch.Tensor, mean: torch.Tensor,
+                log_std: torch.Tensor) -> torch.Tensor:
+    """Mean ``KL(N(t_mean, t_std^2) || N(mean, exp(log_std)^2))``: the student matches both moments."""
+    var = torch.exp(2 * log_std)
+    return (log_std - torch.log(t_std) + (t_std**2 + (t_mean - mean) ** 2) / (2 * var) - 0.5).mean()
 
 
 def onehot_tensor(X_onehot: np.ndarray) -> torch.Tensor:
@@ -71,14 +83,29 @@ class Student:
     y_mean: float
     y_std: float
 
-    def predict(self, X_onehot: np.ndarray, batch: int = 65536) -> np.ndarray:
-        """Predictions in teacher units, ``N``."""
+    @property
+    def has_std(self) -> bool:
+        """Whether the student also learned the teacher's predictive standard deviation."""
+        return getattr(self.net, "outputs", 1) == 2
+
+    def _raw(self, X_onehot: np.ndarray, batch: int) -> np.ndarray:
         self.net.eval()
         out = []
         with torch.no_grad():
             for s in range(0, len(X_onehot), batch):
                 out.append(self.net(onehot_tensor(X_onehot[s : s + batch])).numpy())
-        return np.concatenate(out).astype(np.float64) * self.y_std + self.y_mean
+        return np.concatenate(out).astype(np.float64)
+
+    def predict(self, X_onehot: np.ndarray, batch: int = 65536) -> np.ndarray:
+        """Predictions in teacher units, ``N``."""
+        raw = self._raw(X_onehot, batch)
+        return (raw[:, 0] if raw.ndim == 2 else raw) * self.y_std + self.y_mean
+
+    def predict_std(self, X_onehot: np.ndarray, batch: int = 65536) -> np.ndarray:
+        """The teacher's predictive standard deviation as the student learned it (teacher units)."""
+        if not self.has_std:
+            raise ValueError("this student learned the teacher's mean only")
+        return np.exp(self._raw(X_onehot, batch)[:, 1]) * self.y_std
 
     def num_parameters(self) -> int:
         """Parameters of the network."""
@@ -96,15 +123,24 @@ def train_student(
     learning_rate: float = 3e-3,
     seed: int = 0,
     bootstrap: bool = False,
+    target_std: np.ndarray | None = None,
 ) -> Student:
-    """Fit a student to ``targets`` (the teacher's means, plus measured values) by MSE."""
+    """Fit a student to ``targets`` (the teacher's means, plus measured values).
+
+    Without ``target_std`` the loss is the squared error to the teacher's mean. With it (the
+    teacher's predictive standard deviation per row), the student outputs a mean and a log standard
+    deviation and minimises the KL divergence from the teacher's Gaussian to its own.
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, len(X_onehot), len(X_onehot)) if bootstrap else np.arange(len(X_onehot))
     x = onehot_tensor(X_onehot[rows])
     mu, sd = float(targets.mean()), float(targets.std() or 1.0)
     y = torch.as_tensor((targets[rows] - mu) / sd, dtype=torch.float32)
-    net = ARCHITECTURES[architecture](x.shape[1], channels)
+    ys = None
+    if target_std is not None:
+        ys = torch.as_tensor(np.maximum(target_std[rows], 1e-6) / sd, dtype=torch.float32)
+    net = ARCHITECTURES[architecture](x.shape[1], channels, outputs=1 if ys is None else 2)
     opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     gen = torch.Generator().manual_seed(seed)
@@ -113,7 +149,11 @@ def train_student(
         perm = torch.randperm(len(x), generator=gen)
         for s in range(0, len(x), batch_size):
             idx = perm[s : s + batch_size]
-            loss = nn.functional.mse_loss(net(x[idx]), y[idx])
+            out = net(x[idx])
+            if ys is None:
+                loss = nn.functional.mse_loss(out, y[idx])
+            else:
+                loss = gaussian_kl(y[idx], ys[idx], out[:, 0], out[:, 1])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -137,7 +177,10 @@ class StudentEnsemble:
         from activeloop.ml.surrogates.base import Prediction
 
         preds = self.member_predictions(X_onehot)
-        return Prediction(preds.mean(0), preds.std(0, ddof=1 if len(preds) > 1 else 0))
+        var = preds.var(0, ddof=1) if len(preds) > 1 else np.zeros(preds.shape[1])
+        if all(m.has_std for m in self.members):  # total variance: spread + learned teacher variance
+            var = var + np.mean([m.predict_std(X_onehot) ** 2 for m in self.members], axis=0)
+        return Prediction(preds.mean(0), np.sqrt(var))
 
     def num_parameters(self) -> int:
         """Parameters of all members."""
@@ -179,10 +222,15 @@ def _session(path: str, mtime_ns: int):  # noqa: ANN202 (onnxruntime.InferenceSe
 
 
 def onnx_predict(path: str | Path, X_onehot: np.ndarray, y_mean: float, y_std: float) -> np.ndarray:
-    """Run an exported student with ``onnxruntime`` (CPU); sessions are cached per file."""
+    """Run an exported student with ``onnxruntime`` (CPU); the mean, in teacher units.
+
+    Sessions are cached per file. A student that learned the teacher's standard deviation has a
+    second output column (log standard deviation, standardised units); it is not returned here.
+    """
     sess = _session(str(path), Path(path).stat().st_mtime_ns)
     x = onehot_tensor(X_onehot).numpy()
-    return sess.run(None, {"x": x})[0].astype(np.float64) * y_std + y_mean
+    out = sess.run(None, {"x": x})[0].astype(np.float64)
+    return (out[:, 0] if out.ndim == 2 else out) * y_std + y_mean
 
 
 def latency_ms(fn: Callable[[], object], repeats: int = 5) -> float:

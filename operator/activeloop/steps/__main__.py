@@ -26,11 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--architecture", choices=["cnn", "mlp"], default="cnn", help="distil")
     parser.add_argument("--channels", type=int, default=32, help="distil: student width")
     parser.add_argument("--ensemble", type=int, default=1, help="distil: students in the ensemble")
+    parser.add_argument("--mean-only", action="store_true", help="distil: do not learn the teacher's variance")
     args = parser.parse_args(argv)
     options = {}
     if args.step == "distil":
         options = {"student": args.student or "student", "architecture": args.architecture,
-                   "channels": args.channels, "ensemble": args.ensemble}
+                   "channels": args.channels, "ensemble": args.ensemble,
+                   "match_variance": not args.mean_only}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         record = STEPS[args.step](store_from_uri(args.store), args.round_number, **options)

@@ -35,6 +35,7 @@ def distil(
     ensemble: int = 1,
     unlabelled: int = 20_000,
     epochs: int = 40,
+    match_variance: bool = True,
 ) -> dict:
     """Distil round ``round_number``'s teacher into ``ensemble`` students; returns the record."""
     key = f"students/{student}/metrics.json"
@@ -63,16 +64,18 @@ def distil(
     fit_rows = pool[len(eval_rows):]
     X = get_encoder("onehot").encode(library)
     rows = np.concatenate([fit_rows, measured[train]])
-    targets = teacher.predict(X_teacher[rows]).mean
-    teacher_eval = teacher.predict(X_teacher[eval_rows]).mean
+    labels = teacher.predict(X_teacher[rows])
+    teacher_eval = teacher.predict(X_teacher[eval_rows])
+    target_std = labels.std if match_variance and np.any(labels.std > 0) else None
     positions = X.shape[1] // 20
     members = []
     metrics: dict = {"student": student, "round": round_number, "architecture": architecture,
                      "channels": channels, "ensemble": ensemble, "members": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(ensemble):
-            st = train_student(X[rows], targets, architecture=architecture, channels=channels,
-                               epochs=epochs, seed=spec.seed * 100 + k, bootstrap=ensemble > 1)
+            st = train_student(X[rows], labels.mean, architecture=architecture, channels=channels,
+                               epochs=epochs, seed=spec.seed * 100 + k, bootstrap=ensemble > 1,
+                               target_std=target_std)
             path = export_onnx(st, positions, Path(tmp) / f"member-{k}.onnx")
             sha = store.put_file(f"students/{student}/member-{k}.onnx", path)
             pred_eval = onnx_predict(path, X[eval_rows], st.y_mean, st.y_std)
@@ -90,7 +93,13 @@ def distil(
         bytes=int(sum(m["bytes"] for m in metrics["members"])),
         latency_ms_per_1000=lat,
         latency_ms=lat / 1000.0,
-        spearman_teacher=float(spearmanr(student_eval, teacher_eval).statistic),
+        spearman_teacher=float(spearmanr(student_eval, teacher_eval.mean).statistic),
+        spearman_std_teacher=(
+            float(spearmanr(np.mean([s.predict_std(X[eval_rows]) for s, _, _ in members], axis=0),
+                            teacher_eval.std).statistic)
+            if target_std is not None else None
+        ),
+        matched_variance=target_std is not None,
         spearman_measured=float(spearmanr(student_held, y[held]).statistic),
         held_out=int(len(held)),
         seconds=time.perf_counter() - start,

@@ -8,11 +8,13 @@ from activeloop.errors import ConfigError
 from activeloop.ml.surrogates.base import Prediction, Surrogate
 from activeloop.ml.surrogates.ensemble import EnsembleSurrogate
 from activeloop.ml.surrogates.gp import GPSurrogate
+from activeloop.ml.surrogates.students import StudentEnsembleSurrogate
 
 __all__ = [
     "SURROGATES",
     "EnsembleSurrogate",
     "GPSurrogate",
+    "StudentEnsembleSurrogate",
     "Prediction",
     "Surrogate",
     "get_surrogate",
@@ -25,6 +27,7 @@ SURROGATES: dict[str, Callable[..., Surrogate]] = {
     "gp_soft_epistasis": lambda seed=0, **kw: GPSurrogate(kernel="soft_epistasis", **kw),
     "boosting_ensemble": lambda seed=0, **kw: EnsembleSurrogate("boosting", seed=seed, **kw),
     "mlp_ensemble": lambda seed=0, **kw: EnsembleSurrogate("mlp", seed=seed, **kw),
+    "student_ensemble": lambda seed=0, **kw: StudentEnsembleSurrogate(seed=seed, **kw),
 }
 """Registry of surrogates by config name; factories accept ``seed`` (exact GPs have no randomness
 and ignore it)."""
