@@ -62,3 +62,31 @@ def test_rank_transform_keeps_order():
     t = transform_targets(y, "rank")
     assert list(np.argsort(t)) == list(np.argsort(y))
     assert abs(t.mean()) < 1e-9
+
+
+@pytest.mark.parametrize("surrogate", ["boosting_ensemble", "mlp_ensemble"])
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_works_with_ensemble_surrogates(surrogate, name):
+    """Ensembles (trees, MLPs, students) serve every strategy, BoTorch's log-EI included."""
+    measured = np.arange(0, 60)
+    result = propose_batch(X, measured, Y[measured], 8, surrogate=surrogate, acquisition=name,
+                           excluded=np.arange(60, 80), seed=3)
+    rows = result.rows
+    assert len(set(rows.tolist())) == 8 and not set(rows.tolist()) & set(range(80))
+    if name != "random" and name != "uncertainty":
+        assert Y[rows].mean() > Y.mean(), (surrogate, name)
+
+
+def test_ensemble_as_botorch_model_samples_its_members():
+    import torch
+
+    from activeloop.ml.surrogates import get_surrogate
+    from activeloop.ml.surrogates.botorch_view import botorch_view
+
+    s = get_surrogate("boosting_ensemble").fit(X[:60], Y[:60])
+    model, baseline = botorch_view(s)
+    assert baseline.shape == (60, 4)
+    post = model.posterior(torch.as_tensor(X[:5]).unsqueeze(0))  # batch 1 x q 5 x d
+    members = s.member_predictions(X[:5])
+    np.testing.assert_allclose(post.mean.squeeze().numpy(), members.mean(0), rtol=1e-6)
+    assert post.mean.shape == (1, 5, 1)

@@ -160,7 +160,8 @@ class LogExpectedImprovement(AcquisitionStrategy):
     """Batch noisy log-EI (BoTorch ``qLogNoisyExpectedImprovement``) on a shortlist.
 
     BoTorch's sequential greedy ``optimize_acqf_discrete`` is used over the ``shortlist``
-    candidates with the highest analytic log-EI. Only for GP surrogates (it needs a BoTorch model).
+    candidates with the highest analytic log-EI. GPs are BoTorch models; ensembles (trees, MLPs,
+    students) are seen as BoTorch ensemble models whose posterior is sampled by member.
 
     Args:
         shortlist: candidates given to the optimiser.
@@ -180,9 +181,9 @@ class LogExpectedImprovement(AcquisitionStrategy):
         from botorch.sampling import SobolQMCNormalSampler
         from scipy.special import log_ndtr
 
-        model = getattr(surrogate, "model", None)
-        if model is None:
-            raise ConfigError("acquisition", "logei needs a GP surrogate (surrogate: gp)")
+        from activeloop.ml.surrogates.botorch_view import MemberEnsembleModel, botorch_view
+
+        model, X_baseline = botorch_view(surrogate)
         avail = _check(available, q)
         pred = surrogate.predict(X[avail])
         z = (pred.mean - best_f) / np.maximum(pred.std, 1e-12)
@@ -192,11 +193,16 @@ class LogExpectedImprovement(AcquisitionStrategy):
         )
         short = _top(log_ei, avail, max(self.shortlist, q))
         choices = torch.as_tensor(X[short], dtype=torch.float64)
-        sampler = SobolQMCNormalSampler(
-            torch.Size([self.mc_samples]), seed=int(rng.integers(2**31))
-        )
+        if isinstance(model, MemberEnsembleModel):
+            from botorch.sampling.index_sampler import IndexSampler
+
+            sampler = IndexSampler(torch.Size([self.mc_samples]), seed=int(rng.integers(2**31)))
+        else:
+            sampler = SobolQMCNormalSampler(
+                torch.Size([self.mc_samples]), seed=int(rng.integers(2**31))
+            )
         acq = qLogNoisyExpectedImprovement(
-            model, X_baseline=model.train_inputs[0], sampler=sampler, prune_baseline=True
+            model, X_baseline=X_baseline, sampler=sampler, prune_baseline=True
         )
         cand, _ = optimize_acqf_discrete(acq, q=q, choices=choices, unique=True)
         # optimize_acqf_discrete returns rows, not indices: map them back

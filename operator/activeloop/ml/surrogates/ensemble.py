@@ -83,9 +83,11 @@ class EnsembleSurrogate(Surrogate):
         self.bootstrap = bootstrap
         self.seed = seed
         self.members: list[Callable[[np.ndarray], np.ndarray]] = []
+        self.X_train: np.ndarray | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> EnsembleSurrogate:
         rng = np.random.default_rng(self.seed)
+        self.X_train = X
         self.members = []
         for k in range(self.n_members):
             rows = rng.integers(0, len(X), len(X)) if self.bootstrap else np.arange(len(X))

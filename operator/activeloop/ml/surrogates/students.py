@@ -34,6 +34,7 @@ class StudentEnsembleSurrogate(Surrogate):
             raise ConfigError("surrogate", "student_ensemble needs one-hot features (encoding: onehot)")
         self.teacher.fit(X, y)
         self._train = (X, np.asarray(y, dtype=np.float64))
+        self.X_train = X
         self._ensemble = None
         return self
 
@@ -53,6 +54,10 @@ class StudentEnsembleSurrogate(Surrogate):
 
     def predict(self, X: np.ndarray) -> Prediction:
         return self._students(X).predict(X)
+
+    def member_predictions(self, X: np.ndarray) -> np.ndarray:
+        """``members x N`` student predictions."""
+        return self._students(X).member_predictions(X)
 
     def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         preds = self._students(X).member_predictions(X)
