@@ -6,7 +6,8 @@ every variant, and measures on held-out variants:
 
 - accuracy: Spearman with measured fitness, and top-k recall (the fraction of the k fittest
   held-out variants that the model also ranks in its top k), for k given and for 10% of them;
-- compute: CPU seconds to fit (tune) and to score 10,000 variants, wall seconds;
+- compute: CPU seconds to fit (tune) and to score 10,000 variants, and wall seconds (the figure
+  to read on a GPU, whose time CPU seconds do not count; the ``device`` column says which ran);
 - energy and CO2e from ``codecarbon`` (RAPL/NVML where the machine exposes them, otherwise an
   estimate from CPU load and TDP, which the ``energy_method`` column says);
 - memory: the peak resident set of the process that ran the model (each model runs in a fresh
@@ -35,6 +36,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from activeloop.errors import ConfigError
+from activeloop.ml.backbones import default_device
 from activeloop.ml.zoo import fit_model, parse_model
 
 RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
@@ -144,6 +146,7 @@ def evaluate(
         "co2e_kg": float(data.emissions),
         "peak_rss_mb": _peak_rss_mb(),
         "rss_before_mb": rss_start,
+        "device": str(default_device()),
         "energy_method": energy_method(),
         "country": country,
     }

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from activeloop.ml.backbones import build_tiny_esm, embed_sequences, load_backbone
+from activeloop.ml.backbones import build_tiny_esm, embed_sequences, load_backbone, tokenize_batch
 from activeloop.ml.lora import load_tuned, save_tuned, tune_lora
 
 SEQS = ["MQYKLILNGKTLKGE", "MQYKAILNGKTLKGE", "MQYKLILNGKALKGE", "MAYKLILNGKTLKGE", "MQYKLILWGKTLKGE"]
@@ -52,3 +52,17 @@ def test_8m_sized_config_matches_published_parameter_count(tmp_path):
 def test_unknown_target_module_is_an_error(tiny_esm):
     with pytest.raises(ValueError, match="not found in the base model|Target modules"):
         tune_lora(load_backbone(tiny_esm), SEQS, Y, target_modules=["nonexistent"], epochs=1)
+
+
+def test_device_comes_from_the_environment_or_cuda_availability(monkeypatch, tiny_esm):
+    import torch
+
+    from activeloop.ml.backbones import default_device
+
+    monkeypatch.setenv("ACTIVELOOP_DEVICE", "cpu")
+    assert default_device() == torch.device("cpu")
+    monkeypatch.delenv("ACTIVELOOP_DEVICE")
+    assert default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    bb = load_backbone(tiny_esm)
+    assert bb.device == default_device()
+    assert all(t.device == bb.device for t in tokenize_batch(bb, SEQS[:2]).values())

@@ -33,6 +33,11 @@ class Backbone:
     """Modules that get LoRA adapters unless told otherwise."""
 
     @property
+    def device(self) -> torch.device:
+        """Where the model's weights live (inputs are moved there)."""
+        return next(self.model.parameters()).device
+
+    @property
     def hidden_size(self) -> int:
         """Width of the model's residue embeddings."""
         size = getattr(self.model, "hidden_size", None)
@@ -41,6 +46,14 @@ class Backbone:
     def num_parameters(self) -> int:
         """All parameters of the backbone."""
         return sum(p.numel() for p in self.model.parameters())
+
+
+def default_device() -> torch.device:
+    """``ACTIVELOOP_DEVICE`` if set (``cpu``, ``cuda``, ``cuda:1`` ...), else CUDA when available."""
+    import os
+
+    name = os.environ.get("ACTIVELOOP_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def _quiet_transformers() -> None:
@@ -60,15 +73,15 @@ def load_backbone(
     from activeloop.ml import unirep
 
     if unirep.is_unirep(model):
-        return Backbone(unirep.load_unirep(model), unirep.UniRepTokenizer(), str(model),
-                        lora_targets=("wx", "wh"))
+        return Backbone(unirep.load_unirep(model).to(default_device()), unirep.UniRepTokenizer(),
+                        str(model), lora_targets=("wx", "wh"))
     from transformers import AutoModel, AutoTokenizer
 
     _quiet_transformers()
     kwargs = {"revision": revision, "local_files_only": local_files_only or Path(model).is_dir()}
     tokenizer = AutoTokenizer.from_pretrained(str(model), **kwargs)
     net = AutoModel.from_pretrained(str(model), add_pooling_layer=False, **kwargs)
-    net.eval()
+    net.to(default_device()).eval()
     return Backbone(model=net, tokenizer=tokenizer, name=str(model))
 
 
@@ -123,8 +136,9 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 def tokenize_batch(backbone: Backbone, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
-    """Tokenizer output (padded tensors) for a batch of sequences."""
-    return backbone.tokenizer(list(sequences), return_tensors="pt", padding=True)
+    """Tokenizer output (padded tensors, on the model's device) for a batch of sequences."""
+    batch = backbone.tokenizer(list(sequences), return_tensors="pt", padding=True)
+    return {k: v.to(backbone.device) for k, v in batch.items()}
 
 
 def embed_sequences(
@@ -137,7 +151,7 @@ def embed_sequences(
         for start in range(0, len(sequences), batch_size):
             batch = tokenize_batch(backbone, sequences[start : start + batch_size])
             hidden = backbone.model(**batch).last_hidden_state
-            out.append(mean_pool(hidden, batch["attention_mask"]).double().numpy())
+            out.append(mean_pool(hidden, batch["attention_mask"]).double().cpu().numpy())
     if not out:
         return np.zeros((0, backbone.hidden_size))
     return np.concatenate(out)

@@ -68,7 +68,7 @@ class TunedModel:
         with torch.no_grad():
             for start in range(0, len(sequences), batch_size):
                 pooled = self._pooled(tokenize_batch(self.backbone, sequences[start : start + batch_size]))
-                out.append((self.head(pooled) if head else pooled).double().numpy())
+                out.append((self.head(pooled) if head else pooled).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -105,11 +105,11 @@ def tune_lora(
     )
     peft_model = get_peft_model(backbone.model, config)
     tuned_backbone = Backbone(peft_model, backbone.tokenizer, backbone.name, backbone.lora_targets)
-    head = RegressionHead(backbone.hidden_size)
+    head = RegressionHead(backbone.hidden_size).to(backbone.device)
     y = np.asarray(y, dtype=np.float64)
     y_mean, y_std = float(y.mean()), float(y.std() or 1.0)
     tuned = TunedModel(tuned_backbone, head, y_mean, y_std)
-    targets = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32)
+    targets = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32, device=backbone.device)
     params = [p for p in peft_model.parameters() if p.requires_grad] + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=learning_rate)
     gen = torch.Generator().manual_seed(seed)
@@ -138,7 +138,7 @@ def save_tuned(tuned: TunedModel, path: str | Path) -> Path:
 
     path = Path(path)
     tuned.backbone.model.save_pretrained(path)
-    save_file(tuned.head.state_dict(), str(path / HEAD_FILE))
+    save_file({k: v.cpu() for k, v in tuned.head.state_dict().items()}, str(path / HEAD_FILE))
     trainable, total = tuned.parameter_counts()
     meta = {
         "backbone": tuned.backbone.name,
@@ -163,6 +163,7 @@ def load_tuned(path: str | Path, backbone: str | Path | None = None) -> TunedMod
     peft_model.eval()
     head = RegressionHead(base.hidden_size)
     head.load_state_dict(load_file(str(path / HEAD_FILE)))
+    head.to(base.device)
     return TunedModel(
         Backbone(peft_model, base.tokenizer, base.name, base.lora_targets),
         head,
