@@ -20,6 +20,7 @@ deployed bytes) whose Spearman is within ``tolerance`` of the best is named.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -239,8 +240,6 @@ def run_bench(
              "plot": str(out / "leaderboard.png")}
     table.to_csv(files["csv"], index=False)
     board = Leaderboard(table, choice, best, tolerance, teacher if students else None, files)
-    import json
-
     Path(files["json"]).write_text(json.dumps({
         "task": asdict(task), "tolerance": tolerance, "choice": choice, "best": best,
         "teacher": board.teacher, "top_k": top_k, "threads": threads,

@@ -20,6 +20,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -100,7 +101,7 @@ class Fitted(Protocol):
 class _FeatureModel:
     """A ridge or surrogate head on fixed or frozen-embedding features computed on demand."""
 
-    featurise: object
+    featurise: Callable[[np.ndarray], np.ndarray]
     head: object
     trainable: int | None
     total: int | None
