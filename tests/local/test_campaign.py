@@ -152,3 +152,33 @@ def test_cascade_acquisition_sends_few_candidates_to_the_teacher(tmp_path):
     assert set(proposed["variant"]) <= set(sent["variant"])
     assert not set(proposed["variant"]) & set(pd.read_csv(p1.path)["variant"])
     assert not set(sent["variant"]) & set(pd.read_csv(p1.path)["variant"])
+
+
+def test_unirep_backbone_with_auto_cascade_in_the_loop(tmp_path):
+    """A tuned UniRep teacher behind the cascade: its embeddings are computed only for the
+    measured variants, the variants the students are given to learn, and the candidates sent."""
+    from activeloop.ml.unirep import build_tiny_unirep
+
+    weights = build_tiny_unirep(tmp_path / "unirep", hidden=8, layers=1)
+    spec = dict(
+        SPEC,
+        library={"sites": [39, 40, 41], "alphabet": "ACDEFGHIKW"},
+        backbone={"model": str(weights)},
+        lora={"rank": 2, "epochs": 2, "batchSize": 8},
+        surrogate={"kind": "gp", "encoding": "esm"},
+        acquisition={"strategy": "thompson", "batchSize": 8,
+                     "cascade": {"minLibrary": 500, "fraction": 0.05, "students": 2,
+                                 "unlabelled": 100, "epochs": 3, "channels": 4}},
+    )
+    (tmp_path / "u.yaml").write_text(yaml.safe_dump(spec))
+    run = tmp_path / "run"
+    lc.init_campaign(tmp_path / "u.yaml", run)
+    p1 = lc.propose(run)
+    lc.record(run, _answer(run, p1.path, tmp_path))
+    p2 = lc.propose(run)
+    tune = yaml.safe_load((run / "rounds/round-002/tune.json").read_text())
+    assert tune["tuned"] is True and tune["backbone"] == str(weights)
+    cascade = p2.record["cascade"]  # mode auto: language-model features, library 1,000 >= 500
+    assert cascade["sent_to_teacher"] == 50 and cascade["teacher_labelled"] == 100
+    sent = set(pd.read_csv(run / "rounds/round-002/cascade.csv")["variant"])
+    assert set(pd.read_csv(p2.path)["variant"]) <= sent
