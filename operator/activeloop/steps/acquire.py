@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import pandas as pd
 from activeloop.api.campaign import CampaignSpec
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.loop import propose_batch, transform_targets
-from activeloop.ml.sequences import VariantLibrary
+from activeloop.ml.sequences import VariantLibrary, detokenize
 from activeloop.steps.data import (
     measurement_hash,
     write_record,
@@ -33,18 +34,17 @@ from activeloop.steps.data import (
 )
 from activeloop.store.base import ArtifactStore, sha256_bytes
 
-def features(
-    store: ArtifactStore,
-    spec: CampaignSpec,
-    library: VariantLibrary,
-    round_number: int,
-    rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """The surrogate's features of library ``rows`` (all by default; tuned-model embeddings for ``esm``)."""
+Featuriser = Callable[[np.ndarray | None], np.ndarray]
+"""Library rows (``None``: all) -> the surrogate's features of those variants."""
+
+
+def featuriser(
+    store: ArtifactStore, spec: CampaignSpec, library: VariantLibrary, round_number: int
+) -> Featuriser:
+    """The surrogate's features (tuned-model embeddings for ``esm``), with the model loaded once."""
     if spec.surrogate.encoding != "esm":
         X = get_encoder(spec.surrogate.encoding).encode(library)
-        return X if rows is None else X[rows]
-    sequences = library.sequences if rows is None else [library.sequences[i] for i in rows]
+        return lambda rows=None: X if rows is None else X[rows]
     prefix = f"{round_prefix(round_number)}/model"
     if store.list(prefix + "/"):
         from activeloop.ml.lora import load_tuned
@@ -53,10 +53,29 @@ def features(
             for k in store.list(prefix + "/"):
                 store.get_file(k, Path(tmp) / k.rsplit("/", 1)[1])
             tuned = load_tuned(tmp, spec.backbone.model)
-            return tuned.embed(sequences)
-    from activeloop.ml.backbones import embed_sequences, load_backbone
+        embed = tuned.embed
+    else:
+        from activeloop.ml.backbones import embed_sequences, load_backbone
 
-    return embed_sequences(load_backbone(spec.backbone.model, spec.backbone.revision), sequences)
+        backbone = load_backbone(spec.backbone.model, spec.backbone.revision)
+        embed = lambda seqs: embed_sequences(backbone, seqs)  # noqa: E731
+
+    def featurise(rows: np.ndarray | None = None) -> np.ndarray:
+        # only the rows asked for are turned into sequences and embedded
+        return embed(library.sequences if rows is None else detokenize(library.tokens[rows]))
+
+    return featurise
+
+
+def features(
+    store: ArtifactStore,
+    spec: CampaignSpec,
+    library: VariantLibrary,
+    round_number: int,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """The surrogate's features of library ``rows`` (all by default)."""
+    return featuriser(store, spec, library, round_number)(rows)
 
 
 def use_cascade(spec: CampaignSpec, library: VariantLibrary) -> bool:
@@ -72,7 +91,9 @@ def cascade_candidates(
     spec: CampaignSpec,
     library: VariantLibrary,
     round_number: int,
+    featurise: Featuriser,
     measured: np.ndarray,
+    X_measured: np.ndarray,
     y: np.ndarray,
     available: np.ndarray,
     seed: int,
@@ -93,9 +114,8 @@ def cascade_candidates(
     rng = np.random.default_rng(seed)
     free = np.nonzero(available)[0]
     pool = rng.choice(free, size=min(c.unlabelled, len(free)), replace=False)
-    X_teacher = features(store, spec, library, round_number, np.concatenate([measured, pool]))
-    teacher = get_surrogate(spec.surrogate.kind, seed=seed).fit(X_teacher[: len(measured)], y)
-    targets = np.concatenate([y, teacher.predict(X_teacher[len(measured):]).mean])
+    teacher = get_surrogate(spec.surrogate.kind, seed=seed).fit(X_measured, y)
+    targets = np.concatenate([y, teacher.predict(featurise(pool)).mean])
     X_student = get_encoder("onehot").encode(library)
     students = train_ensemble(X_student[np.concatenate([measured, pool])], targets,
                               members=c.students, channels=c.channels, epochs=c.epochs, seed=seed)
@@ -144,17 +164,19 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         y = sign * data["value"].to_numpy(dtype=np.float64)
         available = np.ones(len(library), dtype=bool)
         available[np.concatenate([measured, pending])] = False
+        featurise = featuriser(store, spec, library, round_number)
         if use_cascade(spec, library):
             yt = transform_targets(y, spec.surrogate.transform)
-            sent, cascade = cascade_candidates(store, spec, library, round_number, measured, yt,
-                                               available, seed)
+            X_measured = featurise(measured)
+            sent, cascade = cascade_candidates(store, spec, library, round_number, featurise,
+                                               measured, X_measured, yt, available, seed)
             # the sub-problem: measured rows first, then the candidates the teacher sees
             candidates = np.concatenate([measured, sent])
-            X = features(store, spec, library, round_number, candidates)
+            X = np.vstack([X_measured, featurise(sent)])
             sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
         else:
             candidates = None
-            X = features(store, spec, library, round_number)
+            X = featurise(None)
             sub_measured, sub_excluded = measured, pending
         result = propose_batch(
             X,
