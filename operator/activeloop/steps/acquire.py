@@ -67,17 +67,6 @@ def featuriser(
     return featurise
 
 
-def features(
-    store: ArtifactStore,
-    spec: CampaignSpec,
-    library: VariantLibrary,
-    round_number: int,
-    rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """The surrogate's features of library ``rows`` (all by default)."""
-    return featuriser(store, spec, library, round_number)(rows)
-
-
 def use_cascade(spec: CampaignSpec, library: VariantLibrary) -> bool:
     """Whether this round scores the library with students first (see ``acquisition.cascade``)."""
     mode = spec.acquisition.cascade.mode

@@ -2,8 +2,8 @@
 
 The teacher is the round's surrogate refitted on the measurements the round trained on (with a
 protein language model backbone, the tuned model's embeddings feed it). Students learn the
-teacher's mean on up to ``unlabelled`` library variants plus the measured values. A tenth of the
-measured variants is held out for Spearman against measurements. Writes
+teacher's mean (and variance) on up to ``unlabelled`` library variants plus the measured values.
+A tenth of the measured variants is held out for Spearman against measurements. Writes
 ``students/<name>/member-<k>.onnx`` and ``students/<name>/metrics.json``.
 """
 
@@ -21,7 +21,7 @@ from activeloop.ml.distill import export_onnx, latency_ms, onnx_predict, train_s
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.loop import transform_targets
 from activeloop.ml.surrogates import get_surrogate
-from activeloop.steps.acquire import features
+from activeloop.steps.acquire import featuriser
 from activeloop.steps.data import aggregate, build_library, load_spec, read_measurements, write_record
 from activeloop.store.base import ArtifactStore
 
@@ -54,26 +54,28 @@ def distil(
         y = -y
     held = rng.permutation(len(measured))[: max(2, len(measured) // 10)]
     train = np.setdiff1d(np.arange(len(measured)), held)
-    X_teacher = features(store, spec, library, round_number)
-    teacher = get_surrogate(spec.surrogate.kind, seed=spec.seed).fit(
-        X_teacher[measured[train]], transform_targets(y[train], spec.surrogate.transform)
-    )
     pool = np.setdiff1d(np.arange(len(library)), measured)
     pool = rng.choice(pool, size=min(unlabelled, len(pool)), replace=False)
     eval_rows = pool[: max(1, len(pool) // 5)]
     fit_rows = pool[len(eval_rows):]
-    X = get_encoder("onehot").encode(library)
     rows = np.concatenate([fit_rows, measured[train]])
-    labels = teacher.predict(X_teacher[rows])
-    teacher_eval = teacher.predict(X_teacher[eval_rows])
+    # teacher features only for the variants used (a language model need not embed the library)
+    featurise = featuriser(store, spec, library, round_number)
+    X_rows = featurise(rows)
+    y_train = transform_targets(y[train], spec.surrogate.transform)
+    teacher = get_surrogate(spec.surrogate.kind, seed=spec.seed).fit(X_rows[len(fit_rows):], y_train)
+    labels = teacher.predict(X_rows)
+    targets = np.concatenate([labels.mean[: len(fit_rows)], y_train])  # measured values as measured
+    teacher_eval = teacher.predict(featurise(eval_rows))
     target_std = labels.std if match_variance and np.any(labels.std > 0) else None
+    X = get_encoder("onehot").encode(library)
     positions = X.shape[1] // 20
     members = []
     metrics: dict = {"student": student, "round": round_number, "architecture": architecture,
                      "channels": channels, "ensemble": ensemble, "members": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(ensemble):
-            st = train_student(X[rows], labels.mean, architecture=architecture, channels=channels,
+            st = train_student(X[rows], targets, architecture=architecture, channels=channels,
                                epochs=epochs, seed=spec.seed * 100 + k, bootstrap=ensemble > 1,
                                target_std=target_std)
             path = export_onnx(st, positions, Path(tmp) / f"member-{k}.onnx")
