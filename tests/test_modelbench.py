@@ -25,6 +25,7 @@ def test_model_names_parse_and_bad_names_say_what_is_wrong():
         ("ridge:esm", "name the model"),
         ("ridge:kmers", "features 'kmers' unknown"),
         ("svm:onehot", "head 'svm' unknown"),
+        ("ridge:unirep=128", "published UniRep sizes"),
     ]:
         with pytest.raises(ConfigError, match=says):
             parse_model(bad)
@@ -92,3 +93,14 @@ BLAT = (
     "RELCSAAITMSDNTAANLLLTTIGGPKELTAFLHNMGDHVTRLDRWEPELNEAIPNDERDTTMPAAMATTLRKLLTGELLTLASRQQLIDWMEAD"
     "KVAGPLLRSALPAGWFIADKSGAGERGSRGIIAALGPDGKPSRIVVIYTTGSQATMDERNRQIAEIGASLIKHW"
 )
+
+
+def test_errors_survive_the_trip_back_from_a_model_process():
+    import pickle
+
+    from activeloop.errors import RecordError
+
+    err = pickle.loads(pickle.dumps(ConfigError("backbone.model", "no weights")))
+    assert isinstance(err, ConfigError) and (err.field, str(err)) == ("backbone.model", "backbone.model: no weights")
+    rec = pickle.loads(pickle.dumps(RecordError("plate.csv", [(3, "bad value")])))
+    assert rec.errors == [(3, "bad value")] and "line 3: bad value" in str(rec)

@@ -24,6 +24,9 @@ class InputError(ActiveLoopError, ValueError):
         self.problem = problem
         super().__init__(f"{field}: {problem}")
 
+    def __reduce__(self):  # noqa: ANN204 - picklable, so errors cross process boundaries intact
+        return type(self), (self.field, self.problem)
+
 
 class VariantError(InputError):
     """A variant, mutation or sequence that cannot be parsed against its parent."""
@@ -44,6 +47,9 @@ class RecordError(ActiveLoopError, ValueError):
         self.errors = errors
         lines = "\n".join(f"  line {n}: {msg}" for n, msg in errors)
         super().__init__(f"{source}: {len(errors)} invalid row(s), nothing recorded:\n{lines}")
+
+    def __reduce__(self):  # noqa: ANN204
+        return type(self), (self.source, self.errors)
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -28,6 +28,7 @@ import resource
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from activeloop.errors import ConfigError
+from activeloop.errors import ActiveLoopError, ConfigError
 from activeloop.ml.backbones import default_device
 from activeloop.ml.zoo import fit_model, parse_model
 
@@ -168,7 +169,12 @@ def _peak_rss_mb() -> float:
 def _run_isolated(fn: Callable[..., tuple[dict, np.ndarray]], *args: object, **kwargs: object):
     """Run ``fn`` in a fresh (spawned) process, so its peak memory and energy are its own."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(fn, *args, **kwargs).result()
+        try:
+            return pool.submit(fn, *args, **kwargs).result()
+        except BrokenProcessPool as exc:
+            raise ActiveLoopError(
+                f"model {args[1]!r}: its process died (killed, e.g. out of memory?)"
+            ) from exc
 
 
 @dataclass

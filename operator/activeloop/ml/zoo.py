@@ -29,6 +29,7 @@ from activeloop.errors import ConfigError
 from activeloop.ml.encodings import ENCODINGS, get_encoder
 from activeloop.ml.sequences import VariantLibrary
 from activeloop.ml.surrogates import SURROGATES, Prediction, get_surrogate
+from activeloop.ml.unirep import PUBLISHED_SIZES
 
 PLM_FEATURES = ("esm", "unirep")
 _STUDENT = re.compile(r"^student-(cnn|mlp)(?:(\d+))?(?:\*(\d+))?$")
@@ -72,6 +73,8 @@ def parse_model(text: str) -> ModelSpec:
         features, source = features.split("=", 1)
         if features not in PLM_FEATURES or not source:
             raise ConfigError("models", f"{text!r}: only esm=... and unirep=... take a model")
+        if features == "unirep" and source.isdigit() and int(source) not in PUBLISHED_SIZES:
+            raise ConfigError("models", f"{text!r}: published UniRep sizes are {PUBLISHED_SIZES}")
     elif features in PLM_FEATURES:
         raise ConfigError("models", f"{text!r}: name the model, e.g. {features}=...")
     elif features not in ENCODINGS:
