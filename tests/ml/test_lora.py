@@ -66,3 +66,16 @@ def test_device_comes_from_the_environment_or_cuda_availability(monkeypatch, tin
     bb = load_backbone(tiny_esm)
     assert bb.device == default_device()
     assert all(t.device == bb.device for t in tokenize_batch(bb, SEQS[:2]).values())
+
+
+def test_prediction_merges_adapters_for_speed_and_unmerges_after(tiny_esm):
+    import torch
+
+    tuned = tune_lora(load_backbone(tiny_esm), SEQS, Y, rank=4, epochs=3, learning_rate=1e-2, batch_size=5)
+    model = tuned.backbone.model
+    model.eval()
+    with torch.no_grad():  # unmerged forward, by hand
+        by_hand = tuned.head(tuned._pooled(tokenize_batch(tuned.backbone, SEQS))).double().numpy()
+    np.testing.assert_allclose(tuned.predict(SEQS), by_hand * tuned.y_std + tuned.y_mean, rtol=1e-5, atol=1e-5)
+    lora_layers = [m for m in model.modules() if hasattr(m, "merged_adapters")]
+    assert lora_layers and not any(m.merged for m in lora_layers)  # tuning can go on

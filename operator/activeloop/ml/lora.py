@@ -62,13 +62,25 @@ class TunedModel:
         return self._run(sequences, batch_size, head=True) * self.y_std + self.y_mean
 
     def _run(self, sequences: Sequence[str], batch_size: int, head: bool) -> np.ndarray:
-        self.backbone.model.eval()
+        model = self.backbone.model
+        model.eval()
         self.head.eval()
+        # inference with the adapters merged into the weights (1.5x faster for UniRep-256), then
+        # unmerged so that tuning can go on
+        merge = hasattr(model, "merge_adapter") and not any(
+            getattr(m, "merged", False) for m in model.modules() if hasattr(m, "merged_adapters"))
+        if merge:
+            model.merge_adapter()
         out = []
-        with torch.no_grad():
-            for start in range(0, len(sequences), batch_size):
-                pooled = self._pooled(tokenize_batch(self.backbone, sequences[start : start + batch_size]))
-                out.append((self.head(pooled) if head else pooled).double().cpu().numpy())
+        try:
+            with torch.no_grad():
+                for start in range(0, len(sequences), batch_size):
+                    batch = tokenize_batch(self.backbone, sequences[start : start + batch_size])
+                    pooled = self._pooled(batch)
+                    out.append((self.head(pooled) if head else pooled).double().cpu().numpy())
+        finally:
+            if merge:
+                model.unmerge_adapter()
         return np.concatenate(out) if out else np.zeros(0)
 
 
