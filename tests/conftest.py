@@ -38,17 +38,18 @@ def tiny_esm(tmp_path_factory) -> Path:
     return build_tiny_esm(tmp_path_factory.mktemp("esm") / "tiny-esm2")
 
 
+def _shared_dataset(file: str, name: str) -> Path:
+    path = SHARED / "datasets" / file
+    if not path.is_file():
+        pytest.skip(f"{name} data set not found at {path} (shared/ folder missing)")
+    return path
+
+
 @pytest.fixture(scope="session")
 def gb1_csv() -> Path:
-    path = SHARED / "datasets" / "gb1_wu2016.csv"
-    if not path.is_file():
-        pytest.skip(f"GB1 data set not found at {path} (shared/ folder missing)")
-    return path
+    return _shared_dataset("gb1_wu2016.csv", "GB1")
 
 
 @pytest.fixture(scope="session")
 def blat_csv() -> Path:
-    path = SHARED / "datasets" / "blat_ecolx_stiffler2015.csv"
-    if not path.is_file():
-        pytest.skip(f"BLAT data set not found at {path} (shared/ folder missing)")
-    return path
+    return _shared_dataset("blat_ecolx_stiffler2015.csv", "BLAT")

@@ -34,6 +34,16 @@ def _answer(run_dir, proposals_path, tmp_path, name="plate.csv"):
     return out
 
 
+def _two_rounds(tmp_path, spec: dict):
+    """Init a campaign from ``spec``, propose, record answers, propose again: ``(run, p1, p2)``."""
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    run = tmp_path / "run"
+    lc.init_campaign(tmp_path / "spec.yaml", run)
+    p1 = lc.propose(run)
+    lc.record(run, _answer(run, p1.path, tmp_path))
+    return run, p1, lc.propose(run)
+
+
 def test_full_local_loop_survives_repeats(run_dir, tmp_path):
     p1 = lc.propose(run_dir)
     assert p1.round == 1 and p1.new
@@ -119,12 +129,7 @@ def test_esm_encoding_tunes_lora_in_the_loop(tmp_path, tiny_esm):
         acquisition={"strategy": "ucb", "batchSize": 4},
         initialBatchSize=6,
     )
-    (tmp_path / "esm.yaml").write_text(yaml.safe_dump(spec))
-    run = tmp_path / "run"
-    lc.init_campaign(tmp_path / "esm.yaml", run)
-    p1 = lc.propose(run)
-    lc.record(run, _answer(run, p1.path, tmp_path))
-    p2 = lc.propose(run)
+    run, _, p2 = _two_rounds(tmp_path, spec)
     tune = yaml.safe_load((run / "rounds/round-002/tune.json").read_text())
     assert tune["tuned"] is True and 0 < tune["trainable_fraction"] < 0.5
     assert "adapter_model.safetensors" in tune["model_sha256"]
@@ -135,12 +140,7 @@ def test_cascade_acquisition_sends_few_candidates_to_the_teacher(tmp_path):
     spec = {**SPEC, "acquisition": {"strategy": "thompson", "batchSize": 8,
                                     "cascade": {"mode": "always", "fraction": 0.1, "students": 2,
                                                 "unlabelled": 200, "epochs": 5, "channels": 4}}}
-    (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(spec))
-    run_dir = tmp_path / "run"
-    lc.init_campaign(tmp_path / "campaign.yaml", run_dir)
-    p1 = lc.propose(run_dir)
-    lc.record(run_dir, _answer(run_dir, p1.path, tmp_path))
-    p2 = lc.propose(run_dir)
+    _, p1, p2 = _two_rounds(tmp_path, spec)
     cascade = p2.record["cascade"]
     assert cascade["library"] == 1000 and cascade["sent_to_teacher"] == 100
     assert cascade["teacher_labelled"] == 200 and cascade["student_parameters"] > 0
@@ -170,12 +170,7 @@ def test_unirep_backbone_with_auto_cascade_in_the_loop(tmp_path):
                      "cascade": {"minLibrary": 500, "fraction": 0.05, "students": 2,
                                  "unlabelled": 100, "epochs": 3, "channels": 4}},
     )
-    (tmp_path / "u.yaml").write_text(yaml.safe_dump(spec))
-    run = tmp_path / "run"
-    lc.init_campaign(tmp_path / "u.yaml", run)
-    p1 = lc.propose(run)
-    lc.record(run, _answer(run, p1.path, tmp_path))
-    p2 = lc.propose(run)
+    run, _, p2 = _two_rounds(tmp_path, spec)
     tune = yaml.safe_load((run / "rounds/round-002/tune.json").read_text())
     assert tune["tuned"] is True and tune["backbone"] == str(weights)
     cascade = p2.record["cascade"]  # mode auto: language-model features, library 1,000 >= 500
