@@ -68,7 +68,8 @@ def plot_curves(summaries: list[dict], path: Path, title: str) -> None:
         x = [r["measured"] for r in s["rounds"]]
         y = np.array([r["mean_normalized_best"] for r in s["rounds"]])
         e = np.array([r["sem"] for r in s["rounds"]])
-        ax.plot(x, y, marker="o", label=f"{s['strategy']} ({y[-1]:.3f})")
+        seeds = f", {s['seeds']} seeds" if "seeds" in s else ""
+        ax.plot(x, y, marker="o", label=f"{s['strategy']} ({y[-1]:.3f}{seeds})")
         ax.fill_between(x, y - e, y + e, alpha=0.2)
     ax.set_xlabel("variants measured")
     ax.set_ylabel("best fitness / global max")
