@@ -35,7 +35,13 @@ from tqdm import tqdm
 from activeloop.landscapes import load_landscape
 from activeloop.ml.backbones import load_backbone
 from activeloop.ml.cascade import cascade_scores
-from activeloop.ml.distill import export_onnx, latency_ms, onnx_predict, train_ensemble
+from activeloop.ml.distill import (
+    export_ensemble,
+    latency_ms,
+    onnx_member_predictions,
+    onnx_predict,
+    train_ensemble,
+)
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.lora import tune_lora
 from activeloop.ml.loop import transform_targets
@@ -91,11 +97,11 @@ def main() -> None:
     enc = get_encoder("onehot")
     batch = held[:1000]
     with tempfile.TemporaryDirectory() as tmp:
-        paths = [export_onnx(m, X.shape[1] // 20, Path(tmp) / f"m{k}.onnx") for k, m in enumerate(ens.members)]
+        paths = export_ensemble(ens, X.shape[1] // 20, tmp)
         size = sum(q.stat().st_size for q in paths)
 
         def students(Xq: np.ndarray) -> Prediction:
-            preds = np.stack([onnx_predict(q, Xq, m.y_mean, m.y_std) for q, m in zip(paths, ens.members)])
+            preds = onnx_member_predictions(paths, ens, Xq)
             return Prediction(preds.mean(0), preds.std(0, ddof=1))
 
         first = ens.members[0]

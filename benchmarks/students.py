@@ -26,7 +26,7 @@ import torch
 from scipy.stats import spearmanr
 
 from activeloop.landscapes import load_landscape
-from activeloop.ml.distill import export_onnx, latency_ms, onnx_predict, train_student
+from activeloop.ml.distill import export_ensemble, latency_ms, onnx_member_predictions, train_ensemble
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.loop import transform_targets
 from activeloop.ml.surrogates import get_surrogate
@@ -47,16 +47,12 @@ def one_seed(land, X: np.ndarray, seed: int, members: int, channels: int) -> dic
     enc = get_encoder("onehot")
     lib = land.library
     t_teacher = latency_ms(lambda: teacher.predict(enc.encode(lib.subset(batch_rows))), repeats=5)
+    students = train_ensemble(X[rows], targets, members=members, seed=seed, channels=channels, epochs=40)
     with tempfile.TemporaryDirectory() as tmp:
-        paths, students = [], []
-        for k in range(members):
-            st = train_student(X[rows], targets, channels=channels, epochs=40, seed=seed * 10 + k,
-                               bootstrap=members > 1)
-            paths.append(export_onnx(st, X.shape[1] // 20, Path(tmp) / f"m{k}.onnx"))
-            students.append(st)
-        preds = np.mean([onnx_predict(p, X[held], s.y_mean, s.y_std) for p, s in zip(paths, students)], axis=0)
-        t_student = latency_ms(lambda: [onnx_predict(p, enc.encode(lib.subset(batch_rows)), s.y_mean, s.y_std)
-                                        for p, s in zip(paths, students)], repeats=5)
+        paths = export_ensemble(students, X.shape[1] // 20, tmp)
+        preds = onnx_member_predictions(paths, students, X[held]).mean(0)
+        t_student = latency_ms(
+            lambda: onnx_member_predictions(paths, students, enc.encode(lib.subset(batch_rows))), repeats=5)
         size = sum(p.stat().st_size for p in paths)
     return {
         "teacher_ms_per_1000": t_teacher,
@@ -65,7 +61,7 @@ def one_seed(land, X: np.ndarray, seed: int, members: int, channels: int) -> dic
         "spearman_student_teacher": float(spearmanr(preds, teacher_held).statistic),
         "spearman_student_measured": float(spearmanr(preds, land.fitness[held]).statistic),
         "spearman_teacher_measured": float(spearmanr(teacher_held, land.fitness[held]).statistic),
-        "student_parameters": int(sum(s.num_parameters() for s in students)),
+        "student_parameters": int(students.num_parameters()),
         "student_bytes": int(size),
     }
 

@@ -242,6 +242,17 @@ def onnx_predict(path: str | Path, X_onehot: np.ndarray, y_mean: float, y_std: f
     return (out[:, 0] if out.ndim == 2 else out) * y_std + y_mean
 
 
+def export_ensemble(ensemble: StudentEnsemble, positions: int, directory: str | Path) -> list[Path]:
+    """One ONNX file per member, ``directory/member-<k>.onnx``."""
+    return [export_onnx(m, positions, Path(directory) / f"member-{k}.onnx")
+            for k, m in enumerate(ensemble.members)]
+
+
+def onnx_member_predictions(paths: list[Path], ensemble: StudentEnsemble, X_onehot: np.ndarray) -> np.ndarray:
+    """``members x N`` predictions (teacher units) of an ensemble exported by :func:`export_ensemble`."""
+    return np.stack([onnx_predict(p, X_onehot, m.y_mean, m.y_std) for p, m in zip(paths, ensemble.members)])
+
+
 def latency_ms(fn: Callable[[], object], repeats: int = 5) -> float:
     """Median wall time of ``fn`` in milliseconds."""
     times = []

@@ -130,7 +130,7 @@ class _TunedModel:
 
 @dataclass
 class _StudentModel:
-    members: list
+    ensemble: object
     paths: list[Path]
     X: np.ndarray
     trainable: int
@@ -139,10 +139,9 @@ class _StudentModel:
     _tmp: object = field(default=None, repr=False)
 
     def predict(self, rows: np.ndarray) -> np.ndarray:  # noqa: D102
-        from activeloop.ml.distill import onnx_predict
+        from activeloop.ml.distill import onnx_member_predictions
 
-        return np.mean([onnx_predict(p, self.X[rows], s.y_mean, s.y_std)
-                        for s, p in zip(self.members, self.paths)], axis=0)
+        return onnx_member_predictions(self.paths, self.ensemble, self.X[rows]).mean(0)
 
 
 def _ridge():
@@ -233,21 +232,17 @@ def _fit_student(
     epochs: int,
     seed: int,
 ) -> _StudentModel:
-    from activeloop.ml.distill import export_onnx, train_student
+    from activeloop.ml.distill import export_ensemble, train_ensemble
 
     if teacher is None or len(teacher) != len(library):
         raise ConfigError("teacher", f"{spec.text} needs the teacher's prediction for every variant")
     X = get_encoder("onehot").encode(library)
     targets = np.asarray(teacher, dtype=np.float64).copy()
     targets[train] = y
-    rows = np.arange(len(library))
+    ensemble = train_ensemble(X, targets, members=spec.members, seed=seed,
+                              architecture=spec.architecture, channels=spec.channels,
+                              epochs=max(epochs, 20))
     tmp = tempfile.TemporaryDirectory(prefix="activeloop-student-")
-    members, paths = [], []
-    for k in range(spec.members):
-        st = train_student(X[rows], targets[rows], architecture=spec.architecture,
-                           channels=spec.channels, epochs=max(epochs, 20), seed=seed * 100 + k,
-                           bootstrap=spec.members > 1)
-        members.append(st)
-        paths.append(export_onnx(st, X.shape[1] // 20, Path(tmp.name) / f"member-{k}.onnx"))
-    size = sum(s.num_parameters() for s in members)
-    return _StudentModel(members, paths, X, size, size, sum(p.stat().st_size for p in paths), tmp)
+    paths = export_ensemble(ensemble, X.shape[1] // 20, tmp.name)
+    size = ensemble.num_parameters()
+    return _StudentModel(ensemble, paths, X, size, size, sum(p.stat().st_size for p in paths), tmp)

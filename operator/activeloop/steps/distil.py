@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from activeloop.ml.distill import export_onnx, latency_ms, onnx_predict, train_student
+from activeloop.ml.distill import export_ensemble, latency_ms, onnx_member_predictions, train_ensemble
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.loop import transform_targets
 from activeloop.ml.surrogates import get_surrogate
@@ -70,34 +69,31 @@ def distil(
     target_std = labels.std if match_variance and np.any(labels.std > 0) else None
     X = get_encoder("onehot").encode(library)
     positions = X.shape[1] // 20
-    members = []
     metrics: dict = {"student": student, "round": round_number, "architecture": architecture,
                      "channels": channels, "ensemble": ensemble, "members": []}
+    students = train_ensemble(X[rows], targets, members=ensemble, seed=spec.seed,
+                              architecture=architecture, channels=channels, epochs=epochs,
+                              target_std=target_std)
     with tempfile.TemporaryDirectory() as tmp:
-        for k in range(ensemble):
-            st = train_student(X[rows], targets, architecture=architecture, channels=channels,
-                               epochs=epochs, seed=spec.seed * 100 + k, bootstrap=ensemble > 1,
-                               target_std=target_std)
-            path = export_onnx(st, positions, Path(tmp) / f"member-{k}.onnx")
-            sha = store.put_file(f"students/{student}/member-{k}.onnx", path)
-            pred_eval = onnx_predict(path, X[eval_rows], st.y_mean, st.y_std)
-            members.append((st, path, pred_eval))
+        paths = export_ensemble(students, positions, tmp)
+        for st, path in zip(students.members, paths):
+            key_k = f"students/{student}/{path.name}"
             metrics["members"].append({
-                "uri": store.uri(f"students/{student}/member-{k}.onnx"), "sha256": sha,
+                "uri": store.uri(key_k), "sha256": store.put_file(key_k, path),
                 "bytes": path.stat().st_size, "y_mean": st.y_mean, "y_std": st.y_std,
             })
+        student_eval = onnx_member_predictions(paths, students, X[eval_rows]).mean(0)
         batch = X[pool[:1000]]
-        lat = latency_ms(lambda: [onnx_predict(p, batch, s.y_mean, s.y_std) for s, p, _ in members])
-    student_eval = np.mean([p for _, _, p in members], axis=0)
-    student_held = np.mean([s.predict(X[measured[held]]) for s, _, _ in members], axis=0)
+        lat = latency_ms(lambda: onnx_member_predictions(paths, students, batch))
+    student_held = students.member_predictions(X[measured[held]]).mean(0)
     metrics.update(
-        parameters=int(sum(s.num_parameters() for s, _, _ in members)),
+        parameters=int(students.num_parameters()),
         bytes=int(sum(m["bytes"] for m in metrics["members"])),
         latency_ms_per_1000=lat,
         latency_ms=lat / 1000.0,
         spearman_teacher=float(spearmanr(student_eval, teacher_eval.mean).statistic),
         spearman_std_teacher=(
-            float(spearmanr(np.mean([s.predict_std(X[eval_rows]) for s, _, _ in members], axis=0),
+            float(spearmanr(np.mean([s.predict_std(X[eval_rows]) for s in students.members], axis=0),
                             teacher_eval.std).statistic)
             if target_std is not None else None
         ),

@@ -26,15 +26,15 @@ class StudentEnsembleSurrogate(Surrogate):
         self.members, self.channels, self.unlabelled = members, channels, unlabelled
         self.epochs, self.seed = epochs, seed
         self.teacher = GPSurrogate(kernel=teacher_kernel)
-        self._train: tuple[np.ndarray, np.ndarray] | None = None
+        self.X_train: np.ndarray | None = None
+        self._y_train: np.ndarray | None = None
         self._ensemble = None
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> StudentEnsembleSurrogate:
         if X.shape[1] % 20 or not np.isin(X, (0.0, 1.0)).all():
             raise ConfigError("surrogate", "student_ensemble needs one-hot features (encoding: onehot)")
         self.teacher.fit(X, y)
-        self._train = (X, np.asarray(y, dtype=np.float64))
-        self.X_train = X
+        self.X_train, self._y_train = X, np.asarray(y, dtype=np.float64)
         self._ensemble = None
         return self
 
@@ -42,12 +42,11 @@ class StudentEnsembleSurrogate(Surrogate):
         if self._ensemble is None:  # once per fit: the first candidate set asked about is the pool
             from activeloop.ml.distill import train_ensemble
 
-            assert self._train is not None, "fit() first"
+            assert self.X_train is not None, "fit() first"
             rng = np.random.default_rng(self.seed)
             pool = X[rng.choice(len(X), size=min(self.unlabelled, len(X)), replace=False)]
-            X_train, y_train = self._train
-            inputs = np.vstack([pool, X_train])
-            targets = np.concatenate([self.teacher.predict(pool).mean, y_train])
+            inputs = np.vstack([pool, self.X_train])
+            targets = np.concatenate([self.teacher.predict(pool).mean, self._y_train])
             self._ensemble = train_ensemble(inputs, targets, members=self.members,
                                             channels=self.channels, epochs=self.epochs, seed=self.seed)
         return self._ensemble
@@ -60,5 +59,5 @@ class StudentEnsembleSurrogate(Surrogate):
         return self._students(X).member_predictions(X)
 
     def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
-        preds = self._students(X).member_predictions(X)
+        preds = self.member_predictions(X)
         return preds[rng.integers(0, len(preds), n_samples)]
