@@ -41,19 +41,30 @@ def test_gitops_examples_validate_against_the_crds_including_cel():
 
 def test_record_turns_a_plate_into_valid_manifests(tmp_path):
     plate = tmp_path / "plate-r1.csv"
-    plate.write_text("variant,value,unit\nFWAA,8.76,x\nV39A,0.06,x\nV39A,0.07,x\nVDGV,1.0,x\n")
+    plate.write_text("variant,value,replicate,status\nFWAA,8.76,,\nV39A,0.06,1,\nV39A,0.07,2,\nVDGV,1.0,,\n"
+                     "V39C,,,failed\n")
     res = run("record", str(plate), "--campaign", "gb1", "--campaign-file", str(CAMPAIGN_FILE),
               "--round", "1", "--unit", "enrichment", "-o", "yaml")
     assert res.exit_code == 0, res.output
     (doc,) = list(yaml.safe_load_all(res.stdout))
     validate_resource(doc)
     assert doc["metadata"]["name"] == "gb1-plate-r1" and doc["spec"]["round"] == 1
+    assert len(doc["metadata"]["annotations"]["activeloop.dev/content-sha256"]) == 64
     assert doc["spec"]["measurements"] == [
-        {"variant": "V39F:D40W:G41A:V54A", "value": 8.76},
         {"variant": "V39A", "value": 0.06, "replicate": 1},
         {"variant": "V39A", "value": 0.07, "replicate": 2},
+        {"variant": "V39C", "failed": True},
+        {"variant": "V39F:D40W:G41A:V54A", "value": 8.76},
         {"variant": "WT", "value": 1.0},
     ]
+
+
+def test_a_repeated_variant_needs_replicate_numbers(tmp_path):
+    plate = tmp_path / "dup.csv"
+    plate.write_text("variant,value\nV39A,0.06\nA,0.07\n".replace("A,0.07", "ADGV,0.07"))
+    res = run("record", str(plate), "--campaign", "gb1", "--campaign-file", str(CAMPAIGN_FILE), "-o", "yaml")
+    assert res.exit_code == 2 and "apiVersion" not in res.stdout
+    assert "line 3: variant: V39A repeats line 2; number replicates in a 'replicate' column" in res.output
 
 
 def test_record_splits_large_plates(tmp_path):
@@ -90,12 +101,10 @@ def test_record_needs_exactly_one_output(tmp_path):
 
 @pytest.fixture
 def cluster(tmp_path, monkeypatch):
-    from activeloop.controller import kube
     from activeloop.testing.emulator import EmulatedCluster
 
     with EmulatedCluster(tmp_path) as c:
         monkeypatch.setenv("KUBECONFIG", str(c.kubeconfig))
-        kube.reset_client()
         api = kubernetes.config.new_client_from_config(str(c.kubeconfig))
         co = kubernetes.client.CustomObjectsApi(api)
         camp = yaml.safe_load(CAMPAIGN_FILE.read_text())
@@ -111,7 +120,6 @@ def cluster(tmp_path, monkeypatch):
             "phase": "WaitingForAssays", "proposals": ["V39F:D40W", "V39A"],
             "tune": {"state": "Succeeded"}, "acquire": {"state": "Succeeded"}}})
         yield co
-    kube.reset_client()
 
 
 def test_proposals_status_and_apply_against_a_cluster(cluster, tmp_path):
@@ -126,9 +134,12 @@ def test_proposals_status_and_apply_against_a_cluster(cluster, tmp_path):
     res = run("record", str(plate), "--campaign", "gb1", "--round", "1", "-n", "lab", "--apply")
     assert res.exit_code == 0, res.output
     obj = cluster.get_namespaced_custom_object(GROUP, VERSION, "lab", "assayresults", "gb1-r1")
-    assert obj["spec"]["measurements"][0] == {"variant": "V39F:D40W", "value": 3.5}
-    # the same plate again is refused: recorded results are immutable
+    assert {"variant": "V39F:D40W", "value": 3.5} in obj["spec"]["measurements"]
+    # the same plate again creates nothing; other results under the same name are refused
     res = run("record", str(plate), "--campaign", "gb1", "--round", "1", "-n", "lab", "--apply")
-    assert res.exit_code == 2 and "already exists" in res.output
+    assert res.exit_code == 0 and "holds these results already; nothing created" in res.output
+    plate.write_text("variant,value\nV39F:D40W,3.6\nV39A,0.1\n")
+    res = run("record", str(plate), "--campaign", "gb1", "--round", "1", "-n", "lab", "--apply")
+    assert res.exit_code == 2 and "already exists with other measurements" in res.output
     res = run("proposals", "gb1", "--round", "2", "-n", "lab")
     assert res.exit_code == 2 and "not found" in res.output

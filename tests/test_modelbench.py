@@ -98,9 +98,9 @@ BLAT = (
 def test_errors_survive_the_trip_back_from_a_model_process():
     import pickle
 
-    from activeloop.errors import RecordError
+    from activeloop.errors import RecordError, RowProblem
 
     err = pickle.loads(pickle.dumps(ConfigError("backbone.model", "no weights")))
     assert isinstance(err, ConfigError) and (err.field, str(err)) == ("backbone.model", "backbone.model: no weights")
-    rec = pickle.loads(pickle.dumps(RecordError("plate.csv", [(3, "bad value")])))
-    assert rec.errors == [(3, "bad value")] and "line 3: bad value" in str(rec)
+    rec = pickle.loads(pickle.dumps(RecordError("plate.csv", [RowProblem(3, "value", "bad value")])))
+    assert rec.problems == [RowProblem(3, "value", "bad value")] and "line 3: value: bad value" in str(rec)

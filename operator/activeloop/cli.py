@@ -19,8 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_RUNS = Path("activeloop-runs")
 
@@ -30,8 +30,20 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from activeloop import __version__
+
+        typer.echo(f"activeloop {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
 
 
@@ -96,59 +108,120 @@ def init(
         s = init_campaign(spec, run_dir)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    console.print(f"campaign started in {run_dir}: {len(s.parent_sequence)} aa parent, "
-                  f"{s.rounds} rounds of {s.acquisition.batch_size}")
+    console.print(f"campaign started in {run_dir}: {len(s.parent_sequence)} aa parent, first batch of "
+                  f"{s.initial_batch_size}, then {s.rounds} rounds of {s.acquisition.batch_size}", highlight=False)
 
 
 @app.command()
 def propose(
     run_dir: Annotated[Path, typer.Option(help="The campaign's directory.")] = Path("campaign"),
-    force: Annotated[bool, typer.Option(help="Start a new round even if the last one awaits results.")] = False,
+    force: Annotated[bool, typer.Option(help="Close the latest round now, whatever is pending, and start the next.")] = False,
 ) -> None:
-    """Tune on what is recorded and write the next batch to assay as CSV."""
+    """Start the next round when the latest one is complete, and write its batch to assay (CSV)."""
+    from activeloop.local.campaign import open_campaign
     from activeloop.local.campaign import propose as do_propose
 
     try:
         p = do_propose(run_dir, force=force)
-    except ActiveLoopError as exc:
+        _, spec = open_campaign(run_dir)
+    except (ActiveLoopError, OSError) as exc:
         _fail(exc)
     if p.new:
-        console.print(f"round {p.round}: {p.record.get('proposed')} variants proposed -> {p.path}")
+        console.print(f"round {p.round} of {spec.total_rounds}: {p.record.get('proposed')} variants proposed "
+                      f"-> {p.path}", highlight=False)
     else:
-        console.print(f"round {p.round} is still waiting for its results: {p.path} (use --force for a new round)")
+        need = p.progress.needed(spec.trigger)
+        console.print(
+            f"round {p.round} is waiting for results: {p.progress.done} of {p.progress.proposed} recorded "
+            f"({p.progress.pending} pending; {need} needed to go on). Its batch: {p.path}\n"
+            "Record plates with `activeloop record`, or close the round now with `activeloop close-round` "
+            "(or `propose --force`).", highlight=False)
+
+
+@app.command("close-round")
+def close_round(
+    campaign: Annotated[str | None, typer.Argument(help="Cluster mode: the Campaign's name.")] = None,
+    run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
+    round_number: Annotated[int | None, typer.Option("--round", min=1, help="Cluster mode: the round (default: current).")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
+) -> None:
+    """Close the latest round now, whatever is still pending: the next round may start."""
+    try:
+        if campaign is None:
+            from activeloop.local.campaign import close_round as do_close
+
+            n = do_close(run_dir)
+        else:
+            from activeloop import clusterops
+
+            n = clusterops.close_round(campaign, clusterops.namespace(namespace), round_number)
+    except (ActiveLoopError, OSError) as exc:
+        _fail(exc)
+    console.print(f"round {n} closed; the next `activeloop propose` starts round {n + 1}"
+                  if campaign is None else f"round {n} of {campaign} closed; the operator starts the next",
+                  highlight=False)
+
+
+@app.command()
+def extend(
+    rounds: Annotated[int, typer.Option(min=1, help="New number of rounds after the first batch.")],
+    run_dir: Annotated[Path, typer.Option(help="The campaign's directory.")] = Path("campaign"),
+) -> None:
+    """Let a campaign run more rounds than its spec planned."""
+    from activeloop.local.campaign import extend as do_extend
+
+    try:
+        spec = do_extend(run_dir, rounds)
+    except (ActiveLoopError, OSError) as exc:
+        _fail(exc)
+    console.print(f"{run_dir}: now {spec.total_rounds} rounds in all (first batch + {spec.rounds})", highlight=False)
 
 
 @app.command()
 def record(
-    results: Annotated[Path, typer.Argument(help="CSV with 'variant' and 'value' (optional 'replicate') columns.")],
+    results: Annotated[Path, typer.Argument(help="Plate: .csv/.tsv (',' ';' or tab) or .xlsx with a variant and a value column.")],
     run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
-    value_column: Annotated[str | None, typer.Option(help="Column holding the measured value.")] = None,
+    value_column: Annotated[str | None, typer.Option(help="Column holding the measured value (case-insensitive).")] = None,
+    decimal: Annotated[str, typer.Option(help="Decimal mark of the values: '.' or ','.")] = ".",
+    sheet: Annotated[str | None, typer.Option(help="Excel: the sheet to read (default: the first).")] = None,
+    replicates: Annotated[str, typer.Option(help="How a variant's replicates combine: mean or median.")] = "mean",
+    name: Annotated[str | None, typer.Option(help="Name of the recorded plate (default: from the file name).")] = None,
+    supersede: Annotated[list[str] | None, typer.Option("--supersede", "--supersedes", help="Recorded plate(s) this one corrects.")] = None,
     campaign: Annotated[str | None, typer.Option(help="Cluster mode: the Campaign's name.")] = None,
     campaign_file: Annotated[Path | None, typer.Option(help="Campaign YAML to validate against (else read from the cluster).")] = None,
     round_number: Annotated[int | None, typer.Option("--round", min=1, help="Round whose proposals were assayed.")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Print manifests: yaml.")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Create the AssayResults in the cluster.")] = False,
-    name: Annotated[str | None, typer.Option(help="AssayResult name (default: the file's name).")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit of the values.")] = None,
-    supersedes: Annotated[list[str] | None, typer.Option(help="AssayResults this one corrects.")] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
 ) -> None:
-    """Validate and record assay results; nothing is recorded if any row is bad.
+    """Check every row of a plate and record them all, or nothing if any row is bad.
 
-    Local mode appends to the campaign in RUN_DIR. With --campaign, the plate becomes AssayResult
-    manifests: printed (-o yaml, for GitOps) or created in the cluster (--apply).
+    Mark a failed well with a 'status' column saying 'failed' (or the value 'failed'). Recording
+    the same plate twice records nothing the second time. Local mode records into RUN_DIR; with
+    --campaign the plate becomes AssayResult manifests: printed (-o yaml, for GitOps) or created
+    in the cluster (--apply).
     """
+    from activeloop.steps import ingest
+
     if campaign is None:
         from activeloop.local.campaign import record as do_record
 
         try:
-            n = do_record(run_dir, results, value_column)
+            out = do_record(run_dir, results, value_column, decimal=decimal, sheet=sheet, name=name,
+                            supersede=tuple(supersede or ()), replicates=replicates)
         except (ActiveLoopError, OSError) as exc:
             _fail(exc)
-        console.print(f"recorded {n} measurements from {results}")
+        if not out.new:
+            console.print(f"{results}: these results were recorded before (as {out.duplicate_of}); "
+                          "nothing recorded", highlight=False)
+            return
+        failed = f", {out.failed} failed wells" if out.failed else ""
+        corrects = f"; corrects {', '.join(out.supersedes)}" if out.supersedes else ""
+        console.print(f"recorded {out.rows} measurements from {results} as {out.name}{failed}{corrects}",
+                      highlight=False)
         return
     from activeloop import clusterops
-    from activeloop.plates import assay_manifests, plate_measurements, read_plate
 
     if (output is None) == (not apply):
         _fail(ActiveLoopError("with --campaign give exactly one of -o yaml or --apply"))
@@ -157,10 +230,10 @@ def record(
     try:
         ns = clusterops.namespace(namespace) if apply or campaign_file is None else namespace
         spec, library = clusterops.campaign_spec(campaign, ns, campaign_file)
-        rows = plate_measurements(read_plate(results), spec, str(results), library, value_column)
-        docs = assay_manifests(campaign, rows, name=name or f"{campaign}-{results.stem}",
-                               round_number=round_number, unit=unit, supersedes=supersedes,
-                               namespace=ns)
+        rows = ingest.plate_rows(results, spec, library, value_column=value_column, decimal=decimal, sheet=sheet)
+        docs = ingest.assay_manifests(campaign, rows, name=name or f"{campaign}-{results.stem}",
+                                      round_number=round_number, unit=unit, replicates=replicates,
+                                      supersedes=supersede or (), namespace=ns)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
     if output == "yaml":
@@ -170,34 +243,54 @@ def record(
         return
     try:
         for doc in docs:
-            clusterops.create_assay(doc, ns)
-            console.print(f"created assayresult/{doc['metadata']['name']} ({len(doc['spec']['measurements'])} measurements)")
+            made = clusterops.create_assay(doc, ns)
+            n = len(doc["spec"]["measurements"])
+            console.print(f"created assayresult/{doc['metadata']['name']} ({n} measurements)" if made else
+                          f"assayresult/{doc['metadata']['name']} holds these results already; nothing created",
+                          highlight=False)
     except ActiveLoopError as exc:
         _fail(exc)
 
 
 @app.command()
 def proposals(
-    campaign: Annotated[str, typer.Argument(help="The Campaign's name.")],
-    round_number: Annotated[int, typer.Option("--round", min=1, help="Round number.")],
+    campaign: Annotated[str | None, typer.Argument(help="Cluster mode: the Campaign's name.")] = None,
+    round_number: Annotated[int | None, typer.Option("--round", min=1, help="Round number (default: the latest).")] = None,
+    run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
     output: Annotated[str, typer.Option("--output", "-o", help="csv or yaml.")] = "csv",
+    layout: Annotated[int | None, typer.Option(help="Add plate and well columns for a 96- or 384-well plate.")] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
 ) -> None:
     """Export a round's proposals (the batch to send to the lab)."""
-    from activeloop import clusterops
+    import pandas as pd
+
+    from activeloop.steps.layout import plate_map
 
     try:
-        props = clusterops.proposals(campaign, round_number, clusterops.namespace(namespace))
-    except ActiveLoopError as exc:
+        if campaign is None:
+            from activeloop.local.campaign import proposals as local_proposals
+
+            number, props = local_proposals(run_dir, round_number)
+            name = run_dir.name
+        else:
+            from activeloop import clusterops
+
+            if round_number is None:
+                raise ActiveLoopError("--round is needed with a cluster campaign")
+            number, name = round_number, campaign
+            variants = clusterops.proposals(campaign, round_number, clusterops.namespace(namespace))
+            props = pd.DataFrame({"variant": variants, "rank": range(1, len(variants) + 1)})
+        if layout is not None:
+            props = plate_map(props, layout)
+    except (ActiveLoopError, OSError, ValueError) as exc:
         _fail(exc)
     if output == "yaml":
         import yaml
 
-        typer.echo(yaml.safe_dump({"campaign": campaign, "round": round_number, "variants": props}), nl=False)
+        typer.echo(yaml.safe_dump({"campaign": name, "round": number,
+                                   "proposals": props.to_dict("records")}, sort_keys=False), nl=False)
     else:
-        typer.echo("variant,rank")
-        for i, v in enumerate(props, start=1):
-            typer.echo(f"{v},{i}")
+        typer.echo(props.to_csv(index=False), nl=False)
 
 
 @app.command()
@@ -206,7 +299,7 @@ def status(
     run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
     namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
 ) -> None:
-    """Rounds, best variants so far, pending proposals and running steps."""
+    """Rounds (done and planned), pending proposals, and the best variants so far."""
     if campaign is not None:
         from activeloop import clusterops
 
@@ -215,33 +308,42 @@ def status(
         except ActiveLoopError as exc:
             _fail(exc)
         c = st["campaign"]
-        console.print(f"campaign {campaign}: {c.get('phase', '?')}, round {c.get('currentRound', 0)}, "
-                      f"{c.get('measured', 0)} measured, {c.get('proposalsPending', 0)} proposals pending",
-                      highlight=False)
+        console.print(f"campaign {campaign}: {c.get('phase', '?')}, round {c.get('currentRound', 0)} of "
+                      f"{c.get('roundsPlanned', '?')}, {c.get('measured', 0)} measured, "
+                      f"{c.get('proposalsPending', 0)} proposals pending", highlight=False)
         if c.get("bestVariant"):
             console.print(f"best so far: {c['bestVariant']} ({c.get('bestValue'):.4g})", highlight=False)
         table = Table(title="rounds")
-        for col in ("round", "phase", "proposed", "measured", "tune", "acquire"):
+        for col in ("round", "phase", "proposed", "measured", "failed", "pending", "tune", "acquire"):
             table.add_column(col)
         for r in st["rounds"]:
-            table.add_row(str(r["round"]), r["phase"], str(r["proposed"]), str(r["measured"]),
-                          r["tune"], r["acquire"])
+            table.add_row(*(str(r[k]) for k in ("round", "phase", "proposed", "measured", "failed",
+                                                "pending", "tune", "acquire")))
         console.print(table)
         return
     from activeloop.local.campaign import status as do_status
 
     try:
         st = do_status(run_dir)
-    except (ActiveLoopError, KeyError) as exc:
+    except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    table = Table(title=f"{run_dir}: {st['measured']} variants measured")
-    for col in ("round", "proposed", "measured", "pending"):
+    table = Table(title=f"{run_dir}: round {len(st['rounds'])} of {st['rounds_planned']} planned; "
+                        f"{st['measured']} variants measured, {st['failed']} failed")
+    for col in ("round", "proposed", "measured", "failed", "pending", "state"):
         table.add_column(col, justify="right")
     for r in st["rounds"]:
-        table.add_row(*(str(r[c]) for c in ("round", "proposed", "measured", "pending")))
+        state = "closed" if r["closed"] else "complete" if r["complete"] else "waiting for results"
+        table.add_row(*(str(r[c]) for c in ("round", "proposed", "measured", "failed", "pending")), state)
     console.print(table)
-    for b in st["best"]:
-        console.print(f"  {b['variant']:<24} {b['value']:.4g}")
+    if st["best"]:
+        best = Table(title=f"best variants so far ({'highest' if st['direction'] == 'maximize' else 'lowest'} value)")
+        best.add_column("variant")
+        best.add_column("value", justify="right")
+        for b in st["best"]:
+            best.add_row(b["variant"], f"{b['value']:.4g}")
+        console.print(best)
+    else:
+        console.print("no results recorded yet")
 
 
 @app.command("bench-models")

@@ -1,4 +1,5 @@
-"""What the command line asks of a cluster: campaign specs, proposals, status, new AssayResults."""
+"""What the command line asks of a cluster: campaign specs, proposals, status, new AssayResults,
+closing a round. Every Kubernetes problem becomes an :class:`ActiveLoopError` that says what to do."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import yaml
 from pydantic import ValidationError
 
 from activeloop.api.campaign import CampaignSpec
-from activeloop.api.resources import CampaignResourceSpec
+from activeloop.api.resources import GROUP, VERSION, CampaignResourceSpec
 from activeloop.errors import ActiveLoopError, ConfigError, format_validation_error
-from activeloop.ml.sequences import VariantLibrary
+from activeloop.ml.library import Library
 
 
 def namespace(explicit: str | None) -> str:
@@ -28,6 +29,36 @@ def namespace(explicit: str | None) -> str:
         return "default"
 
 
+def kube() -> Any:
+    """A :class:`~activeloop.controller.kube.Kube` for the current context, or a clear error."""
+    try:
+        import kubernetes
+
+        from activeloop.controller.kube import Kube
+    except ImportError:
+        raise ActiveLoopError("cluster commands need the operator extra: pip install 'activeloop[operator]'") from None
+    try:
+        return Kube()
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        raise ActiveLoopError(
+            f"no Kubernetes cluster is configured ({exc}); set KUBECONFIG or a kube context, "
+            "or use a local campaign with --run-dir") from None
+
+
+def _call(fn: Any, *args: Any, what: str) -> Any:
+    from kubernetes.client import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        return fn(*args)
+    except ApiException as exc:
+        if exc.status in (401, 403):
+            raise ActiveLoopError(f"the cluster refused to let you {what} ({exc.status} {exc.reason})") from None
+        raise ActiveLoopError(f"the cluster could not {what}: {exc.status} {exc.reason}") from None
+    except (HTTPError, OSError) as exc:
+        raise ActiveLoopError(f"the cluster could not be reached to {what}: {exc}") from None
+
+
 def _core(spec: dict[str, Any], source: str) -> CampaignSpec:
     try:
         full = CampaignResourceSpec.model_validate(spec)
@@ -38,7 +69,7 @@ def _core(spec: dict[str, Any], source: str) -> CampaignSpec:
 
 def campaign_spec(
     name: str, ns: str | None, campaign_file: Path | None = None
-) -> tuple[CampaignSpec, VariantLibrary]:
+) -> tuple[CampaignSpec, Library]:
     """The campaign's spec (from a YAML file, else from the cluster) and its library."""
     from activeloop.steps.data import build_library
 
@@ -49,15 +80,15 @@ def campaign_spec(
             raise ConfigError("campaign_file", f"{campaign_file} has no Campaign named {name}")
         spec = _core(doc.get("spec") or {}, str(campaign_file))
     else:
-        obj = _get("campaigns", ns or "default", name)
+        obj = get("campaigns", ns or "default", name)
         spec = _core(obj.get("spec") or {}, f"campaign {name}")
     return spec, build_library(spec)
 
 
-def _get(plural: str, ns: str, name: str) -> dict[str, Any]:
-    from activeloop.controller import kube
-
-    obj = kube.get_custom(plural, ns, name)
+def get(plural: str, ns: str, name: str) -> dict[str, Any]:
+    """A custom object, or an error naming it."""
+    client = kube()
+    obj = _call(client.get, plural, ns, name, what=f"read {plural[:-1]} {name}")
     if obj is None:
         raise ActiveLoopError(f"{plural[:-1]} {name} not found in namespace {ns}")
     return obj
@@ -67,7 +98,7 @@ def proposals(campaign: str, round_number: int, ns: str) -> list[str]:
     """The variants a round proposed (from its LoopRound status)."""
     from activeloop.controller.builders import round_name
 
-    rnd = _get("looprounds", ns, round_name(campaign, round_number))
+    rnd = get("looprounds", ns, round_name(campaign, round_number))
     props = (rnd.get("status") or {}).get("proposals")
     if not props:
         phase = (rnd.get("status") or {}).get("phase", "Pending")
@@ -77,36 +108,66 @@ def proposals(campaign: str, round_number: int, ns: str) -> list[str]:
 
 def campaign_status(campaign: str, ns: str) -> dict[str, Any]:
     """The Campaign's status and one row per round (phase, proposals, measured, step states)."""
-    from activeloop.controller import kube
-
-    camp = _get("campaigns", ns, campaign)
+    client = kube()
+    camp = get("campaigns", ns, campaign)
+    items = _call(lambda: client.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "looprounds")["items"],
+                  what="list looprounds")
     rounds = []
-    for r in kube.list_custom("looprounds", ns, {"activeloop.dev/campaign": campaign}):
+    for r in items:
+        if (r.get("spec") or {}).get("campaign") != campaign:
+            continue
         st = r.get("status") or {}
         rounds.append({
             "round": r["spec"]["round"],
             "phase": st.get("phase", "Pending"),
             "proposed": len(st.get("proposals") or []),
             "measured": st.get("measured", 0),
+            "failed": st.get("failed", 0),
+            "pending": st.get("pending", 0),
             "tune": (st.get("tune") or {}).get("state") or "-",
             "acquire": (st.get("acquire") or {}).get("state") or "-",
         })
     return {"campaign": camp.get("status") or {}, "rounds": sorted(rounds, key=lambda r: r["round"])}
 
 
-def create_assay(doc: dict[str, Any], ns: str) -> None:
-    """Create one AssayResult; an existing name is an error (results are immutable)."""
+def create_assay(doc: dict[str, Any], ns: str) -> bool:
+    """Create one AssayResult; ``False`` if the same plate is there already (nothing to do).
+
+    A different object of that name is an error: recorded results are immutable.
+    """
     from kubernetes.client import ApiException
 
-    from activeloop.api.resources import GROUP, VERSION
-    from activeloop.controller import kube
-
+    client = kube()
     try:
-        kube.custom().create_namespaced_custom_object(GROUP, VERSION, ns, "assayresults", doc)
+        client.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "assayresults", doc)
+        return True
     except ApiException as exc:
         if exc.status == 409:
+            old = client.get("assayresults", ns, doc["metadata"]["name"]) or {}
+            key = "activeloop.dev/content-sha256"
+            if (old.get("metadata", {}).get("annotations") or {}).get(key) == doc["metadata"]["annotations"][key]:
+                return False
             raise ActiveLoopError(
-                f"assayresult {doc['metadata']['name']} already exists; recorded results are immutable: "
-                "use --name for a new object, and --supersedes to correct an old one"
+                f"assayresult {doc['metadata']['name']} already exists with other measurements; recorded "
+                "results are immutable: use --name for a new object, and --supersedes to correct an old one"
             ) from None
+        if exc.status in (401, 403):
+            raise ActiveLoopError(f"the cluster refused to let you create assayresults in {ns} "
+                                  f"({exc.status} {exc.reason})") from None
         raise ActiveLoopError(f"the API server refused assayresult {doc['metadata']['name']}: {exc.reason}") from None
+
+
+def close_round(campaign: str, ns: str, round_number: int | None = None) -> int:
+    """Close a round now (the campaign's current round by default); returns its number."""
+    from activeloop.controller.builders import round_name
+
+    client = kube()
+    if round_number is None:
+        round_number = int((get("campaigns", ns, campaign).get("status") or {}).get("currentRound") or 0)
+        if not round_number:
+            raise ActiveLoopError(f"campaign {campaign} has not started a round yet")
+    name = round_name(campaign, round_number)
+    get("looprounds", ns, name)
+    _call(client.custom.patch_namespaced_custom_object, GROUP, VERSION, ns, "looprounds", name,
+          {"spec": {"close": True}}, what=f"close looprounds/{name}")
+    return round_number

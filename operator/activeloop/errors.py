@@ -6,7 +6,7 @@ can fix the input without reading a traceback.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -36,20 +36,41 @@ class ConfigError(InputError):
     """A campaign or step configuration that is invalid (unknown strategy, bad size ...)."""
 
 
-class RecordError(ActiveLoopError, ValueError):
-    """One or more rows of an assay file are invalid; nothing was recorded.
+class StateError(ActiveLoopError):
+    """An action that the campaign's state does not allow now (e.g. a round past ``rounds``)."""
 
-    ``errors`` holds ``(line_number, message)`` pairs, line numbers as a text editor shows them.
+
+class RowProblem(NamedTuple):
+    """One bad cell of an assay table: ``line`` as a text editor shows it (header = 1), the
+    ``column`` as written in the file (or the field path of an AssayResult), and the problem."""
+
+    line: int
+    column: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.column}: {self.problem}" if self.column else f"line {self.line}: {self.problem}"
+
+
+class RecordError(ActiveLoopError, ValueError):
+    """One or more rows of an assay table are invalid; nothing was recorded.
+
+    ``problems`` lists every bad cell (:class:`RowProblem`), sorted by line.
     """
 
-    def __init__(self, source: str, errors: list[tuple[int, str]]) -> None:
+    def __init__(self, source: str, problems: list[RowProblem]) -> None:
         self.source = source
-        self.errors = errors
-        lines = "\n".join(f"  line {n}: {msg}" for n, msg in errors)
-        super().__init__(f"{source}: {len(errors)} invalid row(s), nothing recorded:\n{lines}")
+        self.problems = sorted(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s), nothing recorded:\n{lines}")
+
+    @property
+    def lines(self) -> list[int]:
+        """Line numbers with a problem (each once, in order)."""
+        return sorted({p.line for p in self.problems})
 
     def __reduce__(self):  # noqa: ANN204
-        return type(self), (self.source, self.errors)
+        return type(self), (self.source, self.problems)
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -21,7 +21,6 @@ deployed bytes) whose Spearman is within ``tolerance`` of the best is named.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import resource
@@ -40,8 +39,8 @@ from scipy.stats import spearmanr
 from activeloop.errors import ActiveLoopError, ConfigError
 from activeloop.ml.backbones import default_device
 from activeloop.ml.zoo import fit_model, parse_model
+from activeloop.steps.cost import emissions_tracker, energy_method
 
-RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
 
 
 @dataclass(frozen=True)
@@ -83,24 +82,6 @@ def top_k_recall(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
     return len(true_top & pred_top) / k
 
 
-def energy_method() -> str:
-    """How ``codecarbon`` can know CPU energy on this machine."""
-    if RAPL.is_file() and os.access(RAPL, os.R_OK):
-        return "measured (RAPL)"
-    return "estimated (CPU load x TDP; no readable RAPL)"
-
-
-def _tracker(country: str):  # noqa: ANN202 (codecarbon.OfflineEmissionsTracker)
-    from codecarbon import OfflineEmissionsTracker
-
-    logging.getLogger("codecarbon").setLevel(logging.ERROR)  # after import: it sets its own level
-
-    return OfflineEmissionsTracker(
-        country_iso_code=country, save_to_file=False, log_level="error", tracking_mode="process",
-        measure_power_secs=1,
-    )
-
-
 def evaluate(
     task: TaskSpec,
     model: str,
@@ -118,7 +99,7 @@ def evaluate(
     spec = parse_model(model)
     land, train, test = task.load()
     rss_start = _rss_mb()
-    tracker = _tracker(country)
+    tracker = emissions_tracker(country)
     tracker.start()
     try:
         cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -2,8 +2,9 @@
 
 import pytest
 
-from activeloop.api.resources import CampaignResourceSpec, RoundPhase, StudentModelSpec
+from activeloop.api.resources import CampaignResourceSpec, StudentModelSpec
 from activeloop.controller.builders import (
+    adopt,
     build_distil_job,
     build_loopround,
     build_step_job,
@@ -11,7 +12,6 @@ from activeloop.controller.builders import (
     job_name,
 )
 from activeloop.controller.config import OperatorConfig
-from activeloop.controller.state import after_step, job_outcome, set_condition
 from activeloop.landscapes import GB1_PARENT
 
 SPEC = CampaignResourceSpec.model_validate({
@@ -67,39 +67,16 @@ def test_distil_job_is_named_after_the_student_and_carries_its_options():
     assert args[3] == "distil" and args[-6:] == ["--architecture", "cnn", "--channels", "16", "--ensemble", "4"]
 
 
-def test_loopround_builder():
+def test_loopround_builder_and_adoption():
     r = build_loopround("gb1", 4)
     assert r["metadata"]["name"] == "gb1-r4" and r["spec"] == {"campaign": "gb1", "round": 4}
-
-
-def test_state_machine():
-    t = after_step("tune", True)
-    assert t.phase == RoundPhase.ACQUIRING and t.next_step == "acquire"
-    t = after_step("acquire", True)
-    assert t.phase == RoundPhase.WAITING_FOR_ASSAYS and t.next_step is None
-    t = after_step("tune", False, "OOMKilled")
-    assert t.phase == RoundPhase.FAILED and t.next_step is None
-    assert t.condition[:3] == ("Failed", "True", "TuneJobFailed") and t.condition[3] == "OOMKilled"
-
-
-@pytest.mark.parametrize(("status", "expected"), [
-    (None, None),
-    ({"active": 1}, None),
-    ({"succeeded": 1}, True),
-    ({"conditions": [{"type": "Complete", "status": "True"}]}, True),
-    ({"failed": 3, "conditions": [{"type": "Failed", "status": "True"}]}, False),
-    ({"failed": 1, "active": 1}, None),  # still retrying
-])
-def test_job_outcome(status, expected):
-    assert job_outcome(status) is expected
-
-
-def test_conditions_keep_transition_time_when_status_is_unchanged():
-    a = set_condition([], "Ready", "True", "Ok", "", 1)
-    b = set_condition(a, "Ready", "True", "StillOk", "", 2)
-    assert b[0]["lastTransitionTime"] == a[0]["lastTransitionTime"] and b[0]["reason"] == "StillOk"
-    c = set_condition(b, "Failed", "True", "X", "m", 2)
-    assert [x["type"] for x in c] == ["Failed", "Ready"]
+    owner = {"apiVersion": "activeloop.dev/v1alpha1", "kind": "Campaign",
+             "metadata": {"name": "gb1", "namespace": "lab", "uid": "u-1"}}
+    adopt(r, owner)
+    assert r["metadata"]["namespace"] == "lab"
+    assert r["metadata"]["ownerReferences"] == [{"apiVersion": "activeloop.dev/v1alpha1", "kind": "Campaign",
+                                                 "name": "gb1", "uid": "u-1", "controller": True,
+                                                 "blockOwnerDeletion": True}]
 
 
 def test_operator_defaults_apply_only_where_the_campaign_sets_nothing():

@@ -82,3 +82,22 @@ def test_assay_results_carry_an_immutability_rule():
     assert any("oldSelf.measurements" in r["rule"] for r in rules)
     lib_rules = _schema("Campaign")["properties"]["spec"]["properties"]["library"]["x-kubernetes-validations"]
     assert "variantsUri" in lib_rules[0]["rule"]
+
+
+def test_a_measurement_has_a_value_or_is_a_failed_well():
+    _validate("AssayResult", {"campaign": "gb1", "measurements": [{"variant": "V39A", "failed": True},
+                                                                  {"variant": "V39C", "value": 0.5}]})
+    for bad in ({"variant": "V39A"}, {"variant": "V39A", "value": 1.0, "failed": True}):
+        with pytest.raises(ValueError, match=r"spec.measurements\[0\]: each measurement has a value, or failed"):
+            _validate("AssayResult", {"campaign": "gb1", "measurements": [bad]})
+
+
+def test_a_round_may_be_closed_but_not_reopened_nor_moved():
+    old = {"apiVersion": "activeloop.dev/v1alpha1", "kind": "LoopRound", "metadata": {"name": "gb1-r2"},
+           "spec": {"campaign": "gb1", "round": 2}}
+    closed = {**old, "spec": {**old["spec"], "close": True}}
+    validate_resource(closed, old)
+    with pytest.raises(ValueError, match="a closed round cannot be reopened"):
+        validate_resource({**old, "spec": {**old["spec"], "close": False}}, closed)
+    with pytest.raises(ValueError, match="campaign and round are immutable"):
+        validate_resource({**old, "spec": {"campaign": "gb1", "round": 3}}, old)

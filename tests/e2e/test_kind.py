@@ -86,7 +86,7 @@ def cluster(request):
 
 @pytest.fixture(scope="module")
 def operator(cluster, tmp_path_factory):
-    from activeloop.controller import kube, run_in_thread
+    from activeloop.controller import run_in_thread
 
     mp = pytest.MonkeyPatch()
     with cluster.port_forward("service/minio", 9000) as port:
@@ -99,13 +99,11 @@ def operator(cluster, tmp_path_factory):
         mp.setenv("ACTIVELOOP_S3_SECRET", "minio-credentials")
         mp.setenv("ACTIVELOOP_WORKER_IMAGE", WORKER_IMAGE)
         mp.setenv("ACTIVELOOP_TIMER_INTERVAL", "2")
-        kube.reset_client()
         thread, stop = run_in_thread([NS])
         yield cluster
         stop.set()
         thread.join(60)
     mp.undo()
-    kube.reset_client()
 
 
 def _get(cluster, kind: str, name: str, path: str) -> str:

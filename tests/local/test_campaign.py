@@ -1,10 +1,13 @@
-"""The workstation flow: init -> propose -> record -> propose, with validation that loses nothing."""
+"""The workstation flow: init -> propose -> record -> propose, with the lab's round semantics."""
+
+import os
+import stat
 
 import pandas as pd
 import pytest
 import yaml
 
-from activeloop.errors import ConfigError, RecordError
+from activeloop.errors import ConfigError, InputError, RecordError, StateError
 from activeloop.landscapes import GB1_PARENT
 from activeloop.local import campaign as lc
 
@@ -14,7 +17,7 @@ SPEC = {
     "surrogate": {"kind": "gp_epistasis", "encoding": "onehot"},
     "acquisition": {"strategy": "thompson", "batchSize": 8},
     "initialBatchSize": 12,
-    "rounds": 3,
+    "rounds": 2,
 }
 
 
@@ -26,11 +29,15 @@ def run_dir(tmp_path):
     return tmp_path / "run"
 
 
-def _answer(run_dir, proposals_path, tmp_path, name="plate.csv"):
-    props = pd.read_csv(proposals_path)
-    vals = [float(sum(ord(c) for c in v) % 17) for v in props["variant"]]
+def value(v: str) -> float:
+    return float(sum(ord(c) for c in v) % 17)
+
+
+def plate(tmp_path, variants, name="plate.csv", failed=()) -> str:
     out = tmp_path / name
-    pd.DataFrame({"variant": props["variant"], "value": vals}).to_csv(out, index=False)
+    pd.DataFrame({"variant": list(variants),
+                  "value": ["" if v in failed else value(v) for v in variants],
+                  "status": ["failed" if v in failed else "" for v in variants]}).to_csv(out, index=False)
     return out
 
 
@@ -40,83 +47,158 @@ def _two_rounds(tmp_path, spec: dict):
     run = tmp_path / "run"
     lc.init_campaign(tmp_path / "spec.yaml", run)
     p1 = lc.propose(run)
-    lc.record(run, _answer(run, p1.path, tmp_path))
+    lc.record(run, plate(tmp_path, pd.read_csv(p1.path)["variant"]))
     return run, p1, lc.propose(run)
 
 
-def test_full_local_loop_survives_repeats(run_dir, tmp_path):
+def test_a_round_stays_open_until_its_plates_are_in(run_dir, tmp_path):
     p1 = lc.propose(run_dir)
-    assert p1.round == 1 and p1.new
-    first = pd.read_csv(p1.path)
-    assert len(first) == 12 and first["variant"].is_unique
-    # asking again before the lab answered returns the same batch, not a new one
+    first = list(pd.read_csv(p1.path)["variant"])
+    assert p1.round == 1 and p1.new and len(first) == 12 and len(set(first)) == 12
+    # one plate of three: the round is still waiting, and propose says how many are pending
+    assert lc.record(run_dir, plate(tmp_path, first[:4], "a.csv")).rows == 4
     again = lc.propose(run_dir)
-    assert (again.round, again.new) == (1, False)
-    assert lc.record(run_dir, _answer(run_dir, p1.path, tmp_path)) == 12
+    assert (again.round, again.new, again.progress.pending) == (1, False, 8)
+    lc.record(run_dir, plate(tmp_path, first[4:8], "b.csv"))
+    assert lc.propose(run_dir).progress.pending == 4 and not lc.propose(run_dir).new
+    lc.record(run_dir, plate(tmp_path, first[8:], "c.csv"))
     p2 = lc.propose(run_dir)
-    assert p2.round == 2 and p2.record["measured"] == 12
+    assert (p2.round, p2.new) == (2, True) and p2.record["measured"] == 12
     second = pd.read_csv(p2.path)
-    assert len(second) == 8
-    assert second["mean"].notna().all() and (second["std"] > 0).all()
-    assert list(second["rank"]) == list(range(1, 9))
-    assert not set(second["variant"]) & set(first["variant"])
+    assert len(second) == 8 and second["mean"].notna().all() and (second["std"] > 0).all()
+    assert list(second["rank"]) == list(range(1, 9)) and not set(second["variant"]) & set(first)
     assert p2.record["measurements_sha256"] and p2.record["proposals_sha256"]
-    # forcing a new round while round 2 is pending never re-proposes round 2's variants
-    p3 = lc.propose(run_dir, force=True)
-    assert p3.record["pending_excluded"] == 8
-    assert not set(pd.read_csv(p3.path)["variant"]) & set(second["variant"])
+
+
+def test_the_same_plate_twice_records_nothing_and_repeats_need_replicate_numbers(run_dir, tmp_path):
+    first = list(pd.read_csv(lc.propose(run_dir).path)["variant"])
+    p = plate(tmp_path, first[:6])
+    assert lc.record(run_dir, p).new
+    again = lc.record(run_dir, p)
+    assert not again.new and again.duplicate_of == "plate"
+    # the same rows in another file (other name, other order) are the same results
+    shuffled = tmp_path / "copy.tsv"
+    pd.read_csv(p).to_csv(shuffled, sep="\t", index=False)
+    assert not lc.record(run_dir, shuffled).new
+    assert lc.status(run_dir)["measured"] == 6 and lc.status(run_dir)["assays"] == 1
+    dup = tmp_path / "dup.csv"
+    dup.write_text(f"variant,value\n{first[6]},1.0\n{first[6]},1.5\n")
+    with pytest.raises(RecordError, match=r"line 3: variant: .* repeats line 2; number replicates"):
+        lc.record(run_dir, dup)
+    dup.write_text(f"variant,value,replicate\n{first[6]},1.0,1\n{first[6]},2.0,2\n")
+    assert lc.record(run_dir, dup).rows == 2
+    data = lc.current_measurements(lc.open_campaign(run_dir)[0]).set_index("variant")
+    assert data.loc[first[6], "value"] == 1.5 and data.loc[first[6], "n"] == 2
+
+
+def test_a_correction_supersedes_explicitly(run_dir, tmp_path):
+    first = list(pd.read_csv(lc.propose(run_dir).path)["variant"])
+    lc.record(run_dir, plate(tmp_path, first[:3], "p1.csv"))
+    wrong = tmp_path / "p1-fixed.csv"
+    wrong.write_text(f"variant,value\n{first[0]},99\n")
+    with pytest.raises(InputError, match="supersede: no recorded assay 'p9'"):
+        lc.record(run_dir, wrong, supersede=["p9"])
+    out = lc.record(run_dir, wrong, supersede=["p1"])
+    assert out.new and out.supersedes == ("p1",)
+    data = lc.current_measurements(lc.open_campaign(run_dir)[0])
+    assert list(data["variant"]) == [first[0]] and data["value"].iloc[0] == 99
+
+
+def test_failed_wells_end_pending_are_never_proposed_again_nor_fitted(run_dir, tmp_path):
+    first = list(pd.read_csv(lc.propose(run_dir).path)["variant"])
+    failed = first[:2]
+    out = lc.record(run_dir, plate(tmp_path, first, failed=failed))
+    assert out.failed == 2
     st = lc.status(run_dir)
-    assert st["measured"] == 12
-    assert [r["pending"] for r in st["rounds"]] == [0, 8, 8]
+    assert st["rounds"][0]["failed"] == 2 and st["rounds"][0]["pending"] == 0 and st["failed"] == 2
+    p2 = lc.propose(run_dir)
+    assert p2.new and p2.record["measured"] == 10 and p2.record["failed_excluded"] == 2
+    assert not set(pd.read_csv(p2.path)["variant"]) & set(first)
 
 
-def test_record_reports_every_bad_row_and_appends_nothing(run_dir, tmp_path):
+def test_rounds_are_enforced_shown_and_extended_explicitly(run_dir, tmp_path):
+    for _ in range(3):  # the first batch, then rounds: 2
+        p = lc.propose(run_dir)
+        lc.record(run_dir, plate(tmp_path, pd.read_csv(p.path)["variant"], f"r{p.round}.csv"))
+    assert lc.status(run_dir)["rounds_planned"] == 3
+    with pytest.raises(StateError, match=r"done its 3 rounds .*activeloop extend --rounds 3"):
+        lc.propose(run_dir)
+    with pytest.raises(StateError):
+        lc.propose(run_dir, force=True)
+    lc.extend(run_dir, 3)
+    p4 = lc.propose(run_dir)
+    assert p4.round == 4 and lc.status(run_dir)["rounds_planned"] == 4
+
+
+def test_closing_a_round_lets_the_next_start_and_pending_variants_are_not_reproposed(run_dir, tmp_path):
+    first = list(pd.read_csv(lc.propose(run_dir).path)["variant"])
+    lc.record(run_dir, plate(tmp_path, first[:6]))
+    assert lc.close_round(run_dir) == 1
+    p2 = lc.propose(run_dir)
+    assert p2.round == 2 and p2.record["pending_excluded"] == 6
+    assert not set(pd.read_csv(p2.path)["variant"]) & set(first)
+    st = lc.status(run_dir)
+    assert st["rounds"][0]["closed"] and st["rounds"][0]["pending"] == 6
+    # a late plate for round 1 still counts, as round 1's results
+    lc.record(run_dir, plate(tmp_path, first[6:], "late.csv"))
+    assert lc.status(run_dir)["rounds"][0]["pending"] == 0
+
+
+def test_record_reports_every_bad_row_and_records_nothing(run_dir, tmp_path):
     good = tmp_path / "good.csv"
     good.write_text("variant,value\nAAA,1.5\nV39C:D40E,2.0\n")
-    assert lc.record(run_dir, good) == 2
-    before = (run_dir / "measurements.csv").read_bytes()
+    assert lc.record(run_dir, good).rows == 2
+    before = sorted(p.name for p in (run_dir / "assays").iterdir())
     bad = tmp_path / "bad.csv"
-    bad.write_text(
-        "variant,value\nAAA,1.0\nV39Z,2.0\nCCC,abc\nDDD,nan\nV39A:D40A:G41A:T44A,1\nMMM,3\n"
-    )
+    bad.write_text("variant,value\nAAA,1.0\nV39Z,2.0\nCCC,abc\nDDD,nan\nV39A:D40A:G41A:T44A,1\nMMM,3\nEEE,\n")
     with pytest.raises(RecordError) as info:
         lc.record(run_dir, bad)
-    lines = [n for n, _ in info.value.errors]
-    assert lines[:3] == [3, 4, 5]
+    assert info.value.lines == [3, 4, 5, 6, 7, 8]
     text = str(info.value)
     assert "line 3: variant: V39Z: 'Z' is not one of the 20 amino acids" in text
     assert "line 4: value: 'abc' is not a number" in text
     assert "line 5: value: 'nan' is not a finite number" in text
-    assert (run_dir / "measurements.csv").read_bytes() == before
-    # variants outside the library (T44A; M at a site whose alphabet lacks M) are refused too
-    outside = tmp_path / "outside.csv"
-    outside.write_text("variant,value\nAAA,1.0\nV39A:D40A:G41A:T44A,1\nMMM,3\n")
-    with pytest.raises(RecordError) as info:
-        lc.record(run_dir, outside)
-    assert [n for n, _ in info.value.errors] == [3, 4]
-    assert (run_dir / "measurements.csv").read_bytes() == before
+    assert "line 6: variant: V39A:D40A:G41A:T44A is not in the campaign's library" in text
+    assert "line 8: value: empty; give a number, or mark a failed well with status 'failed'" in text
+    assert sorted(p.name for p in (run_dir / "assays").iterdir()) == before
 
 
-def test_bad_specs_name_the_field(tmp_path):
-    bad = dict(SPEC, acquisition={"strategy": "ei", "batchSize": 8})
-    (tmp_path / "a.yaml").write_text(yaml.safe_dump(bad))
-    with pytest.raises(ConfigError, match="acquisition.strategy"):
-        lc.init_campaign(tmp_path / "a.yaml", tmp_path / "r1")
-    typo = dict(SPEC, batchsize=3)
-    (tmp_path / "b.yaml").write_text(yaml.safe_dump(typo))
-    with pytest.raises(ConfigError, match="batchsize: Extra inputs are not permitted"):
-        lc.init_campaign(tmp_path / "b.yaml", tmp_path / "r2")
-    far = dict(SPEC, library={"sites": [39, 99]})
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(far))
-    with pytest.raises(ConfigError, match="site 99 is beyond"):
-        lc.init_campaign(tmp_path / "c.yaml", tmp_path / "r3")
-    assert not (tmp_path / "r1").exists() or not any((tmp_path / "r1").iterdir())
+def test_bad_specs_name_the_field_and_create_nothing(tmp_path):
+    for i, (bad, match) in enumerate([
+        (dict(SPEC, acquisition={"strategy": "ei", "batchSize": 8}), "acquisition.strategy"),
+        (dict(SPEC, batchsize=3), "batchsize: Extra inputs are not permitted"),
+        (dict(SPEC, library={"sites": [39, 99]}), "site 99 is beyond"),
+    ]):
+        (tmp_path / f"{i}.yaml").write_text(yaml.safe_dump(bad))
+        with pytest.raises(ConfigError, match=match):
+            lc.init_campaign(tmp_path / f"{i}.yaml", tmp_path / f"r{i}")
+        assert not (tmp_path / f"r{i}").exists()
 
 
 def test_init_refuses_to_overwrite_a_campaign(run_dir, tmp_path):
     (tmp_path / "x.yaml").write_text(yaml.safe_dump(SPEC))
     with pytest.raises(ConfigError, match="already holds a campaign"):
         lc.init_campaign(tmp_path / "x.yaml", run_dir)
+
+
+def test_a_missing_run_dir_is_an_error_that_creates_nothing(tmp_path):
+    for call in (lambda d: lc.propose(d), lambda d: lc.record(d, tmp_path / "p.csv"), lambda d: lc.status(d),
+                 lambda d: lc.proposals(d)):
+        with pytest.raises(InputError, match=r"run_dir: .*typo does not exist; start one with `activeloop init"):
+            call(tmp_path / "typo")
+        assert not (tmp_path / "typo").exists()
+
+
+def test_run_files_are_readable_by_the_lab_group(tmp_path):
+    old = os.umask(0o002)
+    try:
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(SPEC))
+        lc.init_campaign(tmp_path / "c.yaml", tmp_path / "run")
+        p = lc.propose(tmp_path / "run")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "run" / "campaign.yaml", p.path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o664
 
 
 def test_esm_encoding_tunes_lora_in_the_loop(tmp_path, tiny_esm):
@@ -132,7 +214,7 @@ def test_esm_encoding_tunes_lora_in_the_loop(tmp_path, tiny_esm):
     run, _, p2 = _two_rounds(tmp_path, spec)
     tune = yaml.safe_load((run / "rounds/round-002/tune.json").read_text())
     assert tune["tuned"] is True and 0 < tune["trainable_fraction"] < 0.5
-    assert "adapter_model.safetensors" in tune["model_sha256"]
+    assert "adapter_model.safetensors" in tune["model_sha256"] and tune["cost"]["cpu_seconds"] > 0
     assert p2.record["tune_sha256"] and len(pd.read_csv(p2.path)) == 4
 
 

@@ -8,18 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
-from activeloop.ml.sequences import AMINO_ACIDS, validate_sequence
-
-
-class Model(BaseModel):
-    """Base of every API model: camelCase aliases, unknown fields forbidden, frozen."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+from activeloop.api.base import Model
+from activeloop.api.names import Encoding, Strategy, SurrogateKind
+from activeloop.api.sequence import AMINO_ACIDS, validate_sequence
 
 
 class LibrarySpec(Model):
@@ -113,22 +106,13 @@ class LoraSpec(Model):
 class SurrogateSpec(Model):
     """The model with uncertainty that ranks candidates."""
 
-    kind: str = Field("gp_epistasis", description="gp_epistasis, gp, boosting_ensemble, mlp_ensemble.")
-    encoding: str = Field("onehot", description="onehot, physchem or esm.")
+    kind: SurrogateKind = Field("gp_epistasis", description="The surrogate model.")
+    encoding: Encoding = Field(
+        "onehot", description="Features: residues (onehot, physchem) or the language model (esm)."
+    )
     transform: Literal["none", "rank"] = Field(
         "rank", description="Target transform before fitting (rank: normal scores; the default)."
     )
-
-    @model_validator(mode="after")
-    def _known(self) -> SurrogateSpec:
-        from activeloop.ml.encodings import ENCODINGS
-        from activeloop.ml.surrogates import SURROGATES
-
-        if self.kind not in SURROGATES:
-            raise ValueError(f"kind {self.kind!r} is unknown; known: {sorted(SURROGATES)}")
-        if self.encoding not in {*ENCODINGS, "esm"}:
-            raise ValueError(f"encoding {self.encoding!r} is unknown; known: {sorted(ENCODINGS)} + esm")
-        return self
 
 
 class CascadeSpec(Model):
@@ -160,18 +144,25 @@ class CascadeSpec(Model):
 class AcquisitionSpec(Model):
     """How the next batch is chosen."""
 
-    strategy: str = Field("thompson", description="thompson, ucb, logei, greedy, uncertainty, random.")
+    strategy: Strategy = Field("thompson", description="How the batch is chosen.")
     batch_size: int = Field(96, ge=1, le=10_000, description="Variants proposed per round.")
     cascade: CascadeSpec = Field(default_factory=CascadeSpec)
 
-    @field_validator("strategy")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        from activeloop.ml.acquisition import STRATEGIES
 
-        if v not in STRATEGIES:
-            raise ValueError(f"{v!r} is unknown; known: {sorted(STRATEGIES)}")
-        return v
+class RoundTrigger(Model):
+    """When a round counts as done, so that the next one may start."""
+
+    min_fraction_measured: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Fraction of a round's proposals that must have a result (a value, or a failed "
+        "well) before the next round starts (1.0: never train on a half-recorded batch).",
+    )
+    debounce_seconds: int = Field(
+        30, ge=0, le=86_400,
+        description="On a cluster: quiet time after the last AssayResult before the next round starts.",
+    )
 
 
 class CampaignSpec(Model):
@@ -187,8 +178,17 @@ class CampaignSpec(Model):
     initial_batch_size: int = Field(
         96, ge=2, le=10_000, description="Variants drawn at random when nothing is measured yet."
     )
-    rounds: int = Field(4, ge=1, le=1000, description="Rounds of proposals after the first batch.")
+    rounds: int = Field(
+        4, ge=1, le=1000,
+        description="Rounds of proposals after the first batch (the campaign has rounds + 1 rounds).",
+    )
+    trigger: RoundTrigger = Field(default_factory=RoundTrigger, description="When a round is done.")
     seed: int = Field(0, ge=0, description="Seed for every random choice of the campaign.")
+
+    @property
+    def total_rounds(self) -> int:
+        """Rounds including the first batch: ``rounds + 1``."""
+        return self.rounds + 1
 
     @field_validator("parent_sequence")
     @classmethod

@@ -43,6 +43,7 @@ class ResourceDef:
     columns: list[dict[str, str]] = field(default_factory=list)
     spec_rules: list[dict[str, str]] = field(default_factory=list)
     extra_rules: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    """CEL rules of nested spec fields, by dotted path (``library``, ``measurements.items``)."""
 
     @property
     def singular(self) -> str:
@@ -103,7 +104,10 @@ RESOURCES: list[ResourceDef] = [
             AGE,
         ],
         spec_rules=[
-            {"rule": "self == oldSelf", "message": "a LoopRound's spec is immutable"},
+            {"rule": "self.campaign == oldSelf.campaign && self.round == oldSelf.round",
+             "message": "a LoopRound's campaign and round are immutable"},
+            {"rule": "!has(oldSelf.close) || !oldSelf.close || (has(self.close) && self.close)",
+             "message": "a closed round cannot be reopened"},
         ],
     ),
     ResourceDef(
@@ -127,6 +131,14 @@ RESOURCES: list[ResourceDef] = [
                 "with spec.supersedes naming this one",
             },
         ],
+        extra_rules={
+            "measurements.items": [
+                {
+                    "rule": "has(self.value) != (has(self.failed) && self.failed)",
+                    "message": "each measurement has a value, or failed: true for a well that gave none",
+                }
+            ]
+        },
     ),
     ResourceDef(
         kind="StudentModel",
@@ -206,8 +218,11 @@ def crd(res: ResourceDef) -> dict[str, Any]:
     status_schema = openapi_schema(res.status)
     if res.spec_rules:
         spec_schema["x-kubernetes-validations"] = res.spec_rules
-    for prop, rules in res.extra_rules.items():
-        spec_schema["properties"][prop]["x-kubernetes-validations"] = rules
+    for path, rules in res.extra_rules.items():
+        node = spec_schema
+        for part in path.split("."):
+            node = node[part] if part == "items" else node["properties"][part]
+        node["x-kubernetes-validations"] = rules
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from activeloop.api.campaign import CampaignSpec, Model
+from activeloop.api.base import Model
+from activeloop.api.campaign import CampaignSpec
 
 GROUP = "activeloop.dev"
 VERSION = "v1alpha1"
@@ -59,26 +60,10 @@ class StepResources(Model):
     )
 
 
-class RoundTrigger(Model):
-    """When new measurements start the next round."""
-
-    min_fraction_measured: float = Field(
-        1.0,
-        gt=0,
-        le=1,
-        description="Fraction of the last round's proposals that must be measured first "
-        "(1.0: never train on a half-recorded batch).",
-    )
-    debounce_seconds: int = Field(
-        30, ge=0, le=86_400, description="Quiet time after the last AssayResult before starting."
-    )
-
-
 class CampaignResourceSpec(CampaignSpec):
     """A campaign on a cluster: the campaign spec plus Job settings and the round trigger."""
 
     jobs: StepResources = Field(default_factory=StepResources, description="Step Job settings.")
-    trigger: RoundTrigger = Field(default_factory=RoundTrigger, description="Next-round trigger.")
     suspend: bool = Field(False, description="Start no new round while true.")
 
     def core(self) -> CampaignSpec:
@@ -100,11 +85,14 @@ class CampaignStatus(Model):
     """Observed state of a Campaign."""
 
     phase: CampaignPhase = CampaignPhase.PENDING
+    phase_since: str | None = Field(None, description="RFC 3339 time the phase last changed.")
     current_round: int = Field(0, description="Highest round started.")
+    rounds_planned: int = Field(0, description="Rounds the spec asks for (the first batch included).")
     measured: int = Field(0, description="Distinct variants measured.")
+    failed: int = Field(0, description="Distinct variants whose wells all failed.")
     best_value: float | None = Field(None, description="Best measured value so far.")
     best_variant: str | None = Field(None, description="Variant with the best measured value.")
-    proposals_pending: int = Field(0, description="Proposed variants without a measurement.")
+    proposals_pending: int = Field(0, description="Proposed variants without a result.")
     store_uri: str | None = Field(None, description="Where the campaign's artifacts are.")
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
@@ -118,6 +106,11 @@ class LoopRoundSpec(Model):
 
     campaign: str = Field(min_length=1, description="Name of the Campaign (same namespace).")
     round: int = Field(ge=1, description="Round number (1 is the first batch).")
+    close: bool = Field(
+        False,
+        description="Close the round now, whatever is still pending (the next round starts). "
+        "Set by `activeloop close-round` or the web interface's 'start next round'.",
+    )
 
 
 class RoundPhase(str, Enum):
@@ -131,6 +124,16 @@ class RoundPhase(str, Enum):
     FAILED = "Failed"
 
 
+class StepCost(Model):
+    """What a step cost, as the step measured it."""
+
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    energy_kwh: float | None = Field(None, description="codecarbon's estimate (see energyMethod).")
+    co2e_kg: float | None = Field(None, alias="co2eKg", description="CO2-equivalent for the grid's average.")
+    energy_method: str | None = None
+
+
 class StepStatus(Model):
     """The Job of one step and what it produced."""
 
@@ -139,12 +142,29 @@ class StepStatus(Model):
     attempts: int = 0
     record_uri: str | None = None
     message: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    cost: StepCost | None = None
+
+
+class RoundInputsStatus(Model):
+    """The inputs pinned when the round started: every step of the round reads them."""
+
+    spec_sha256: str
+    measurements_sha256: str
+    assays: int = Field(0, description="AssayResults (plates) in the snapshot.")
+    measured: int = Field(0, description="Variants with a value in the snapshot.")
+    failed: int = Field(0, description="Variants with only failed wells in the snapshot.")
+    taken_at: str = ""
 
 
 class LoopRoundStatus(Model):
     """Observed state of a LoopRound."""
 
     phase: RoundPhase = RoundPhase.PENDING
+    started_at: str | None = None
+    completed_at: str | None = None
+    inputs: RoundInputsStatus | None = None
     tune: StepStatus = Field(default_factory=StepStatus)
     acquire: StepStatus = Field(default_factory=StepStatus)
     proposals: list[str] = Field(default_factory=list, description="Variants proposed (canonical).")
@@ -152,7 +172,9 @@ class LoopRoundStatus(Model):
     proposals_sha256: str | None = None
     measurements_sha256: str | None = Field(None, description="Data snapshot the round trained on.")
     model_sha256: str | None = None
-    measured: int = Field(0, description="Proposals of this round with a measurement.")
+    measured: int = Field(0, description="Proposals of this round with a measured value.")
+    failed: int = Field(0, description="Proposals of this round whose wells failed.")
+    pending: int = Field(0, description="Proposals of this round without a result.")
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
 
@@ -161,20 +183,33 @@ class LoopRoundStatus(Model):
 
 
 class Measurement(Model):
-    """One measured value of one variant."""
+    """One measured well of one variant: a value, or ``failed: true`` for a well that gave none."""
 
     variant: str = Field(
         min_length=1, max_length=2048, description="V39F:D40W, a site combination, or a sequence."
     )
-    value: float = Field(description="Measured value (finite).")
+    value: float | None = Field(None, description="Measured value (finite); omitted for a failed well.")
+    failed: bool = Field(
+        False,
+        description="The variant was assayed and gave no value (it is never proposed again and "
+        "never fitted on).",
+    )
     replicate: int | None = Field(None, ge=1, description="Replicate number, if replicated.")
 
     @field_validator("value")
     @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
             raise ValueError("must be a finite number (not NaN or infinity)")
         return v
+
+    @model_validator(mode="after")
+    def _value_or_failed(self) -> Measurement:
+        if self.failed and self.value is not None:
+            raise ValueError("a failed well has no value: drop value or failed")
+        if not self.failed and self.value is None:
+            raise ValueError("value is required (or failed: true for a well that gave none)")
+        return self
 
 
 class AssayResultSpec(Model):
@@ -211,9 +246,12 @@ class AssayResultStatus(Model):
     """Whether the measurements were accepted into the campaign."""
 
     phase: Literal["Pending", "Accepted", "Rejected", "Superseded"] = "Pending"
-    accepted: int = 0
+    accepted: int = Field(0, description="Measurements accepted (failed wells included).")
+    failed: int = Field(0, description="Failed wells among them.")
     message: str | None = None
     sha256: str | None = Field(None, description="Hash of the accepted measurements.")
+    accepted_at: str | None = None
+    superseded_by: str | None = Field(None, description="The AssayResult that corrects this one.")
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
 
@@ -248,6 +286,7 @@ class StudentModelStatus(Model):
     spearman_teacher: float | None = None
     spearman_measured: float | None = None
     spearman_std_teacher: float | None = None
+    cost: StepCost | None = None
     message: str | None = None
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)

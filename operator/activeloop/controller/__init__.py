@@ -1,4 +1,5 @@
-"""The kopf operator: thin handlers, pure builders of child objects, idempotent reconcilers."""
+"""The kopf operator: a pure state machine (``machine``), pure builders of child objects
+(``builders``), one reconcile loop per campaign (``loop``) and thin kopf glue (``handlers``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 def run_in_thread(namespaces: list[str]) -> tuple[threading.Thread, threading.Event]:
     """Start the operator in a thread of its own (tests, benchmarks); returns it and its stop flag.
 
-    The operator reads its configuration from the environment at import of the handlers.
+    The operator reads its configuration from the environment when it starts.
     """
     import kopf
 

@@ -7,6 +7,7 @@ handlers treat as "already done": a restart or a retry never duplicates a Job or
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from activeloop.api.resources import API_VERSION, CampaignResourceSpec, StudentModelSpec
@@ -61,6 +62,23 @@ def build_loopround(campaign: str, round_number: int) -> dict[str, Any]:
         "metadata": {"name": round_name(campaign, round_number), "labels": labels(campaign, round_number)},
         "spec": {"campaign": campaign, "round": round_number},
     }
+
+
+def adopt(child: dict[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
+    """Make ``owner`` the controller of ``child`` (same namespace; deleted with it)."""
+    meta = owner["metadata"]
+    child["metadata"]["namespace"] = meta.get("namespace")
+    child["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": owner.get("apiVersion"),
+            "kind": owner.get("kind"),
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    return child
 
 
 def _env(config: OperatorConfig, store_uri: str) -> list[dict[str, Any]]:

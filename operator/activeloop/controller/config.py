@@ -1,4 +1,4 @@
-"""The operator's configuration, read once from the environment (set by the Helm chart)."""
+"""The operator's configuration, read from the environment at startup (set by the Helm chart)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ class OperatorConfig:
         job_node_selector, job_tolerations: defaults for step pods (JSON in the environment);
             a campaign's own ``spec.jobs`` settings replace them.
         namespaces: namespaces to watch (empty: cluster-wide).
-        timer_interval: seconds between campaign checks (next-round trigger and status summary).
+        timer_interval: seconds between a campaign's passes when nothing happens (events wake
+            the campaign's loop at once; this is the safety net and the debounce clock).
+        metrics_port: port of the Prometheus endpoint (``/metrics``); 0 picks a free port, a
+            negative number serves none.
     """
 
     store_uri: str = "file:///tmp/activeloop-store"
@@ -43,6 +46,7 @@ class OperatorConfig:
     job_tolerations: list[dict] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
     timer_interval: float = 10.0
+    metrics_port: int = 8000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> OperatorConfig:
@@ -62,6 +66,7 @@ class OperatorConfig:
             job_tolerations=json.loads(e.get("ACTIVELOOP_JOB_TOLERATIONS") or "[]"),
             namespaces=_list(e.get("ACTIVELOOP_NAMESPACES", "")),
             timer_interval=float(e.get("ACTIVELOOP_TIMER_INTERVAL", d.timer_interval)),
+            metrics_port=int(e.get("ACTIVELOOP_METRICS_PORT", d.metrics_port)),
         )
 
     def campaign_store(self, namespace: str, campaign: str) -> str:

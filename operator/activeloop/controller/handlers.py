@@ -1,155 +1,217 @@
-"""kopf handlers: thin. Each decides nothing itself; it calls :mod:`reconcile` and writes status.
+"""kopf glue: indexes, wake-ups, and one reconcile loop per Campaign. No decisions here.
+
+* **Indexes** (``@kopf.index``) hold every LoopRound, AssayResult, StudentModel and step Job by
+  ``(namespace, campaign)``, so a pass never lists objects from the API server.
+* **Wake-ups**: a watch event on any of them (or on the Campaign) wakes its campaign's loop
+  (``@kopf.on.event`` handlers only set a flag: kopf never retries them, so they do nothing that
+  must happen).
+* **The loop** (``@kopf.daemon`` on Campaigns): observe the indexes, run one pass
+  (:class:`~activeloop.controller.loop.CampaignLoop`: decide with ``machine``, act, write
+  statuses), post the Events, sleep until woken, the requeue time, or the resync interval. A pass
+  that fails is retried with backoff; every pass starts from what is observed, so a retry, a
+  restart or a kill never duplicates a Job or loses a result.
 
 Run with ``kopf run -m activeloop.controller.handlers`` (the operator image does), or in-process
-with :func:`activeloop.controller.run`.
+with :func:`activeloop.controller.run_in_thread`. The configuration is read from the environment
+at startup, not at import.
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import kopf
 
-from activeloop.api.resources import GROUP, VERSION
-from activeloop.controller import builders, kube, reconcile
+from activeloop.api.resources import API_VERSION, GROUP, VERSION
+from activeloop.controller import builders
 from activeloop.controller.config import OperatorConfig
+from activeloop.controller.kube import Kube
+from activeloop.controller.loop import CampaignLoop, Observed
+from activeloop.controller.metrics import METRICS
 
-CONFIG = OperatorConfig.from_env()
-_MANAGED = {"app.kubernetes.io/managed-by": builders.MANAGED_BY}
+MANAGED = {"app.kubernetes.io/managed-by": builders.MANAGED_BY}
+log = logging.getLogger(__name__)
+
+
+class Wakeups:
+    """One asyncio flag per campaign: set by events, awaited by the campaign's loop."""
+
+    def __init__(self) -> None:
+        self._flags: dict[Hashable, asyncio.Event] = {}
+
+    def flag(self, key: Hashable) -> asyncio.Event:
+        """The flag of ``key`` (made on first use)."""
+        if key not in self._flags:
+            self._flags[key] = asyncio.Event()
+        return self._flags[key]
+
+    def wake(self, key: Hashable) -> None:
+        """Wake the loop of ``key``."""
+        self.flag(key).set()
+
+    def forget(self, key: Hashable) -> None:
+        """Drop the flag of a deleted campaign."""
+        self._flags.pop(key, None)
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Progress in annotations (statuses stay ours), events for handler logs, no peering, no
-    scanning."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """Settings, and the operator's state in ``memo``: config, API client, loop, metrics endpoint."""
     settings.posting.level = logging.INFO
     settings.peering.standalone = True
-    # the CRDs are installed before the operator (Helm), and namespaces are named, not globbed:
-    # no need to scan the cluster for resources or namespaces
+    # the CRDs are installed before the operator (Helm), and namespaces are named, not globbed
     settings.scanning.disabled = True
-    settings.execution.max_workers = 4
     settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+    memo.config = OperatorConfig.from_env()
+    memo.kube = await asyncio.to_thread(Kube)
+    memo.loop = CampaignLoop(memo.kube, memo.config)
+    memo.wakeups = Wakeups()
+    memo.metrics_server = None
+    if memo.config.metrics_port >= 0:
+        from prometheus_client import start_http_server
+
+        server, _ = start_http_server(memo.config.metrics_port)
+        memo.metrics_server = server
+        memo.metrics_port = server.server_port
+        logger.info(f"metrics on :{server.server_port}/metrics")
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    """Stop serving metrics."""
+    server = getattr(memo, "metrics_server", None)
+    if server is not None:
+        server.shutdown()
+        server.server_close()
 
 
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """In a pod: the ServiceAccount. Elsewhere: the kubeconfig named by ``KUBECONFIG`` (read now,
-    not at import), then whatever the kubernetes client library can do (exec plugins ...)."""
+    """In a pod: the ServiceAccount. Elsewhere: the kubeconfig named by ``KUBECONFIG``."""
     info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
     return info or kopf.login_via_client(**kwargs)
 
 
-def _status(plural: str, namespace: str, name: str, patch: dict[str, Any] | None) -> None:
-    if patch:
-        kube.patch_status(plural, namespace, name, patch)
+# ------------------------------------------------------------------------------------ indexes
 
 
-def _reconcile(
-    plural: str,
-    fn: Callable[[str, str, dict[str, Any], OperatorConfig], dict[str, Any] | None],
-    name: str,
-    namespace: str,
-    body: kopf.Body,
-    refused: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
-) -> dict[str, Any] | None:
-    """Run a reconciler and write its status patch. A spec that can never be accepted becomes a
-    ``PermanentError`` (after ``refused`` wrote why into the status); a missing Campaign is retried."""
+def _entry(name: str, namespace: str, meta: Mapping[str, Any], spec: Mapping[str, Any],
+           status: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "uid": meta.get("uid"),
+            "generation": meta.get("generation"), "spec": copy.deepcopy(dict(spec)),
+            "status": copy.deepcopy(dict(status))}
+
+
+@kopf.index(GROUP, VERSION, "looprounds")
+def rounds_by_campaign(name: str, namespace: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
+                       **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """LoopRounds by ``(namespace, campaign)``."""
+    return {(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
+
+
+@kopf.index(GROUP, VERSION, "assayresults")
+def assays_by_campaign(name: str, namespace: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
+                       **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """AssayResults by ``(namespace, campaign)``."""
+    return {(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
+
+
+@kopf.index(GROUP, VERSION, "studentmodels")
+def students_by_campaign(name: str, namespace: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
+                         **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """StudentModels by ``(namespace, campaign)``."""
+    return {(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
+
+
+@kopf.index("batch", "v1", "jobs", labels=MANAGED)
+def jobs_by_campaign(name: str, namespace: str, labels: kopf.Labels, status: kopf.Status,
+                     **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Step Jobs by ``(namespace, campaign)``: name, labels and status only."""
+    return {(namespace, labels.get(builders.LABEL_CAMPAIGN)): {
+        "name": name, "namespace": namespace, "labels": dict(labels), "status": copy.deepcopy(dict(status))}}
+
+
+# ----------------------------------------------------------------------------------- wake-ups
+
+
+@kopf.on.event(GROUP, VERSION, "looprounds")
+@kopf.on.event(GROUP, VERSION, "assayresults")
+@kopf.on.event(GROUP, VERSION, "studentmodels")
+async def wake_campaign_of(namespace: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any) -> None:
+    """Something of a campaign changed: wake its loop."""
+    memo.wakeups.wake((namespace, spec.get("campaign")))
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
+async def wake_campaign_of_job(namespace: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
+    """A step Job changed: wake its campaign's loop."""
+    memo.wakeups.wake((namespace, labels.get(builders.LABEL_CAMPAIGN)))
+
+
+@kopf.on.event(GROUP, VERSION, "campaigns")
+async def wake_campaign(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+    """The Campaign itself changed (its spec, or its status as written): wake its loop."""
+    memo.wakeups.wake((namespace, name))
+
+
+# ---------------------------------------------------------------------------------- the loop
+
+
+async def _sleep(flag: asyncio.Event, stopped: kopf.DaemonStopped, seconds: float) -> None:
+    """Until ``flag`` is set, the daemon is stopped, or ``seconds`` have passed."""
+    waiters = [asyncio.ensure_future(flag.wait()), asyncio.ensure_future(stopped.wait())]
     try:
-        patch = fn(name, namespace, dict(body), CONFIG)
-    except ValueError as exc:  # InvalidResource, or a library that cannot be built
-        if refused:
-            _status(plural, namespace, name, refused(dict(body), str(exc)))
-        raise kopf.PermanentError(str(exc)) from None
-    except reconcile.CampaignMissing as exc:
-        raise kopf.TemporaryError(str(exc), delay=10) from None
-    _status(plural, namespace, name, patch)
-    return patch
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
 
 
-# ---------------------------------------------------------------------------------- Campaign
+@kopf.daemon(GROUP, VERSION, "campaigns", cancellation_timeout=30)
+async def campaign_loop(
+    name: str, namespace: str, body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped,
+    logger: kopf.Logger, rounds_by_campaign: kopf.Index, assays_by_campaign: kopf.Index,
+    students_by_campaign: kopf.Index, jobs_by_campaign: kopf.Index, **_: Any,
+) -> None:
+    """The campaign's reconcile loop (see the module docstring)."""
+    key = (namespace, name)
+    flag = memo.wakeups.flag(key)
+    backoff = 1.0
+    while not stopped:
+        flag.clear()
+        # copies, taken here in the event loop's thread: kopf keeps updating the indexes
+        obs = Observed(
+            namespace, name, copy.deepcopy(dict(body)),
+            [copy.deepcopy(r) for r in rounds_by_campaign.get(key, [])],
+            [copy.deepcopy(a) for a in assays_by_campaign.get(key, [])],
+            [copy.deepcopy(s) for s in students_by_campaign.get(key, [])],
+            [copy.deepcopy(j) for j in jobs_by_campaign.get(key, [])],
+        )
+        try:
+            result = await asyncio.to_thread(memo.loop.run, obs)
+        except Exception as exc:  # retried: the next pass starts again from what it observes
+            METRICS.reconciles.labels(outcome="error").inc()
+            logger.warning(f"pass failed, again in {backoff:.0f}s: {type(exc).__name__}: {exc}")
+            await _sleep(flag, stopped, backoff)
+            backoff = min(backoff * 2, 60.0)
+            continue
+        METRICS.reconciles.labels(outcome="ok").inc()
+        backoff = 1.0
+        for ref, event in result.events:
+            obj = {"apiVersion": API_VERSION, "kind": ref.kind,
+                   "metadata": {"name": ref.name, "namespace": namespace, "uid": ref.uid}}
+            kopf.event(obj, type=event.type, reason=event.reason, message=event.message[:1000])
+        delay = memo.config.timer_interval if result.requeue_after is None else result.requeue_after
+        if delay > 0:
+            await _sleep(flag, stopped, delay)
+    memo.loop.forget(namespace, name)
+    memo.wakeups.forget(key)
+    METRICS.rounds.forget(namespace, name)
 
 
-@kopf.on.resume(GROUP, VERSION, "campaigns")
-@kopf.on.create(GROUP, VERSION, "campaigns")
-@kopf.on.update(GROUP, VERSION, "campaigns", field="spec")
-def campaign_spec(name: str, namespace: str, body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-    """Accept the spec (store it, start round 1) or refuse it with a status naming the field."""
-    patch = _reconcile("campaigns", reconcile.reconcile_campaign, name, namespace, body,
-                       reconcile.campaign_failed_patch)
-    kopf.info(body, reason="Accepted", message=f"artifacts in {patch['storeUri']}")
-
-
-@kopf.timer(GROUP, VERSION, "campaigns", interval=CONFIG.timer_interval, idle=0)
-def campaign_tick(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
-    """Merge new assays, update the summary, and start the next round when it is due."""
-    patch = reconcile.tick_campaign(name, namespace, dict(body), CONFIG)
-    before = dict(body.get("status") or {})
-    if patch and any(before.get(k) != v for k, v in patch.items()):
-        _status("campaigns", namespace, name, patch)
-        if patch.get("currentRound", 0) > before.get("currentRound", 0):
-            kopf.info(body, reason="RoundStarted", message=f"round {patch['currentRound']} started")
-
-
-# --------------------------------------------------------------------------------- LoopRound
-
-
-@kopf.on.resume(GROUP, VERSION, "looprounds")
-@kopf.on.create(GROUP, VERSION, "looprounds")
-def round_start(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
-    """Create the Job of the round's current step (if absent) and record it."""
-    _reconcile("looprounds", reconcile.reconcile_round, name, namespace, body)
-
-
-@kopf.on.event("batch", "v1", "jobs", labels=_MANAGED)
-def job_changed(body: kopf.Body, **_: Any) -> None:
-    """A step Job changed: when it has finished, advance (or fail) its round."""
-    result = reconcile.on_job_event(dict(body), CONFIG)
-    if result is None:
-        return
-    rname, patch = result
-    namespace = body["metadata"]["namespace"]
-    step = body["metadata"]["labels"][builders.LABEL_STEP]
-    if step == "distil":
-        _status("studentmodels", namespace, rname, patch)
-        return
-    _status("looprounds", namespace, rname, patch)
-    rnd = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "LoopRound",
-           "metadata": {"name": rname, "namespace": namespace}}
-    if patch["phase"] == "Failed":
-        kopf.warn(rnd, reason="StepFailed", message=patch[step].get("message") or f"{step} failed")
-    else:
-        kopf.info(rnd, reason="StepSucceeded", message=f"{step} done; phase {patch['phase']}")
-
-
-# ------------------------------------------------------------------------------- AssayResult
-
-
-@kopf.on.resume(GROUP, VERSION, "assayresults")
-@kopf.on.create(GROUP, VERSION, "assayresults")
-@kopf.on.update(GROUP, VERSION, "assayresults", field="spec")
-def assay(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
-    """Validate measurements against the campaign and store them, or refuse naming the field."""
-    try:
-        patch = _reconcile("assayresults", reconcile.reconcile_assay, name, namespace, body,
-                           reconcile.assay_rejected_patch)
-    except kopf.PermanentError as exc:
-        kopf.warn(body, reason="Rejected", message=str(exc)[:1000])
-        raise
-    kopf.info(body, reason="Accepted", message=patch["message"])
-
-
-# ------------------------------------------------------------------------------- StudentModel
-
-
-@kopf.on.resume(GROUP, VERSION, "studentmodels")
-@kopf.on.create(GROUP, VERSION, "studentmodels")
-def student(name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
-    """Start the distil Job of a StudentModel (if absent)."""
-    _reconcile("studentmodels", reconcile.reconcile_student, name, namespace, body,
-               lambda _body, message: {"phase": "Failed", "message": message})
+__all__ = ["Wakeups", "campaign_loop"]

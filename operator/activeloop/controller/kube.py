@@ -1,12 +1,12 @@
 """The few Kubernetes API calls the operator makes, each idempotent.
 
-One API client per process (in-cluster config, else the kubeconfig), shared by every handler.
+One :class:`Kube` per operator process, made at startup and kept in kopf's ``memo``: handlers
+never build clients of their own.
 """
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import Any
 
 import kubernetes
@@ -14,100 +14,86 @@ from kubernetes.client import ApiException
 
 from activeloop.api.resources import GROUP, VERSION
 
+REQUEST_TIMEOUT = (5, 30)
+"""Connect and read timeouts of every call (a hung API server costs a retry, not the loop)."""
 
-@lru_cache(maxsize=1)
-def _api_client() -> kubernetes.client.ApiClient:
+
+def api_client() -> kubernetes.client.ApiClient:
+    """A client with the pod's ServiceAccount, else the kubeconfig (``KUBECONFIG``)."""
     try:
         kubernetes.config.load_incluster_config()
+        return kubernetes.client.ApiClient()
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-    return kubernetes.client.ApiClient()
+        return kubernetes.config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
 
 
-def reset_client() -> None:
-    """Forget the cached client (tests point the operator at a new API server)."""
-    _api_client.cache_clear()
+class Kube:
+    """Idempotent calls on ActiveLoop's resources, Jobs and Pods."""
+
+    def __init__(self, client: kubernetes.client.ApiClient | None = None) -> None:
+        self.client = client or api_client()
+        self.custom = kubernetes.client.CustomObjectsApi(self.client)
+        self.batch = kubernetes.client.BatchV1Api(self.client)
+        self.core = kubernetes.client.CoreV1Api(self.client)
+
+    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A custom object, or ``None`` if it does not exist."""
+        try:
+            return self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, name, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_if_absent(self, plural: str, namespace: str, body: dict[str, Any]) -> bool:
+        """Create a custom object unless one of that name exists; ``True`` if created now."""
+        try:
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, body, _request_timeout=REQUEST_TIMEOUT)
+            return True
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+
+    def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch the status subresource of a custom object (a deleted object is ignored)."""
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, plural, name, {"status": status},
+                _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def create_job_if_absent(self, namespace: str, body: dict[str, Any]) -> bool:
+        """Create a Job unless one of that name exists; ``True`` if created now."""
+        try:
+            self.batch.create_namespaced_job(namespace, body, _request_timeout=REQUEST_TIMEOUT)
+            return True
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+
+    def job_failure_message(self, namespace: str, job: str) -> str:
+        """Why a Job's pods failed: the last container's termination message and reason."""
+        try:
+            pods = self.core.list_namespaced_pod(namespace, label_selector=f"job-name={job}",
+                                                 _request_timeout=REQUEST_TIMEOUT).items
+        except ApiException:
+            return ""
+        messages = []
+        for pod in pods:
+            if (pod.metadata.labels or {}).get("job-name") != job:
+                continue
+            for cs in (pod.status and pod.status.container_statuses) or []:
+                term = cs.state and cs.state.terminated
+                if term and term.exit_code:
+                    text = (term.message or "").strip().splitlines()[-5:]
+                    messages.append(f"{term.reason or 'Error'} (exit {term.exit_code}): " + " | ".join(text))
+        return messages[-1] if messages else ""
 
 
-def custom() -> kubernetes.client.CustomObjectsApi:
-    """Client of ActiveLoop's custom resources."""
-    return kubernetes.client.CustomObjectsApi(_api_client())
-
-
-def batch() -> kubernetes.client.BatchV1Api:
-    """Client of Jobs."""
-    return kubernetes.client.BatchV1Api(_api_client())
-
-
-def core() -> kubernetes.client.CoreV1Api:
-    """Client of Pods."""
-    return kubernetes.client.CoreV1Api(_api_client())
-
-
-def get_custom(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-    """A custom object, or ``None`` if it does not exist."""
-    try:
-        return custom().get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-def list_custom(plural: str, namespace: str, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Custom objects of a namespace, filtered by ``labels`` (also client-side)."""
-    selector = ",".join(f"{k}={v}" for k, v in (labels or {}).items()) or None
-    items = custom().list_namespaced_custom_object(
-        GROUP, VERSION, namespace, plural, label_selector=selector
-    )["items"]
-    return [
-        i for i in items
-        if all((i.get("metadata", {}).get("labels") or {}).get(k) == v for k, v in (labels or {}).items())
-    ]
-
-
-def create_custom_if_absent(plural: str, namespace: str, body: dict[str, Any]) -> bool:
-    """Create a custom object unless one of that name exists; ``True`` if created now."""
-    try:
-        custom().create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
-        return True
-    except ApiException as exc:
-        if exc.status == 409:
-            return False
-        raise
-
-
-def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Merge-patch the status subresource of a custom object."""
-    custom().patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, plural, name, {"status": status}
-    )
-
-
-def create_job_if_absent(namespace: str, body: dict[str, Any]) -> bool:
-    """Create a Job unless one of that name exists; ``True`` if created now."""
-    try:
-        batch().create_namespaced_job(namespace, body)
-        return True
-    except ApiException as exc:
-        if exc.status == 409:
-            return False
-        raise
-
-
-def job_failure_message(namespace: str, job: str) -> str:
-    """Why a Job's pods failed: the last container's termination message and reason."""
-    try:
-        pods = core().list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
-    except ApiException:
-        return ""
-    messages = []
-    for pod in pods:
-        if (pod.metadata.labels or {}).get("job-name") != job:
-            continue
-        for cs in (pod.status and pod.status.container_statuses) or []:
-            term = cs.state and cs.state.terminated
-            if term and term.exit_code:
-                text = (term.message or "").strip().splitlines()[-5:]
-                messages.append(f"{term.reason or 'Error'} (exit {term.exit_code}): " + " | ".join(text))
-    return messages[-1] if messages else ""
+__all__ = ["REQUEST_TIMEOUT", "Kube", "api_client"]

@@ -1,12 +1,16 @@
 """A campaign on one workstation: ``init`` -> ``propose`` -> lab -> ``record`` -> ``propose`` ...
 
 State lives in a run directory (a :class:`LocalStore`); every write is atomic, so an interrupted
-command leaves the campaign as it was before it.
+command leaves the campaign as it was before it. Results go through the same ingestion path as on
+a cluster (``steps.ingest``), rounds follow the same rules (``steps.rounds``), and each round's
+steps read the inputs pinned when it started (``steps.snapshot``).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -14,138 +18,286 @@ import yaml
 from pydantic import ValidationError
 
 from activeloop.api.campaign import CampaignSpec
-from activeloop.errors import ConfigError, RecordError, format_validation_error
-from activeloop.ml.sequences import VariantLibrary
-from activeloop.plates import measurement_columns, read_plate
-from activeloop.steps import acquire, tune
+from activeloop.errors import ConfigError, InputError, StateError, format_validation_error
+from activeloop.ml.library import Library
+from activeloop.steps import ingest, rounds
 from activeloop.steps.data import (
-    MEASUREMENT_COLUMNS,
+    MEASUREMENTS_KEY,
     SPEC_KEY,
-    aggregate,
     build_library,
-    check_measurements,
     dump_spec,
     latest_round,
     load_spec,
-    read_measurements,
     read_proposals,
     round_prefix,
-    write_measurements,
 )
+from activeloop.steps.snapshot import read_inputs, take_snapshot
 from activeloop.store.local import LocalStore
 
 
-def parse_spec(data: dict) -> CampaignSpec:
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_spec(data: object, source: str = "campaign") -> CampaignSpec:
     """Validate a campaign spec, turning pydantic errors into a :class:`ConfigError`."""
-    try:
-        return CampaignSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError("campaign", format_validation_error(exc)) from None
-
-
-def init_campaign(spec_path: str | Path, run_dir: str | Path) -> CampaignSpec:
-    """Validate ``spec_path`` and start a campaign in ``run_dir`` (refuses to overwrite one)."""
-    data = yaml.safe_load(Path(spec_path).read_text())
     if isinstance(data, dict) and data.get("kind") == "Campaign":
         data = data.get("spec", {})
     if not isinstance(data, dict):
-        raise ConfigError("campaign", f"{spec_path} is not a YAML mapping")
-    spec = parse_spec(data)
-    store = LocalStore(run_dir)
-    if store.exists(SPEC_KEY):
+        raise ConfigError(source, "is not a YAML mapping of campaign fields")
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, format_validation_error(exc)) from None
+
+
+def init_campaign(spec_path: str | Path, run_dir: str | Path) -> CampaignSpec:
+    """Validate ``spec_path`` and start a campaign in ``run_dir`` (refuses to overwrite one).
+
+    Nothing is created when the spec is invalid.
+    """
+    try:
+        data = yaml.safe_load(Path(spec_path).read_text())
+    except OSError as exc:
+        raise InputError(str(spec_path), f"cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(spec_path), f"not valid YAML: {exc}") from None
+    return create_campaign(parse_spec(data), run_dir)
+
+
+def create_campaign(spec: CampaignSpec, run_dir: str | Path) -> CampaignSpec:
+    """Start a campaign from a validated spec in ``run_dir`` (which must not hold one)."""
+    if (Path(run_dir) / SPEC_KEY).exists():
         raise ConfigError("run_dir", f"{run_dir} already holds a campaign; choose another directory")
     build_library(spec)  # fail now, not at the first propose
-    store.put_bytes(SPEC_KEY, dump_spec(spec))
+    LocalStore(run_dir).put_bytes(SPEC_KEY, dump_spec(spec))
     return spec
+
+
+def open_campaign(run_dir: str | Path) -> tuple[LocalStore, CampaignSpec]:
+    """The store and live spec of the campaign in ``run_dir``; an error (creating nothing) if none."""
+    path = Path(run_dir)
+    if not (path / SPEC_KEY).is_file():
+        what = "does not exist" if not path.exists() else "holds no campaign"
+        raise InputError("run_dir", f"{run_dir} {what}; start one with "
+                                    f"`activeloop init CAMPAIGN.yaml --run-dir {run_dir}`")
+    store = LocalStore(path, create=False)
+    return store, load_spec(store)
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """The outcome of ``propose``: the round, its CSV and whether it was made just now."""
+    """The outcome of ``propose``: the round, its CSV, whether it was made just now, its progress."""
 
     round: int
     path: Path
     new: bool
     record: dict
+    progress: rounds.RoundProgress
+
+
+def _results(store: LocalStore) -> tuple[set[str], set[str]]:
+    data = current_measurements(store)
+    return set(data.loc[~data["failed"], "variant"]), set(data.loc[data["failed"], "variant"])
+
+
+def round_progress(store: LocalStore, round_number: int) -> rounds.RoundProgress:
+    """How many of a round's proposals have a result now."""
+    props = read_proposals(store, round_number)
+    measured, failed = _results(store)
+    return rounds.progress([] if props is None else props["variant"], measured, failed)
+
+
+def _closed_key(round_number: int) -> str:
+    return f"{round_prefix(round_number)}/closed.json"
+
+
+def is_closed(store: LocalStore, round_number: int) -> bool:
+    """Whether the lab closed the round explicitly."""
+    return store.exists(_closed_key(round_number))
+
+
+def close_round(run_dir: str | Path, reason: str = "closed by the lab") -> int:
+    """Close the latest round now, whatever is still pending; returns its number."""
+    store, _ = open_campaign(run_dir)
+    last = latest_round(store)
+    if not last or read_proposals(store, last) is None:
+        raise StateError("no round with proposals to close; run `activeloop propose` first")
+    if not is_closed(store, last):
+        p = round_progress(store, last)
+        store.put_bytes(_closed_key(last), json.dumps(
+            {"closed_at": _now(), "reason": reason, "pending": p.pending}).encode())
+    return last
 
 
 def propose(run_dir: str | Path, force: bool = False) -> Proposal:
-    """Tune and acquire the next round, writing its proposals CSV.
+    """Start the next round (tune, then acquire) and write its proposals CSV.
 
-    If the latest round has no measurements yet, its proposals are returned again (the lab has not
-    answered) unless ``force`` asks for a new round, which excludes the pending variants.
+    While the latest round is not complete (see ``steps.rounds``) its proposals are returned again
+    with their progress, unless ``force`` closes it first. A campaign past its ``rounds`` starts
+    nothing (:class:`StateError`; extend it with :func:`extend`).
     """
-    store = LocalStore(run_dir)
-    load_spec(store)
+    store, spec = open_campaign(run_dir)
     last = latest_round(store)
-    measured = set(read_measurements(store)["variant"])
-    if last and not force:
-        props = read_proposals(store, last)
-        if props is not None and not measured.intersection(props["variant"]):
-            return Proposal(last, store.path(f"{round_prefix(last)}/proposals.csv"), False, {})
-    nxt = last + 1
+    if last and read_proposals(store, last) is not None:
+        progress = round_progress(store, last)
+        if not rounds.is_complete(progress, spec.trigger, is_closed(store, last)):
+            if not force:
+                return Proposal(last, store.path(f"{round_prefix(last)}/proposals.csv"), False,
+                                _record(store, last), progress)
+            close_round(run_dir, "closed by propose --force")
+        nxt = last + 1
+    else:
+        nxt = max(last, 1)  # round 1, or a round whose steps were interrupted: finish it
+    if nxt > last and not rounds.may_start(nxt, spec):
+        raise StateError(
+            f"the campaign has done its {spec.total_rounds} rounds (the first batch and "
+            f"rounds: {spec.rounds}); to go on, raise them with "
+            f"`activeloop extend --rounds {spec.rounds + 1} --run-dir {run_dir}`")
+    from activeloop.steps.acquire import acquire
+    from activeloop.steps.tune import tune
+
+    take_snapshot(store, nxt, spec, _now())
     tune(store, nxt)
     record = acquire(store, nxt)
-    return Proposal(nxt, store.path(f"{round_prefix(nxt)}/proposals.csv"), True, record)
+    return Proposal(nxt, store.path(f"{round_prefix(nxt)}/proposals.csv"), True, record,
+                    round_progress(store, nxt))
 
 
-def validate_rows(
-    df: pd.DataFrame,
-    spec: CampaignSpec,
-    source: str,
+def _record(store: LocalStore, round_number: int) -> dict:
+    key = f"{round_prefix(round_number)}/acquire.json"
+    return json.loads(store.get_bytes(key)) if store.exists(key) else {}
+
+
+def extend(run_dir: str | Path, total: int) -> CampaignSpec:
+    """Raise the campaign's ``rounds`` (rounds of proposals after the first batch) to ``total``."""
+    store, spec = open_campaign(run_dir)
+    if total < spec.rounds:
+        raise ConfigError("rounds", f"{total} is below the campaign's {spec.rounds}; rounds are never "
+                                    "taken back")
+    new = spec.model_copy(update={"rounds": total})
+    store.put_bytes(SPEC_KEY, dump_spec(CampaignSpec.model_validate(new.model_dump())))
+    return new
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What ``record`` did: the assay's name, its rows, and whether anything new was stored."""
+
+    name: str
+    rows: int
+    failed: int
+    new: bool
+    duplicate_of: str | None = None
+    supersedes: tuple[str, ...] = ()
+
+
+def current_measurements(store: LocalStore) -> pd.DataFrame:
+    """One row per variant from every recorded assay (see ``steps.ingest.measurements``)."""
+    if store.exists(MEASUREMENTS_KEY):
+        return ingest.read_measurements_csv(store.get_bytes(MEASUREMENTS_KEY))
+    return ingest.measurements(store, [])
+
+
+def record(
+    run_dir: str | Path,
+    table: str | Path | ingest.Table,
     value_column: str | None = None,
-    library: VariantLibrary | None = None,
-) -> pd.DataFrame:
-    """Check every row of an assay table; returns canonical ``variant``/``value`` rows.
+    *,
+    decimal: str = ".",
+    sheet: str | None = None,
+    name: str | None = None,
+    supersede: tuple[str, ...] | list[str] = (),
+    replicates: str = "mean",
+) -> RecordOutcome:
+    """Check every row of a plate and record them all, or nothing if any row is bad.
 
-    Raises :class:`RecordError` listing every bad row with its line number (header = line 1).
+    A plate whose rows were recorded before (same content, whatever its file name) records
+    nothing. ``supersede`` names earlier assays this one corrects: they stop counting.
     """
-    vcol, ycol = measurement_columns(df, spec, source, value_column)
-    names, values, errors = check_measurements(list(df[vcol]), list(df[ycol]), spec, library)
-    if errors:
-        raise RecordError(source, [(i + 2, msg) for i, msg in errors])
-    return pd.DataFrame({"variant": names, "value": values})
+    store, spec = open_campaign(run_dir)
+    library: Library = build_library(spec)
+    tbl = table if isinstance(table, ingest.Table) else ingest.read_table(table, sheet=sheet)
+    rows = ingest.plate_rows(tbl, spec, library, value_column=value_column, decimal=decimal)
+    if replicates not in ("mean", "median"):
+        raise ConfigError("replicates", f"{replicates!r}: use mean or median")
+    assays = ingest.list_assays(store)
+    known = {a.name for a in assays}
+    for old in supersede:
+        if old not in known:
+            raise InputError("supersede", f"no recorded assay {old!r}; recorded: {sorted(known)}")
+    sha = ingest.content_hash(rows)
+    gone = ingest.superseded_names(assays)
+    same = next((a for a in assays if a.sha256 == sha and a.name not in gone), None)
+    if same is not None and not supersede:
+        return RecordOutcome(same.name, same.rows, same.failed, False, duplicate_of=same.name)
+    base = ingest.dns_label(name or Path(tbl.source).stem)
+    candidate, k = base, 1
+    while candidate in known:
+        k += 1
+        candidate = f"{base}-{k}"
+    meta = ingest.StoredAssay(
+        name=candidate, sha256=sha, rows=len(rows), failed=int(rows["failed"].sum()),
+        supersedes=tuple(supersede), replicates=replicates, source=Path(tbl.source).name,
+        arrived_round=latest_round(store), accepted_at=_now(),
+    )
+    stored = ingest.store_assay(store, meta, rows)
+    store.put_bytes(MEASUREMENTS_KEY, ingest.measurements_csv(ingest.measurements(store)))
+    return RecordOutcome(stored.name, stored.rows, stored.failed, True, supersedes=tuple(supersede))
 
 
-def record(run_dir: str | Path, table: str | Path, value_column: str | None = None) -> int:
-    """Validate every row of ``table`` and append them all, or nothing if any row is bad.
-
-    Variants must belong to the campaign's library. Replicates (the same variant twice) are kept
-    and averaged when fitting. Returns the number of rows recorded.
-    """
-    store = LocalStore(run_dir)
-    spec = load_spec(store)
-    path = Path(table)
-    new = validate_rows(read_plate(path), spec, str(path), value_column, build_library(spec))
-    last = latest_round(store)
-    new["round"] = last
-    new["source"] = path.name
-    old = read_measurements(store)
-    both = pd.concat([old, new[MEASUREMENT_COLUMNS]], ignore_index=True) if len(old) else new
-    write_measurements(store, both)
-    return len(new)
+def proposals(run_dir: str | Path, round_number: int | None = None) -> tuple[int, pd.DataFrame]:
+    """A round's proposals (the latest round when ``round_number`` is ``None``)."""
+    store, _ = open_campaign(run_dir)
+    number = round_number or latest_round(store)
+    props = read_proposals(store, number) if number else None
+    if props is None:
+        have = [r for r in range(1, latest_round(store) + 1) if read_proposals(store, r) is not None]
+        raise InputError("round", f"round {number} has no proposals; rounds with proposals: {have or 'none'}")
+    return number, props
 
 
 def status(run_dir: str | Path) -> dict:
-    """Rounds, measured and pending counts and the best variants so far."""
-    store = LocalStore(run_dir)
-    spec = load_spec(store)
-    data = aggregate(read_measurements(store))
-    measured = set(data["variant"])
-    rounds = []
+    """Rounds (proposed, measured, failed, pending, closed), planned rounds, best variants so far."""
+    store, spec = open_campaign(run_dir)
+    data = current_measurements(store)
+    measured, failed = _results(store)
+    out_rounds = []
     for r in range(1, latest_round(store) + 1):
         props = read_proposals(store, r)
         if props is None:
             continue
-        done = sum(v in measured for v in props["variant"])
-        rounds.append({"round": r, "proposed": len(props), "measured": done, "pending": len(props) - done})
-    best = data.sort_values("value", ascending=spec.objective.direction == "minimize").head(5)
+        p = rounds.progress(props["variant"], measured, failed)
+        inputs = read_inputs(store, r)
+        out_rounds.append({"round": r, "proposed": p.proposed, "measured": p.measured, "failed": p.failed,
+                           "pending": p.pending, "closed": is_closed(store, r),
+                           "complete": rounds.is_complete(p, spec.trigger, is_closed(store, r)),
+                           "started_at": inputs.taken_at if inputs else None})
+    valued = data[~data["failed"]]
+    best = valued.sort_values("value", ascending=spec.objective.direction == "minimize").head(5)
     return {
-        "rounds": rounds,
-        "measured": len(data),
+        "rounds": out_rounds,
+        "measured": int(len(valued)),
+        "failed": int(data["failed"].sum()),
+        "assays": len(ingest.list_assays(store)),
         "best": best[["variant", "value"]].to_dict("records"),
-        "rounds_planned": spec.rounds,
+        "rounds_planned": spec.total_rounds,
+        "direction": spec.objective.direction,
     }
 
 
-__all__ = ["Proposal", "init_campaign", "parse_spec", "propose", "record", "status", "validate_rows"]
+__all__ = [
+    "Proposal",
+    "RecordOutcome",
+    "close_round",
+    "create_campaign",
+    "extend",
+    "init_campaign",
+    "open_campaign",
+    "parse_spec",
+    "proposals",
+    "propose",
+    "record",
+    "round_progress",
+    "status",
+]

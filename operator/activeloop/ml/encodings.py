@@ -17,20 +17,27 @@ from functools import lru_cache
 
 import numpy as np
 
+from activeloop.api.sequence import AMINO_ACIDS
 from activeloop.errors import ConfigError
-from activeloop.ml.sequences import AMINO_ACIDS, VariantLibrary
+from activeloop.ml.library import Library
 
 __all__ = ["ENCODINGS", "Encoder", "OneHotEncoder", "PhyschemEncoder", "get_encoder"]
 
 
 class Encoder(ABC):
-    """Maps a :class:`VariantLibrary` to an ``N x d`` float64 matrix."""
+    """Maps residues at a library's variable positions to an ``N x d`` float64 matrix."""
 
     name: str = ""
 
     @abstractmethod
-    def encode(self, library: VariantLibrary) -> np.ndarray:
-        """Features of every variant, ``N x d``."""
+    def encode_tokens(self, site_tokens: np.ndarray) -> np.ndarray:
+        """Features of ``N x P`` site tokens (see :meth:`Library.site_tokens`), ``N x d``."""
+
+    def encode(self, library: Library, rows: np.ndarray | None = None) -> np.ndarray:
+        """Features of ``rows`` of ``library`` (all rows when ``None``)."""
+        if rows is None:
+            rows = np.arange(len(library))
+        return self.encode_tokens(library.site_tokens(rows))
 
 
 class OneHotEncoder(Encoder):
@@ -38,11 +45,10 @@ class OneHotEncoder(Encoder):
 
     name = "onehot"
 
-    def encode(self, library: VariantLibrary) -> np.ndarray:
-        tok = library.tokens[:, library.variable_positions]
-        n, p = tok.shape
+    def encode_tokens(self, site_tokens: np.ndarray) -> np.ndarray:
+        n, p = site_tokens.shape
         out = np.zeros((n, p * 20), dtype=np.float64)
-        out[np.arange(n)[:, None], np.arange(p) * 20 + tok] = 1.0
+        out[np.arange(n)[:, None], np.arange(p) * 20 + site_tokens] = 1.0
         return out
 
 
@@ -64,10 +70,8 @@ class PhyschemEncoder(Encoder):
 
     name = "physchem"
 
-    def encode(self, library: VariantLibrary) -> np.ndarray:
-        table = descriptor_table()
-        tok = library.tokens[:, library.variable_positions]
-        return table[tok].reshape(len(library), -1)
+    def encode_tokens(self, site_tokens: np.ndarray) -> np.ndarray:
+        return descriptor_table()[site_tokens].reshape(len(site_tokens), -1)
 
 
 class OneHotPhyschemEncoder(Encoder):
@@ -75,8 +79,9 @@ class OneHotPhyschemEncoder(Encoder):
 
     name = "onehot_physchem"
 
-    def encode(self, library: VariantLibrary) -> np.ndarray:
-        return np.hstack([OneHotEncoder().encode(library), PhyschemEncoder().encode(library)])
+    def encode_tokens(self, site_tokens: np.ndarray) -> np.ndarray:
+        return np.hstack([OneHotEncoder().encode_tokens(site_tokens),
+                          PhyschemEncoder().encode_tokens(site_tokens)])
 
 
 ENCODINGS: dict[str, Callable[[], Encoder]] = {
@@ -92,4 +97,4 @@ def get_encoder(name: str) -> Encoder:
     try:
         return ENCODINGS[name]()
     except KeyError:
-        raise ConfigError("encoding", f"unknown encoding {name!r}; known: {sorted(ENCODINGS)}")
+        raise ConfigError("encoding", f"unknown encoding {name!r}; known: {sorted(ENCODINGS)}") from None

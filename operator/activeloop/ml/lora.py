@@ -144,8 +144,12 @@ def tune_lora(
     return tuned
 
 
-def save_tuned(tuned: TunedModel, path: str | Path) -> Path:
-    """Save adapters (safetensors, via peft), head and scaling to directory ``path``."""
+def save_tuned(tuned: TunedModel, path: str | Path, revision: str | None = None) -> Path:
+    """Save adapters (safetensors, via peft), head and scaling to directory ``path``.
+
+    ``revision`` is the backbone revision the adapters were trained on; :func:`load_tuned` loads
+    the backbone at that revision.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -154,6 +158,7 @@ def save_tuned(tuned: TunedModel, path: str | Path) -> Path:
     trainable, total = tuned.parameter_counts()
     meta = {
         "backbone": tuned.backbone.name,
+        "revision": revision,
         "y_mean": tuned.y_mean,
         "y_std": tuned.y_std,
         "trainable_parameters": trainable,
@@ -163,14 +168,20 @@ def save_tuned(tuned: TunedModel, path: str | Path) -> Path:
     return path
 
 
-def load_tuned(path: str | Path, backbone: str | Path | None = None) -> TunedModel:
-    """Reload a model saved by :func:`save_tuned` (backbone from ``backbone`` or the saved name)."""
+def load_tuned(
+    path: str | Path, backbone: str | Path | None = None, revision: str | None = None
+) -> TunedModel:
+    """Reload a model saved by :func:`save_tuned`.
+
+    The backbone is ``backbone`` (else the saved name) at ``revision`` (else the saved revision):
+    adapters only make sense on the weights they were trained on.
+    """
     from peft import PeftModel
     from safetensors.torch import load_file
 
     path = Path(path)
     meta = json.loads((path / META_FILE).read_text())
-    base = load_backbone(backbone or meta["backbone"])
+    base = load_backbone(backbone or meta["backbone"], revision=revision or meta.get("revision"))
     peft_model = PeftModel.from_pretrained(base.model, str(path))
     peft_model.eval()
     head = RegressionHead(base.hidden_size)

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from activeloop.api.sequence import AMINO_ACIDS, validate_sequence
 from activeloop.errors import VariantError
-
-AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
-"""The 20 canonical amino acids; index ``i`` in token matrices means ``AMINO_ACIDS[i]``."""
+from activeloop.ml.library import Library
 
 _AA_INDEX = {a: i for i, a in enumerate(AMINO_ACIDS)}
 _LOOKUP = np.full(256, 255, dtype=np.uint8)
@@ -45,20 +44,6 @@ class Mutation:
 
     def __str__(self) -> str:
         return f"{self.wt}{self.position}{self.mt}"
-
-
-def validate_sequence(sequence: str, field_name: str = "sequence") -> str:
-    """Return ``sequence`` upper-cased, or raise naming the first residue outside the alphabet."""
-    seq = sequence.strip().upper()
-    if not seq:
-        raise VariantError(field_name, "is empty")
-    for i, ch in enumerate(seq, start=1):
-        if ch not in _AA_INDEX:
-            raise VariantError(
-                field_name,
-                f"residue {i} is {ch!r}, not one of the 20 amino acids {AMINO_ACIDS}",
-            )
-    return seq
 
 
 def parse_mutations(text: str, parent: str, field_name: str = "variant") -> tuple[Mutation, ...]:
@@ -188,8 +173,8 @@ def detokenize(tokens: np.ndarray) -> list[str]:
 
 
 @dataclass(frozen=True)
-class VariantLibrary:
-    """N variants of one parent: canonical names, sequences and an ``N x L`` token matrix.
+class VariantLibrary(Library):
+    """N variants of one parent held in memory: canonical names, sequences, ``N x L`` tokens.
 
     Build it with :meth:`from_strings` (any accepted spelling) or :meth:`from_sequences`. Names
     are unique: a library refuses duplicate variants, naming both rows.
@@ -245,11 +230,6 @@ class VariantLibrary:
         return len(self.names)
 
     @property
-    def parser(self) -> VariantParser:
-        """A parser for this library's parent and sites."""
-        return VariantParser(self.parent, self.sites)
-
-    @property
     def sequences(self) -> list[str]:
         """Full sequences, one per variant."""
         return detokenize(self.tokens)
@@ -262,6 +242,25 @@ class VariantLibrary:
         if len(self) == 0:
             return np.zeros(0, dtype=np.int64)
         return np.nonzero((self.tokens != self.tokens[0]).any(axis=0))[0]
+
+    @property
+    def positions(self) -> np.ndarray:
+        return self.variable_positions
+
+    def contains(self, name: str) -> bool:
+        return name in self._index
+
+    def rows_of(self, names: Iterable[str]) -> np.ndarray:
+        return self.index_of(names)
+
+    def site_tokens(self, rows: np.ndarray) -> np.ndarray:
+        return self.tokens[np.asarray(rows, dtype=np.int64)][:, self.variable_positions]
+
+    def names_of(self, rows: np.ndarray) -> list[str]:
+        return [self.names[i] for i in np.asarray(rows, dtype=np.int64)]
+
+    def tokens_of(self, rows: np.ndarray) -> np.ndarray:
+        return self.tokens[np.asarray(rows, dtype=np.int64)]
 
     def index_of(self, names: Iterable[str]) -> np.ndarray:
         """Row indices of canonical ``names``; raises naming the first unknown variant."""
@@ -282,3 +281,18 @@ class VariantLibrary:
         return VariantLibrary(
             self.parent, self.tokens[rows], tuple(self.names[i] for i in rows), self.sites
         )
+
+
+__all__ = [
+    "AMINO_ACIDS",
+    "Mutation",
+    "VariantLibrary",
+    "VariantParser",
+    "apply_mutations",
+    "canonical_name",
+    "detokenize",
+    "mutations_of",
+    "parse_mutations",
+    "tokenize",
+    "validate_sequence",
+]

@@ -12,14 +12,14 @@ import logging
 import sys
 
 from activeloop.errors import ActiveLoopError
-from activeloop.steps import STEPS
+from activeloop.steps import STEP_NAMES, get_step
 from activeloop.store import store_from_uri
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one step; exit code 0 on success, 2 on bad input, 1 on any other failure."""
     parser = argparse.ArgumentParser(prog="python -m activeloop.steps", description=__doc__)
-    parser.add_argument("step", choices=sorted(STEPS))
+    parser.add_argument("step", choices=sorted(STEP_NAMES))
     parser.add_argument("--store", required=True, help="file:///dir or s3://bucket/prefix")
     parser.add_argument("--round", type=int, required=True, dest="round_number")
     parser.add_argument("--student", help="distil: name of the StudentModel")
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                    "match_variance": not args.mean_only}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        record = STEPS[args.step](store_from_uri(args.store), args.round_number, **options)
+        record = get_step(args.step)(store_from_uri(args.store), args.round_number, **options)
     except (ActiveLoopError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,10 @@
 """The acquire step: fit the surrogate on what is measured and propose a round's batch.
 
 Like every step it is a function of ``(store, round_number)``: the local runner calls it
-in-process, the cluster runs it as a Job (``python -m activeloop.steps acquire``). Its JSON record
-carries the content hashes of what it read and wrote, so every proposal can be traced to its model
-and data. Re-running it for a round that already has proposals returns the stored record
-(idempotent).
+in-process, the cluster runs it as a Job (``python -m activeloop.steps acquire``). It reads only the
+round's pinned inputs (``steps.snapshot``) and the round's tuned model. Its JSON record carries the
+content hashes of what it read and wrote, so every proposal can be traced to its model and data.
+Re-running it for a round that already has proposals returns the stored record (idempotent).
 """
 
 from __future__ import annotations
@@ -19,30 +19,25 @@ import numpy as np
 import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
+from activeloop.api.names import LANGUAGE_MODEL_ENCODING
 from activeloop.ml.encodings import get_encoder
+from activeloop.ml.library import Library
 from activeloop.ml.loop import propose_batch, transform_targets
-from activeloop.ml.sequences import VariantLibrary, detokenize
-from activeloop.steps.data import (
-    measurement_hash,
-    write_record,
-    aggregate,
-    build_library,
-    latest_round,
-    load_spec,
-    read_measurements,
-    round_prefix,
-)
-from activeloop.store.base import ArtifactStore, sha256_bytes
+from activeloop.steps import ingest
+from activeloop.steps.cost import measure
+from activeloop.steps.data import build_library, read_proposals, round_prefix, write_record
+from activeloop.steps.snapshot import load_inputs
+from activeloop.store.base import ArtifactStore
 
 Featuriser = Callable[[np.ndarray | None], np.ndarray]
 """Library rows (``None``: all) -> the surrogate's features of those variants."""
 
 
 def featuriser(
-    store: ArtifactStore, spec: CampaignSpec, library: VariantLibrary, round_number: int
+    store: ArtifactStore, spec: CampaignSpec, library: Library, round_number: int
 ) -> Featuriser:
     """The surrogate's features (tuned-model embeddings for ``esm``), with the model loaded once."""
-    if spec.surrogate.encoding != "esm":
+    if spec.surrogate.encoding != LANGUAGE_MODEL_ENCODING:
         X = get_encoder(spec.surrogate.encoding).encode(library)
         return lambda rows=None: X if rows is None else X[rows]
     prefix = f"{round_prefix(round_number)}/model"
@@ -52,7 +47,7 @@ def featuriser(
         with tempfile.TemporaryDirectory() as tmp:
             for k in store.list(prefix + "/"):
                 store.get_file(k, Path(tmp) / k.rsplit("/", 1)[1])
-            tuned = load_tuned(tmp, spec.backbone.model)
+            tuned = load_tuned(tmp, spec.backbone.model, spec.backbone.revision)
         embed = tuned.embed
     else:
         from activeloop.ml.backbones import embed_sequences, load_backbone
@@ -62,23 +57,24 @@ def featuriser(
 
     def featurise(rows: np.ndarray | None = None) -> np.ndarray:
         # only the rows asked for are turned into sequences and embedded
-        return embed(library.sequences if rows is None else detokenize(library.tokens[rows]))
+        return embed(library.sequences_of(np.arange(len(library)) if rows is None else rows))
 
     return featurise
 
 
-def use_cascade(spec: CampaignSpec, library: VariantLibrary) -> bool:
+def use_cascade(spec: CampaignSpec, library: Library) -> bool:
     """Whether this round scores the library with students first (see ``acquisition.cascade``)."""
     mode = spec.acquisition.cascade.mode
     if mode != "auto":
         return mode == "always"
-    return spec.surrogate.encoding == "esm" and len(library) >= spec.acquisition.cascade.min_library
+    return (spec.surrogate.encoding == LANGUAGE_MODEL_ENCODING
+            and len(library) >= spec.acquisition.cascade.min_library)
 
 
 def cascade_candidates(
     store: ArtifactStore,
     spec: CampaignSpec,
-    library: VariantLibrary,
+    library: Library,
     round_number: int,
     featurise: Featuriser,
     measured: np.ndarray,
@@ -112,7 +108,7 @@ def cascade_candidates(
     n_send = max(int(np.ceil(c.fraction * len(library))), spec.acquisition.batch_size)
     sent = select_for_teacher(scores, n_send,
                               uncertain_share=c.uncertain_share, available=available)
-    listing = pd.DataFrame({"variant": [library.names[i] for i in sent],
+    listing = pd.DataFrame({"variant": library.names_of(sent),
                             "student_mean": scores.mean[sent], "student_std": scores.std[sent]})
     key = f"{round_prefix(round_number)}/cascade.csv"
     summary = {"candidates_uri": store.uri(key),
@@ -126,71 +122,77 @@ def cascade_candidates(
 def acquire(store: ArtifactStore, round_number: int) -> dict:
     """Propose round ``round_number``'s batch; writes ``proposals.csv`` and ``acquire.json``.
 
-    With no measurements, the batch is ``initialBatchSize`` variants drawn at random. Variants
-    measured or pending (proposed in an earlier round and not measured yet) are never proposed.
+    With fewer than two measured variants, the batch is ``initialBatchSize`` variants drawn at
+    random. Variants measured, failed, pending (proposed in an earlier round, no result in this
+    round's inputs) or excluded are never proposed.
     """
     prefix = round_prefix(round_number)
     key = f"{prefix}/acquire.json"
     if store.exists(key) and store.exists(f"{prefix}/proposals.csv"):
         return json.loads(store.get_bytes(key))
-    spec = load_spec(store)
+    spec, data, inputs = load_inputs(store, round_number)
     library = build_library(spec)
-    data = aggregate(read_measurements(store))
-    measured = library.index_of(data["variant"]) if len(data) else np.zeros(0, dtype=np.int64)
-    pending = _pending_rows(store, library, set(data["variant"]), round_number)
+    train = ingest.fitted(data)
+    train = ingest.in_library(train, library)
+    measured = library.rows_of(train["variant"])
+    tried = set(data["variant"])
+    failed = [v for v in data.loc[data["failed"], "variant"] if library.contains(v)]
+    pending = _pending_rows(store, library, tried, round_number)
+    blocked = np.unique(np.concatenate(
+        [library.rows_of(failed), pending, library.excluded_rows()]).astype(np.int64))
     sign = 1.0 if spec.objective.direction == "maximize" else -1.0
     seed = spec.seed * 1000 + round_number
-    start = time.perf_counter()
     cascade = None
-    if len(measured) < 2:
-        rng = np.random.default_rng(seed)
-        available = np.setdiff1d(np.arange(len(library)), np.concatenate([measured, pending]))
-        q = min(spec.initial_batch_size, len(available))
-        rows = rng.choice(available, size=q, replace=False)
-        mean = std = np.full(len(rows), np.nan)
-        strategy = "random (initial batch)"
-    else:
-        y = sign * data["value"].to_numpy(dtype=np.float64)
-        available = np.ones(len(library), dtype=bool)
-        available[np.concatenate([measured, pending])] = False
-        featurise = featuriser(store, spec, library, round_number)
-        if use_cascade(spec, library):
-            yt = transform_targets(y, spec.surrogate.transform)
-            X_measured = featurise(measured)
-            sent, cascade = cascade_candidates(store, spec, library, round_number, featurise,
-                                               measured, X_measured, yt, available, seed)
-            # the sub-problem: measured rows first, then the candidates the teacher sees
-            candidates = np.concatenate([measured, sent])
-            X = np.vstack([X_measured, featurise(sent)])
-            sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
-        else:
-            candidates = None
-            X = featurise(None)
-            sub_measured, sub_excluded = measured, pending
-        result = propose_batch(
-            X,
-            sub_measured,
-            y,
-            min(spec.acquisition.batch_size, int(available.sum()) if candidates is None else len(sent)),
-            surrogate=spec.surrogate.kind,
-            acquisition=spec.acquisition.strategy,
-            transform=spec.surrogate.transform,
-            excluded=sub_excluded,
-            seed=seed,
-        )
-        rows = result.rows if candidates is None else candidates[result.rows]
-        if result.surrogate is not None:
-            pred = result.surrogate.predict(X[result.rows])
-            # predictions in the objective's units, or (transform: rank) as normal scores of the
-            # measured values, where higher is always better
-            mean = sign * pred.mean if spec.surrogate.transform == "none" else pred.mean
-            std = pred.std
-        else:
+    with measure() as cost:
+        if len(measured) < 2:
+            rng = np.random.default_rng(seed)
+            available = np.setdiff1d(np.arange(len(library)), np.concatenate([measured, blocked]))
+            q = min(spec.initial_batch_size, len(available))
+            rows = rng.choice(available, size=q, replace=False)
             mean = std = np.full(len(rows), np.nan)
-        strategy = spec.acquisition.strategy
+            strategy = "random (initial batch)"
+        else:
+            y = sign * train["value"].to_numpy(dtype=np.float64)
+            available = np.ones(len(library), dtype=bool)
+            available[np.concatenate([measured, blocked])] = False
+            featurise = featuriser(store, spec, library, round_number)
+            if use_cascade(spec, library):
+                yt = transform_targets(y, spec.surrogate.transform)
+                X_measured = featurise(measured)
+                sent, cascade = cascade_candidates(store, spec, library, round_number, featurise,
+                                                   measured, X_measured, yt, available, seed)
+                # the sub-problem: measured rows first, then the candidates the teacher sees
+                candidates = np.concatenate([measured, sent])
+                X = np.vstack([X_measured, featurise(sent)])
+                sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
+            else:
+                candidates = None
+                X = featurise(None)
+                sub_measured, sub_excluded = measured, blocked
+            result = propose_batch(
+                X,
+                sub_measured,
+                y,
+                min(spec.acquisition.batch_size, int(available.sum()) if candidates is None else len(sent)),
+                surrogate=spec.surrogate.kind,
+                acquisition=spec.acquisition.strategy,
+                transform=spec.surrogate.transform,
+                excluded=sub_excluded,
+                seed=seed,
+            )
+            rows = result.rows if candidates is None else candidates[result.rows]
+            if result.surrogate is not None:
+                pred = result.surrogate.predict(X[result.rows])
+                # predictions in the objective's units, or (transform: rank) as normal scores of the
+                # measured values, where higher is always better
+                mean = sign * pred.mean if spec.surrogate.transform == "none" else pred.mean
+                std = pred.std
+            else:
+                mean = std = np.full(len(rows), np.nan)
+            strategy = spec.acquisition.strategy
     proposals = pd.DataFrame(
         {
-            "variant": [library.names[i] for i in rows],
+            "variant": library.names_of(rows),
             "rank": np.arange(1, len(rows) + 1),
             "mean": mean,
             "std": std,
@@ -199,36 +201,41 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     body = proposals.to_csv(index=False).encode()
     proposals_hash = store.put_bytes(f"{prefix}/proposals.csv", body)
     tune_key = f"{prefix}/tune.json"
+    best = None
+    if len(train):
+        values = train["value"].to_numpy(dtype=np.float64)
+        best = float(values.max() if spec.objective.direction == "maximize" else values.min())
     record = {
         "round": round_number,
         "strategy": strategy,
         "surrogate": spec.surrogate.kind,
         "encoding": spec.surrogate.encoding,
         "measured": int(len(measured)),
+        "failed_excluded": int(len(failed)),
         "pending_excluded": int(len(pending)),
         "proposed": int(len(rows)),
-        "best_measured": float(data["value"].max()) if len(data) else None,
-        "measurements_sha256": measurement_hash(store),
+        "best_measured": best,
+        "direction": spec.objective.direction,
+        "measurements_sha256": inputs.measurements_sha256,
+        "spec_sha256": inputs.spec_sha256,
         "tune_sha256": store.content_hash(tune_key) if store.exists(tune_key) else None,
-        "spec_sha256": sha256_bytes(store.get_bytes("campaign.yaml")),
         "cascade": cascade,
         "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
         "proposals_uri": store.uri(f"{prefix}/proposals.csv"),
         "proposals_sha256": proposals_hash,
-        "seconds": time.perf_counter() - start,
+        "seconds": cost["wall_seconds"],
+        "cost": cost,
     }
     return write_record(store, key, record)
 
 
 def _pending_rows(
-    store: ArtifactStore, library: VariantLibrary, measured: set[str], before_round: int
+    store: ArtifactStore, library: Library, tried: set[str], before_round: int
 ) -> np.ndarray:
-    from activeloop.steps.data import read_proposals
-
+    """Rows proposed in rounds before ``before_round`` that have no result in ``tried``."""
     pending: list[str] = []
-    for r in range(1, min(before_round, latest_round(store) + 1)):
+    for r in range(1, before_round):
         props = read_proposals(store, r)
         if props is not None:
-            pending += [v for v in props["variant"] if v not in measured]
-    return library.index_of(pending) if pending else np.zeros(0, dtype=np.int64)
-
+            pending += [v for v in props["variant"] if v not in tried and library.contains(v)]
+    return library.rows_of(pending) if pending else np.zeros(0, dtype=np.int64)

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 
 import numpy as np
+import pandas as pd
 from scipy.stats import spearmanr
+
+from activeloop.api.campaign import CampaignSpec
+from activeloop.ml.library import Library
 
 from activeloop.ml.distill import export_ensemble, latency_ms, onnx_member_predictions, train_ensemble
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.loop import transform_targets
 from activeloop.ml.surrogates import get_surrogate
+from activeloop.steps import ingest
 from activeloop.steps.acquire import featuriser
-from activeloop.steps.data import aggregate, build_library, load_spec, read_measurements, write_record
+from activeloop.steps.cost import measure
+from activeloop.steps.data import build_library, write_record
+from activeloop.steps.snapshot import load_inputs
 from activeloop.store.base import ArtifactStore
 
 
@@ -40,14 +46,27 @@ def distil(
     key = f"students/{student}/metrics.json"
     if store.exists(key):
         return json.loads(store.get_bytes(key))
-    spec = load_spec(store)
+    spec, all_data, _ = load_inputs(store, round_number)
     library = build_library(spec)
-    data = aggregate(read_measurements(store))
+    data = ingest.fitted(all_data)
+    data = ingest.in_library(data, library)
     if len(data) < 10:
-        raise ValueError(f"distillation needs at least 10 measured variants, the campaign has {len(data)}")
-    start = time.perf_counter()
+        raise ValueError(f"distillation needs at least 10 measured variants, round {round_number} "
+                         f"trained on {len(data)}")
+    with measure() as cost:
+        metrics = _distil(store, spec, library, data, round_number, student, architecture, channels,
+                          ensemble, unlabelled, epochs, match_variance)
+    metrics.update(seconds=cost["wall_seconds"], cost=cost)
+    return write_record(store, key, metrics)
+
+
+def _distil(
+    store: ArtifactStore, spec: CampaignSpec, library: Library, data: pd.DataFrame, round_number: int,
+    student: str, architecture: str, channels: int, ensemble: int, unlabelled: int, epochs: int,
+    match_variance: bool,
+) -> dict:
     rng = np.random.default_rng(spec.seed + round_number)
-    measured = library.index_of(data["variant"])
+    measured = library.rows_of(data["variant"])
     y = data["value"].to_numpy(dtype=np.float64)
     if spec.objective.direction == "minimize":
         y = -y
@@ -100,6 +119,5 @@ def distil(
         matched_variance=target_std is not None,
         spearman_measured=float(spearmanr(student_held, y[held]).statistic),
         held_out=int(len(held)),
-        seconds=time.perf_counter() - start,
     )
-    return write_record(store, key, metrics)
+    return metrics

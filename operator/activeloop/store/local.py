@@ -6,15 +6,37 @@ import os
 import tempfile
 from pathlib import Path
 
+from activeloop.errors import InputError
 from activeloop.store.base import ArtifactStore, check_key, sha256_bytes
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else by setting it back at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class LocalStore(ArtifactStore):
     """Artifacts as files under ``root``; writes go to a temporary file renamed into place, so an
-    interrupted write never leaves a half-written artifact."""
+    interrupted write never leaves a half-written artifact. Files get the permissions the umask
+    allows (``-rw-rw-r--`` with a lab's usual ``002``), as files made by ``open`` would.
 
-    def __init__(self, root: str | Path) -> None:
+    Args:
+        root: the directory.
+        create: create ``root`` if it is missing; otherwise a missing ``root`` is an error.
+    """
+
+    def __init__(self, root: str | Path, create: bool = True) -> None:
         self.root = Path(root).resolve()
+        if not create and not self.root.is_dir():
+            raise InputError("run_dir", f"{root} does not exist")
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
@@ -30,6 +52,7 @@ class LocalStore(ArtifactStore):
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -43,8 +66,13 @@ class LocalStore(ArtifactStore):
         return p.read_bytes()
 
     def list(self, prefix: str = "") -> list[str]:
+        if prefix.startswith("/") or ".." in prefix.split("/"):
+            raise InputError("prefix", f"{prefix!r} is not a relative artifact path")
+        folder = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not folder.is_dir():
+            return []
         keys = []
-        for p in self.root.rglob("*"):
+        for p in folder.rglob("*"):
             if p.is_file() and not p.name.startswith("."):
                 key = p.relative_to(self.root).as_posix()
                 if key.startswith(prefix):

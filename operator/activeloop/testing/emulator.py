@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp.web
+import jsonpatch
 import kmock
 import yaml
 from kmock._internal import enums
@@ -53,7 +55,14 @@ class StampingEmulator(kmock.KubernetesEmulator):
                     if key in self._objects and not self._objects[key].deleted:
                         gen = self._objects[key].get("metadata", {}).get("generation", 1)
                         meta["generation"] = gen + 1
-        response = await super()._handle(request)
+        try:
+            response = await super()._handle(request)
+        except jsonpatch.JsonPatchTestFailed as exc:
+            # a real API server refuses a JSON patch whose "test" fails (optimistic concurrency on
+            # resourceVersion) with 422 Unprocessable Entity; kopf re-reads and patches again
+            return aiohttp.web.json_response(
+                {"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "Invalid",
+                 "message": str(exc), "code": 422}, status=422)
         # a real API server answers a successful create with 201 Created (clients expect it)
         if request.action == enums.action.CREATE and response.status == 200 and not response.prepared:
             response.set_status(201)

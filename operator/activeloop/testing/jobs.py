@@ -24,6 +24,8 @@ class InProcessJobRunner:
         namespace: where to look for Jobs.
         fail: optional predicate on a Job name; matching Jobs fail instead of running.
         interval: seconds between polls.
+        before: optional callback run with a Job's name just before the Job runs (tests use it to
+            make something happen "while the cluster schedules the pod").
     """
 
     def __init__(
@@ -32,10 +34,12 @@ class InProcessJobRunner:
         namespace: str,
         fail: Callable[[str], bool] | None = None,
         interval: float = 0.1,
+        before: Callable[[str], None] | None = None,
     ) -> None:
         self.batch = kubernetes.client.BatchV1Api(api)
         self.namespace = namespace
         self.fail = fail or (lambda name: False)
+        self.before = before
         self.interval = interval
         self.ran: list[str] = []
         self.paused = threading.Event()
@@ -64,6 +68,9 @@ class InProcessJobRunner:
         name = job.metadata.name
         args = job.spec.template.spec.containers[0].args
         assert args[:3] == ["python", "-m", "activeloop.steps"], args
+        if self.before is not None:
+            self.before(name)
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.fail(name):
             code = 1
             self._failed_pod(name, "RuntimeError: CUDA out of memory (simulated)")
@@ -76,10 +83,10 @@ class InProcessJobRunner:
         self.ran.append(name)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if code == 0:
-            status = {"succeeded": 1, "conditions": [
+            status = {"succeeded": 1, "startTime": started, "completionTime": now, "conditions": [
                 {"type": "Complete", "status": "True", "lastTransitionTime": now}]}
         else:
-            status = {"failed": 1, "conditions": [
+            status = {"failed": 1, "startTime": started, "conditions": [
                 {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
                  "lastTransitionTime": now}]}
         self.batch.patch_namespaced_job_status(name, self.namespace, {"status": status})

@@ -39,6 +39,9 @@ def _rules(schema: dict[str, Any], value: Any, old: Any, path: str) -> list[tupl
         if isinstance(value, dict) and name in value:
             old_sub = old.get(name) if isinstance(old, dict) else None
             found += _rules(sub, value[name], old_sub, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict) and isinstance(value, list):
+        for i, item in enumerate(value):  # no transition rules on list items (no oldSelf by index)
+            found += _rules(schema["items"], item, None, f"{path}[{i}]")
     return found
 
 

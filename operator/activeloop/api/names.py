@@ -1,0 +1,50 @@
+"""The names a campaign spec accepts for its models, as types the schemas (and CRDs) enumerate.
+
+The ML layer registers an implementation under each name (``ml.surrogates.SURROGATES``,
+``ml.encodings.ENCODINGS``, ``ml.acquisition.STRATEGIES``); a test checks that the registries and
+these lists agree, so a spec is validated without importing any ML library.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+SurrogateKind = Literal[
+    "gp_epistasis",
+    "gp",
+    "gp_epistasis2",
+    "gp_soft_epistasis",
+    "boosting_ensemble",
+    "mlp_ensemble",
+    "student_ensemble",
+]
+"""Surrogate models with uncertainty (``surrogate.kind``)."""
+
+FixedEncoding = Literal["onehot", "physchem", "onehot_physchem"]
+"""Encodings computed from the residues alone."""
+
+LANGUAGE_MODEL_ENCODING = "esm"
+"""The encoding whose features come from the campaign's protein language model (``backbone``)."""
+
+Encoding = Literal["onehot", "physchem", "onehot_physchem", "esm"]
+"""Every accepted ``surrogate.encoding``."""
+
+Strategy = Literal["thompson", "ucb", "logei", "qlognei", "greedy", "uncertainty", "random"]
+"""Acquisition strategies (``acquisition.strategy``)."""
+
+SURROGATE_KINDS: tuple[str, ...] = get_args(SurrogateKind)
+FIXED_ENCODINGS: tuple[str, ...] = get_args(FixedEncoding)
+ENCODINGS: tuple[str, ...] = get_args(Encoding)
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+__all__ = [
+    "ENCODINGS",
+    "FIXED_ENCODINGS",
+    "LANGUAGE_MODEL_ENCODING",
+    "STRATEGIES",
+    "SURROGATE_KINDS",
+    "Encoding",
+    "FixedEncoding",
+    "Strategy",
+    "SurrogateKind",
+]

@@ -1,0 +1,547 @@
+"""One reconcile pass over a campaign: observe, decide (``machine``), act, write statuses.
+
+The operator keeps one loop per Campaign (a kopf daemon, see ``handlers``); a pass looks at
+everything that belongs to the campaign, as kopf's indexes hold it (its LoopRounds,
+AssayResults, StudentModels and Jobs), decides with the pure functions of
+:mod:`activeloop.controller.machine`, executes the actions (idempotent: deterministic names,
+create-if-absent, content-addressed artifacts) and writes each status that changed. Passes of one
+campaign never overlap, so every status field has one writer: this loop.
+
+Store reads happen only when something changed: a round's snapshot and step records are read
+once and remembered, and the campaign's measurements are recomputed only when the set of
+accepted AssayResults changes (a fingerprint of the index).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from activeloop.api.resources import (
+    API_VERSION,
+    AssayResultSpec,
+    AssayResultStatus,
+    CampaignResourceSpec,
+    CampaignStatus,
+    LoopRoundSpec,
+    LoopRoundStatus,
+    RoundInputsStatus,
+    RoundPhase,
+    StudentModelSpec,
+    StudentModelStatus,
+)
+from activeloop.controller import builders, machine
+from activeloop.controller.config import OperatorConfig
+from activeloop.controller.kube import Kube
+from activeloop.controller.metrics import METRICS
+from activeloop.errors import RecordError, format_validation_error
+from activeloop.ml.library import Library
+from activeloop.steps import ingest
+from activeloop.steps.data import SPEC_KEY, build_library, dump_spec, round_prefix
+from activeloop.steps.rounds import progress
+from activeloop.steps.snapshot import read_inputs, take_snapshot
+from activeloop.store import ArtifactStore, store_from_uri
+
+log = logging.getLogger(__name__)
+MAX_ITERATIONS = 6
+"""Decide-act rounds per object and pass (a round goes Pending -> Tuning with a Job in three)."""
+
+
+# -------------------------------------------------------------------------------- observation
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What kopf's indexes held for one campaign when the pass began (plain copies)."""
+
+    namespace: str
+    name: str
+    campaign: Mapping[str, Any]
+    rounds: Sequence[Mapping[str, Any]] = ()
+    assays: Sequence[Mapping[str, Any]] = ()
+    students: Sequence[Mapping[str, Any]] = ()
+    jobs: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Which object an Event is about."""
+
+    kind: str
+    name: str
+    uid: str | None
+
+
+@dataclass
+class PassResult:
+    """What a pass asks of its caller: when to run again, and the Events to post."""
+
+    requeue_after: float | None = None
+    events: list[tuple[Ref, machine.Event]] = field(default_factory=list)
+    writes: int = 0
+
+
+@dataclass
+class CampaignData:
+    """The campaign's measurements, recomputed when the accepted AssayResults change."""
+
+    fingerprint: str
+    summary: machine.DataSummary
+    measured: frozenset[str]
+    failed: frozenset[str]
+
+
+@dataclass
+class CampaignMemory:
+    """What one campaign's loop remembers between passes (so quiet passes read nothing)."""
+
+    spec_generation: int | None = None
+    spec: CampaignResourceSpec | None = None
+    spec_error: str | None = None
+    library: Library | None = None
+    spec_stored: bytes | None = None
+    data: CampaignData | None = None
+    inputs: dict[int, RoundInputsStatus] = field(default_factory=dict)
+    outputs: dict[tuple[int, str], machine.StepOutput] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+class StoreCache:
+    """One artifact store client per campaign, made on first use."""
+
+    def __init__(self, config: OperatorConfig) -> None:
+        self.config = config
+        self._stores: dict[tuple[str, str], ArtifactStore] = {}
+
+    def get(self, namespace: str, campaign: str) -> ArtifactStore:
+        """The store of ``namespace/campaign``."""
+        key = (namespace, campaign)
+        if key not in self._stores:
+            self._stores[key] = store_from_uri(self.config.campaign_store(namespace, campaign))
+        return self._stores[key]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def _status(model: type, raw: Mapping[str, Any] | None) -> Any:
+    """The status model of a raw status (fields it does not know, e.g. kopf's, are ignored)."""
+    raw = dict(raw or {})
+    known = {f.alias or n for n, f in model.model_fields.items()} | set(model.model_fields)
+    try:
+        return model.model_validate({k: v for k, v in raw.items() if k in known})
+    except ValidationError:
+        return model()
+
+
+def job_view(job: Mapping[str, Any]) -> machine.JobView:
+    """A Job (as the index holds it) as the state machine sees it."""
+    st = job.get("status") or {}
+    finished = st.get("completionTime") or next(
+        (c.get("lastTransitionTime") for c in st.get("conditions") or []
+         if c.get("type") in ("Failed", "FailureTarget") and c.get("status") == "True"), None)
+    return machine.JobView(job["name"], machine.job_outcome(st), int(st.get("failed") or 0),
+                           st.get("startTime"), finished)
+
+
+# ---------------------------------------------------------------------------------------- loop
+
+
+class CampaignLoop:
+    """Reconcile passes of every campaign of one operator (one :class:`CampaignMemory` each)."""
+
+    def __init__(self, kube: Kube, config: OperatorConfig, stores: StoreCache | None = None) -> None:
+        self.kube = kube
+        self.config = config
+        self.stores = stores or StoreCache(config)
+        self.memory: dict[tuple[str, str], CampaignMemory] = {}
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop what is remembered of a deleted campaign."""
+        self.memory.pop((namespace, name), None)
+
+    def run(self, obs: Observed, now: datetime | None = None) -> PassResult:
+        """One pass over the campaign ``obs`` describes."""
+        now = now or _now()
+        mem = self.memory.setdefault((obs.namespace, obs.name), CampaignMemory())
+        result = PassResult()
+        meta = obs.campaign.get("metadata") or {}
+        generation = int(meta.get("generation") or 0)
+        self._spec(mem, obs, generation)
+        store = self.stores.get(obs.namespace, obs.name)
+        store_uri = self.config.campaign_store(obs.namespace, obs.name)
+        campaign_ref = Ref("Campaign", obs.name, meta.get("uid"))
+        round_statuses: dict[int, LoopRoundStatus] = {}
+        if mem.spec is not None:
+            self._store_spec(mem, store)
+            accepted_now = self._assays(obs, mem, store, now, result)
+            data = self._data(obs, mem, store, accepted_now)
+            quiet_for = self._quiet_for(obs, accepted_now, now)
+            round_statuses = self._rounds(obs, mem, store, data, quiet_for, now, result)
+        else:
+            data = mem.data
+        view = machine.CampaignView(
+            name=obs.name, generation=generation,
+            status=_status(CampaignStatus, obs.campaign.get("status")), store_uri=store_uri,
+            spec=mem.spec, spec_error=mem.spec_error, rounds=round_statuses,
+            data=data.summary if data else machine.DataSummary(),
+        )
+        decision = machine.decide_campaign(view, now)
+        for action in decision.actions:
+            if isinstance(action, machine.CreateRound):
+                body = builders.build_loopround(obs.name, action.round)
+                builders.adopt(body, obs.campaign)
+                if self.kube.create_if_absent("looprounds", obs.namespace, body):
+                    METRICS.rounds_started.inc()
+        self._write("campaigns", obs.namespace, obs.name, obs.campaign.get("status"), decision.status, result)
+        result.events += [(campaign_ref, e) for e in decision.events]
+        if mem.spec is not None:
+            self._students(obs, mem, store, now, result)
+        METRICS.observe_rounds(obs.namespace, obs.name, round_statuses)
+        return result
+
+    # ------------------------------------------------------------------------------- the spec
+
+    def _spec(self, mem: CampaignMemory, obs: Observed, generation: int) -> None:
+        if mem.spec_generation == generation and (mem.spec is not None or mem.spec_error):
+            return
+        mem.spec_generation = generation
+        try:
+            spec = CampaignResourceSpec.model_validate(obs.campaign.get("spec") or {})
+            library = build_library(spec.core())
+        except ValidationError as exc:
+            mem.spec, mem.spec_error = None, f"Campaign {format_validation_error(exc, 'spec')}"
+            return
+        except ValueError as exc:  # a library that cannot be built (variantsUri unreadable ...)
+            mem.spec, mem.spec_error = None, f"Campaign spec.library: {exc}"
+            return
+        mem.spec, mem.spec_error, mem.library = spec, None, library
+
+    def _store_spec(self, mem: CampaignMemory, store: ArtifactStore) -> None:
+        """Keep the live ``campaign.yaml`` (for people and the web interface) up to date."""
+        assert mem.spec is not None
+        text = dump_spec(mem.spec.core())
+        if mem.spec_stored == text:
+            return
+        if not store.exists(SPEC_KEY) or store.get_bytes(SPEC_KEY) != text:
+            store.put_bytes(SPEC_KEY, text)
+        mem.spec_stored = text
+
+    # ----------------------------------------------------------------------------- assays
+
+    def _assays(
+        self, obs: Observed, mem: CampaignMemory, store: ArtifactStore, now: datetime, result: PassResult
+    ) -> dict[str, AssayResultStatus]:
+        """Check, store and decide every AssayResult that needs it; returns the statuses written."""
+        assert mem.spec is not None and mem.library is not None
+        accepted = {a["name"]: a for a in obs.assays
+                    if (a.get("status") or {}).get("phase") in ("Accepted", "Superseded")}
+        written: dict[str, AssayResultStatus] = {}
+        for a in sorted(obs.assays, key=lambda a: a["name"]):
+            status = _status(AssayResultStatus, a.get("status"))
+            generation = int(a.get("generation") or 0)
+            needs_check = status.phase == "Pending" or status.observed_generation != generation
+            superseder = self._superseder(a["name"], obs.assays, accepted, written)
+            if not needs_check and (superseder is None or status.phase == "Superseded"):
+                continue
+            check, rows, parsed = None, None, None
+            if needs_check:
+                check, rows, parsed = self._check(a, mem)
+            stored = self._stored(store, a["name"]) if needs_check or status.phase != "Superseded" else None
+            view = machine.AssayView(a["name"], generation, status, check, stored.sha256 if stored else None,
+                                     superseder)
+            decision = machine.decide_assay(view, now)
+            for action in decision.actions:
+                if isinstance(action, machine.StoreAssay) and rows is not None and parsed is not None:
+                    ingest.store_assay(store, ingest.StoredAssay(
+                        name=a["name"], sha256="", rows=0, failed=0, supersedes=tuple(parsed.supersedes),
+                        replicates=parsed.replicates, source=f"AssayResult/{a['name']}",
+                        declared_round=parsed.round, arrived_round=self._current_round(obs),
+                        accepted_at=decision.status.accepted_at or machine.rfc3339(now)), rows)
+            if decision.status.phase != status.phase:
+                METRICS.assays.labels(outcome=decision.status.phase.lower()).inc()
+                if decision.status.phase == "Accepted":
+                    METRICS.measurements.labels(outcome="accepted").inc(decision.status.accepted)
+            if self._write("assayresults", obs.namespace, a["name"], a.get("status"), decision.status, result):
+                written[a["name"]] = decision.status
+            result.events += [(Ref("AssayResult", a["name"], a.get("uid")), e) for e in decision.events]
+        return written
+
+    def _superseder(self, name: str, assays: Sequence[Mapping[str, Any]], accepted: Mapping[str, Any],
+                    written: Mapping[str, AssayResultStatus]) -> str | None:
+        for other in assays:
+            ok = other["name"] in accepted or (other["name"] in written and written[other["name"]].phase == "Accepted")
+            if ok and name in ((other.get("spec") or {}).get("supersedes") or []):
+                return other["name"]
+        return None
+
+    def _check(self, a: Mapping[str, Any], mem: CampaignMemory) -> tuple[
+            machine.AssayCheck, pd.DataFrame | None, AssayResultSpec | None]:
+        assert mem.spec is not None
+        try:
+            parsed = AssayResultSpec.model_validate(a.get("spec") or {})
+        except ValidationError as exc:
+            METRICS.measurements.labels(outcome="rejected").inc(len((a.get("spec") or {}).get("measurements") or []))
+            return machine.AssayCheck(False, problems=format_validation_error(exc, "spec")), None, None
+        try:
+            rows = ingest.check_rows(ingest.assay_spec_rows(parsed), mem.spec.core(), mem.library, a["name"])
+        except RecordError as exc:
+            shown = "; ".join(f"{p.column}: {p.problem}" for p in exc.problems[:20])
+            more = f" (and {len(exc.problems) - 20} more)" if len(exc.problems) > 20 else ""
+            METRICS.measurements.labels(outcome="rejected").inc(len(parsed.measurements))
+            return machine.AssayCheck(False, problems=f"{len(exc.problems)} invalid measurement(s): {shown}{more}"), None, None
+        return (machine.AssayCheck(True, int(len(rows)), int(rows["failed"].sum()), ingest.content_hash(rows)),
+                rows, parsed)
+
+    @staticmethod
+    def _stored(store: ArtifactStore, name: str) -> ingest.StoredAssay | None:
+        key = f"{ingest.ASSAYS_PREFIX}{name}.json"
+        return ingest.StoredAssay.from_json(store.get_bytes(key)) if store.exists(key) else None
+
+    @staticmethod
+    def _current_round(obs: Observed) -> int:
+        return max((int((r.get("spec") or {}).get("round") or 0) for r in obs.rounds), default=0)
+
+    # ------------------------------------------------------------------------- measurements
+
+    def _data(self, obs: Observed, mem: CampaignMemory, store: ArtifactStore,
+              written: Mapping[str, AssayResultStatus]) -> CampaignData:
+        """The measurements, recomputed from the store only when the accepted assays changed."""
+        assert mem.spec is not None
+        items = []
+        for a in obs.assays:
+            st = written.get(a["name"]) or _status(AssayResultStatus, a.get("status"))
+            if st.phase in ("Accepted", "Superseded") and st.sha256:
+                items.append((a["name"], st.sha256, st.phase))
+        fingerprint = json.dumps(sorted(items))
+        if mem.data is not None and mem.data.fingerprint == fingerprint:
+            return mem.data
+        df = ingest.measurements(store)
+        body = ingest.measurements_csv(df)
+        if not store.exists("measurements.csv") or store.get_bytes("measurements.csv") != body:
+            store.put_bytes("measurements.csv", body)
+        valued = df[~df["failed"]]
+        best = None
+        if len(valued):
+            best = valued.loc[valued["value"].idxmax() if mem.spec.objective.direction == "maximize"
+                              else valued["value"].idxmin()]
+        mem.data = CampaignData(
+            fingerprint=fingerprint,
+            summary=machine.DataSummary(
+                measured=int(len(valued)), failed=int(df["failed"].sum()),
+                best_variant=None if best is None else str(best["variant"]),
+                best_value=None if best is None else float(best["value"])),
+            measured=frozenset(valued["variant"]), failed=frozenset(df.loc[df["failed"], "variant"]),
+        )
+        return mem.data
+
+    @staticmethod
+    def _quiet_for(obs: Observed, written: Mapping[str, AssayResultStatus], now: datetime) -> float:
+        times = [_parse_time((written.get(a["name"]) or _status(AssayResultStatus, a.get("status"))).accepted_at)
+                 for a in obs.assays]
+        last = max((t for t in times if t is not None), default=None)
+        return float("inf") if last is None else max(0.0, now.timestamp() - last)
+
+    # ------------------------------------------------------------------------------- rounds
+
+    def _rounds(self, obs: Observed, mem: CampaignMemory, store: ArtifactStore, data: CampaignData,
+                quiet_for: float, now: datetime, result: PassResult) -> dict[int, LoopRoundStatus]:
+        assert mem.spec is not None
+        out: dict[int, LoopRoundStatus] = {}
+        jobs = {j["name"]: j for j in obs.jobs}
+        for r in sorted(obs.rounds, key=lambda r: int((r.get("spec") or {}).get("round") or 0)):
+            try:
+                spec = LoopRoundSpec.model_validate(r.get("spec") or {})
+            except ValidationError:
+                continue
+            status = _status(LoopRoundStatus, r.get("status"))
+            if status.phase in machine.TERMINAL_ROUND:
+                out[spec.round] = status
+                continue
+            names = {s: builders.job_name(obs.name, spec.round, s) for s in ("tune", "acquire")}
+            created: dict[str, machine.JobView] = {}
+            decision = None
+            for _ in range(MAX_ITERATIONS):
+                view = self._round_view(r, spec, status, names, jobs, created, mem, store, data, quiet_for)
+                decision = machine.decide_round(view, mem.spec.trigger, now)
+                if not decision.actions:
+                    break
+                for action in decision.actions:
+                    self._round_action(action, obs, r, mem, store, created, quiet_for, now)
+            assert decision is not None
+            if decision.requeue_after is not None:
+                result.requeue_after = min(result.requeue_after or decision.requeue_after, decision.requeue_after)
+            self._round_metrics(status, decision.status)
+            self._write("looprounds", obs.namespace, r["name"], r.get("status"), decision.status, result)
+            result.events += [(Ref("LoopRound", r["name"], r.get("uid")), e) for e in decision.events]
+            out[spec.round] = decision.status
+        return out
+
+    def _round_view(self, r: Mapping[str, Any], spec: LoopRoundSpec, status: LoopRoundStatus,
+                    names: Mapping[str, str], jobs: Mapping[str, Mapping[str, Any]],
+                    created: Mapping[str, machine.JobView], mem: CampaignMemory, store: ArtifactStore,
+                    data: CampaignData, quiet_for: float) -> machine.RoundView:
+        n = spec.round
+        inputs = status.inputs or mem.inputs.get(n)
+        if inputs is None and status.phase == RoundPhase.PENDING:
+            pinned = read_inputs(store, n)
+            if pinned is not None:
+                inputs = mem.inputs[n] = RoundInputsStatus(
+                    spec_sha256=pinned.spec_sha256, measurements_sha256=pinned.measurements_sha256,
+                    assays=len(pinned.assays), measured=pinned.measured, failed=pinned.failed,
+                    taken_at=pinned.taken_at)
+        views, outputs, failures = {}, {}, {}
+        for step, job_name in names.items():
+            job = jobs.get(job_name)
+            view = job_view(job) if job is not None else created.get(step)
+            if view is None:
+                continue
+            views[step] = view
+            known = getattr(status, step)
+            if view.outcome is True and known.state != "Succeeded":
+                output = self._output(mem, store, n, step)
+                if output is not None:
+                    outputs[step] = output
+            if view.outcome is False and known.state != "Failed":
+                key = job_name
+                if key not in mem.failures:
+                    mem.failures[key] = self.kube.job_failure_message(self._ns(r), job_name)
+                failures[step] = mem.failures[key]
+        prog = None
+        props = status.proposals or (outputs["acquire"].proposals if "acquire" in outputs else ())
+        if props:
+            prog = progress(props, data.measured, data.failed)
+        return machine.RoundView(
+            name=r["name"], number=n, generation=int(r.get("generation") or 0), status=status,
+            job_names=names, close=spec.close, inputs=inputs, jobs=views, outputs=outputs,
+            failures=failures, progress=prog, quiet_for=quiet_for)
+
+    @staticmethod
+    def _ns(obj: Mapping[str, Any]) -> str:
+        return obj["namespace"]
+
+    def _output(self, mem: CampaignMemory, store: ArtifactStore, n: int, step: str) -> machine.StepOutput | None:
+        key = (n, step)
+        if key in mem.outputs:
+            return mem.outputs[key]
+        record_key = f"{round_prefix(n)}/{step}.json"
+        if not store.exists(record_key):
+            return None
+        record = json.loads(store.get_bytes(record_key))
+        proposals: tuple[str, ...] = ()
+        if step == "acquire":
+            props = pd.read_csv(io.BytesIO(store.get_bytes(f"{round_prefix(n)}/proposals.csv")),
+                                dtype={"variant": str}, keep_default_na=False)
+            proposals = tuple(props["variant"])
+        mem.outputs[key] = machine.StepOutput(store.uri(record_key), record, proposals)
+        return mem.outputs[key]
+
+    def _round_action(self, action: machine.Action, obs: Observed, r: Mapping[str, Any], mem: CampaignMemory,
+                      store: ArtifactStore, created: dict[str, machine.JobView], quiet_for: float,
+                      now: datetime) -> None:
+        assert mem.spec is not None
+        if isinstance(action, machine.TakeSnapshot):
+            take_snapshot(store, action.round, mem.spec.core(), machine.rfc3339(now))
+        elif isinstance(action, machine.CreateStepJob):
+            job = builders.build_step_job(obs.name, mem.spec, action.round, action.step, self.config,
+                                          self.config.campaign_store(obs.namespace, obs.name))
+            builders.adopt(job, {"apiVersion": API_VERSION, "kind": "LoopRound", "metadata": {
+                "name": r["name"], "uid": r.get("uid"), "namespace": obs.namespace}})
+            if self.kube.create_job_if_absent(obs.namespace, job):
+                METRICS.jobs_created.labels(step=action.step).inc()
+                if action.step == "tune" and action.round > 1 and quiet_for != float("inf"):
+                    METRICS.assay_to_job.observe(quiet_for)
+            created[action.step] = machine.JobView(job["metadata"]["name"], None)
+
+    @staticmethod
+    def _round_metrics(old: LoopRoundStatus, new: LoopRoundStatus) -> None:
+        for step in ("tune", "acquire"):
+            before, after = getattr(old, step), getattr(new, step)
+            if after.state in ("Succeeded", "Failed") and before.state != after.state:
+                METRICS.jobs_finished.labels(step=step, outcome=after.state.lower()).inc()
+                start, end = _parse_time(after.started_at), _parse_time(after.finished_at)
+                if start is not None and end is not None:
+                    METRICS.job_seconds.labels(step=step).observe(max(0.0, end - start))
+
+    # ----------------------------------------------------------------------------- students
+
+    def _students(self, obs: Observed, mem: CampaignMemory, store: ArtifactStore, now: datetime,
+                  result: PassResult) -> None:
+        assert mem.spec is not None
+        jobs = {j["name"]: j for j in obs.jobs}
+        for s in obs.students:
+            status = _status(StudentModelStatus, s.get("status"))
+            if status.phase in ("Succeeded", "Failed"):
+                continue
+            try:
+                spec, error = StudentModelSpec.model_validate(s.get("spec") or {}), None
+            except ValidationError as exc:
+                spec, error = None, f"StudentModel {format_validation_error(exc, 'spec')}"
+            job_name = builders.dns_name(s["name"], "distil")
+            job = jobs.get(job_name)
+            jv = job_view(job) if job is not None else None
+            metrics_doc, failure = None, None
+            if jv is not None and jv.outcome is True:
+                key = f"students/{s['name']}/metrics.json"
+                metrics_doc = json.loads(store.get_bytes(key)) if store.exists(key) else None
+            if jv is not None and jv.outcome is False:
+                failure = self.kube.job_failure_message(obs.namespace, job_name)
+            ready = spec is not None and read_inputs(store, spec.round) is not None
+            view = machine.StudentView(s["name"], int(s.get("generation") or 0), status, job_name, spec, error,
+                                       ready, jv, metrics_doc, failure)
+            decision = machine.decide_student(view, now)
+            for action in decision.actions:
+                if isinstance(action, machine.CreateDistilJob) and spec is not None:
+                    body = builders.build_distil_job(s["name"], spec, mem.spec, self.config,
+                                                     self.config.campaign_store(obs.namespace, obs.name))
+                    builders.adopt(body, {"apiVersion": API_VERSION, "kind": "StudentModel", "metadata": {
+                        "name": s["name"], "uid": s.get("uid"), "namespace": obs.namespace}})
+                    if self.kube.create_job_if_absent(obs.namespace, body):
+                        METRICS.jobs_created.labels(step="distil").inc()
+            self._write("studentmodels", obs.namespace, s["name"], s.get("status"), decision.status, result)
+            result.events += [(Ref("StudentModel", s["name"], s.get("uid")), e) for e in decision.events]
+
+    # --------------------------------------------------------------------------------- writes
+
+    def _write(self, plural: str, namespace: str, name: str, current: Mapping[str, Any] | None,
+               new: Any, result: PassResult) -> bool:
+        """Patch ``new`` (a status model) over the object's status if it differs; ``True`` if written."""
+        body = new.dump()
+        old = {k: v for k, v in dict(current or {}).items() if k in body}
+        if _normal(old) == _normal(body):
+            return False
+        self.kube.patch_status(plural, namespace, name, body)
+        result.writes += 1
+        return True
+
+
+def _pruned(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        out = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
+def _normal(d: Mapping[str, Any]) -> str:
+    """A canonical text of a status: absent, null and empty fields are the same."""
+    return json.dumps(_pruned(d), sort_keys=True, default=str)
+
+
+__all__ = ["CampaignLoop", "CampaignMemory", "Observed", "PassResult", "Ref", "StoreCache", "job_view"]

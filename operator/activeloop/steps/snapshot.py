@@ -1,0 +1,104 @@
+"""A round's inputs, pinned when the round starts: every step of the round reads this snapshot.
+
+When round ``N`` starts, the campaign spec and the measurements (from every stored assay) are
+copied under ``rounds/round-NNN/inputs/`` and their content hashes written to
+``rounds/round-NNN/inputs.json``, which is written last and never replaced: taking a snapshot
+twice returns the first one. Results that arrive while the round's steps run go to the next
+round, so a round's model and proposals always come from the same data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from activeloop.api.campaign import CampaignSpec
+from activeloop.steps import ingest
+from activeloop.steps.data import dump_spec, round_prefix
+from activeloop.store.base import ArtifactStore, sha256_bytes
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """What a round's steps read: hashes of the spec and measurements, and which assays they hold."""
+
+    round: int
+    spec_sha256: str
+    measurements_sha256: str
+    assays: tuple[tuple[str, str], ...]
+    measured: int
+    failed: int
+    taken_at: str
+
+    @property
+    def spec_key(self) -> str:
+        """Key of the pinned spec."""
+        return f"{round_prefix(self.round)}/inputs/campaign.yaml"
+
+    @property
+    def measurements_key(self) -> str:
+        """Key of the pinned measurements."""
+        return f"{round_prefix(self.round)}/inputs/measurements.csv"
+
+
+def inputs_key(round_number: int) -> str:
+    """Key of a round's ``inputs.json``."""
+    return f"{round_prefix(round_number)}/inputs.json"
+
+
+def read_inputs(store: ArtifactStore, round_number: int) -> RoundInputs | None:
+    """The snapshot of a round, or ``None`` if it was not taken."""
+    key = inputs_key(round_number)
+    if not store.exists(key):
+        return None
+    d = json.loads(store.get_bytes(key))
+    d["assays"] = tuple(tuple(a) for a in d["assays"])
+    return RoundInputs(**d)
+
+
+def take_snapshot(
+    store: ArtifactStore, round_number: int, spec: CampaignSpec, now: str | None = None
+) -> RoundInputs:
+    """Pin round ``round_number``'s inputs (or return the pin already taken)."""
+    existing = read_inputs(store, round_number)
+    if existing is not None:
+        return existing
+    assays = ingest.list_assays(store)
+    gone = ingest.superseded_names(assays)
+    data = ingest.measurements(store, assays)
+    prefix = round_prefix(round_number)
+    spec_sha = store.put_bytes(f"{prefix}/inputs/campaign.yaml", dump_spec(spec))
+    meas_sha = store.put_bytes(f"{prefix}/inputs/measurements.csv", ingest.measurements_csv(data))
+    inputs = RoundInputs(
+        round=round_number,
+        spec_sha256=spec_sha,
+        measurements_sha256=meas_sha,
+        assays=tuple((a.name, a.sha256) for a in assays if a.name not in gone),
+        measured=int((~data["failed"]).sum()),
+        failed=int(data["failed"].sum()),
+        taken_at=now or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    body = dict(inputs.__dict__) | {"assays": [list(a) for a in inputs.assays]}
+    store.put_bytes(inputs_key(round_number), json.dumps(body, indent=2, sort_keys=True).encode())
+    return inputs
+
+
+def load_inputs(store: ArtifactStore, round_number: int) -> tuple[CampaignSpec, pd.DataFrame, RoundInputs]:
+    """The pinned spec and measurements of a round (a step's only inputs besides artifacts)."""
+    import yaml
+
+    inputs = read_inputs(store, round_number)
+    if inputs is None:
+        raise KeyError(f"round {round_number} has no snapshot of its inputs ({inputs_key(round_number)})")
+    spec_bytes = store.get_bytes(inputs.spec_key)
+    meas_bytes = store.get_bytes(inputs.measurements_key)
+    if sha256_bytes(spec_bytes) != inputs.spec_sha256 or sha256_bytes(meas_bytes) != inputs.measurements_sha256:
+        raise ValueError(f"round {round_number}'s pinned inputs do not match their hashes")
+    spec = CampaignSpec.model_validate(yaml.safe_load(spec_bytes))
+    return spec, ingest.read_measurements_csv(meas_bytes), inputs
+
+
+__all__ = ["RoundInputs", "inputs_key", "load_inputs", "read_inputs", "take_snapshot"]

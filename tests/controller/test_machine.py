@@ -1,0 +1,267 @@
+"""The operator's state machine as pure functions: every transition, no cluster."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from activeloop.api.campaign import RoundTrigger
+from activeloop.api.resources import (
+    AssayResultStatus,
+    CampaignPhase,
+    CampaignResourceSpec,
+    CampaignStatus,
+    LoopRoundStatus,
+    RoundInputsStatus,
+    RoundPhase,
+    StepStatus,
+    StudentModelSpec,
+    StudentModelStatus,
+)
+from activeloop.controller import machine as m
+from activeloop.landscapes import GB1_PARENT
+from activeloop.steps.rounds import RoundProgress
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NAMES = {"tune": "c-r1-tune", "acquire": "c-r1-acquire"}
+INPUTS = RoundInputsStatus(spec_sha256="a" * 64, measurements_sha256="b" * 64, assays=2, measured=10)
+TRIGGER = RoundTrigger(min_fraction_measured=1.0, debounce_seconds=30)
+
+
+def view(status: LoopRoundStatus | None = None, **kw) -> m.RoundView:
+    return m.RoundView(name="c-r1", number=1, generation=1, status=status or LoopRoundStatus(),
+                       job_names=NAMES, **kw)
+
+
+def ok_job(step: str, failures: int = 0) -> m.JobView:
+    return m.JobView(NAMES[step], True, failures, "2026-11-23T11:00:00Z", "2026-11-23T11:01:00Z")
+
+
+TUNED = m.StepOutput("file:///s/tune.json", {"tuned": False, "reason": "fixed encoding"})
+PROPOSED = m.StepOutput("file:///s/acquire.json", {"proposals_uri": "file:///s/p.csv", "proposals_sha256": "c" * 64,
+                                                   "cost": {"wall_seconds": 2.0, "cpu_seconds": 3.0,
+                                                            "energy_kwh": 1e-5}},
+                        proposals=("V39A", "V39C", "V39D", "V39E"))
+
+
+def test_a_new_round_first_pins_its_inputs_then_creates_its_tune_job():
+    d = m.decide_round(view(), TRIGGER, NOW)
+    assert d.actions == (m.TakeSnapshot(1),) and d.status.phase == RoundPhase.PENDING
+    d = m.decide_round(view(inputs=INPUTS), TRIGGER, NOW)
+    assert d.actions == (m.CreateStepJob(1, "tune"),)
+    assert d.status.phase == RoundPhase.TUNING and d.status.inputs == INPUTS
+    assert d.status.measurements_sha256 == "b" * 64 and d.status.started_at == "2026-11-23T12:00:00Z"
+    assert d.status.tune == StepStatus(job="c-r1-tune", state="Pending")
+    assert [e.reason for e in d.events] == ["RoundStarted"]
+
+
+def test_a_running_job_is_followed_and_creates_nothing():
+    st = LoopRoundStatus(phase=RoundPhase.TUNING, inputs=INPUTS)
+    d = m.decide_round(view(st, inputs=INPUTS, jobs={"tune": m.JobView("c-r1-tune", None, 1, "t0")}), TRIGGER, NOW)
+    assert d.actions == () and d.status.phase == RoundPhase.TUNING
+    assert d.status.tune.state == "Running" and d.status.tune.attempts == 2
+
+
+def test_a_succeeded_tune_records_its_outcome_and_asks_for_the_acquire_job():
+    st = LoopRoundStatus(phase=RoundPhase.TUNING, inputs=INPUTS)
+    d = m.decide_round(view(st, inputs=INPUTS, jobs={"tune": ok_job("tune")}, outputs={"tune": TUNED}), TRIGGER, NOW)
+    assert d.status.phase == RoundPhase.ACQUIRING and d.actions == (m.CreateStepJob(1, "acquire"),)
+    assert d.status.tune.state == "Succeeded" and d.status.tune.record_uri == TUNED.uri
+    assert d.status.tune.finished_at == "2026-11-23T11:01:00Z"
+    assert {c.type for c in d.status.conditions} == {"Tuned"}
+
+
+def test_both_steps_done_in_one_look_lead_to_waiting_for_assays_with_the_proposals():
+    st = LoopRoundStatus(phase=RoundPhase.TUNING, inputs=INPUTS)
+    d = m.decide_round(view(st, inputs=INPUTS, jobs={"tune": ok_job("tune"), "acquire": ok_job("acquire", 1)},
+                            outputs={"tune": TUNED, "acquire": PROPOSED}), TRIGGER, NOW)
+    assert d.actions == () and d.status.phase == RoundPhase.WAITING_FOR_ASSAYS
+    assert d.status.proposals == list(PROPOSED.proposals) and d.status.proposals_sha256 == "c" * 64
+    assert d.status.acquire.attempts == 2 and d.status.acquire.cost.wall_seconds == 2.0
+    assert d.status.pending == 4
+
+
+def test_a_failed_job_fails_the_round_with_the_pods_reason():
+    st = LoopRoundStatus(phase=RoundPhase.TUNING, inputs=INPUTS)
+    job = m.JobView("c-r1-tune", False, 3, "t0", "t1")
+    d = m.decide_round(view(st, inputs=INPUTS, jobs={"tune": job},
+                            failures={"tune": "OOMKilled (exit 137): CUDA out of memory"}), TRIGGER, NOW)
+    assert d.status.phase == RoundPhase.FAILED and d.actions == ()
+    failed = next(c for c in d.status.conditions if c.type == "Failed")
+    assert failed.reason == "TuneJobFailed" and "CUDA out of memory" in failed.message
+    assert d.status.tune.state == "Failed" and d.status.tune.attempts == 3
+    assert d.events[0].type == "Warning"
+
+
+def test_a_succeeded_job_without_its_record_fails_the_round_rather_than_guessing():
+    st = LoopRoundStatus(phase=RoundPhase.ACQUIRING, inputs=INPUTS)
+    d = m.decide_round(view(st, inputs=INPUTS, jobs={"acquire": ok_job("acquire")}), TRIGGER, NOW)
+    assert d.status.phase == RoundPhase.FAILED and "wrote no record" in d.status.acquire.message
+
+
+def waiting(pending: int) -> LoopRoundStatus:
+    return LoopRoundStatus(phase=RoundPhase.WAITING_FOR_ASSAYS, inputs=INPUTS, proposals=list(PROPOSED.proposals),
+                           pending=pending)
+
+
+@pytest.mark.parametrize(("progress", "trigger", "close", "quiet", "phase"), [
+    (RoundProgress(4, 3, 0), TRIGGER, False, 100.0, RoundPhase.WAITING_FOR_ASSAYS),  # one pending
+    (RoundProgress(4, 3, 1), TRIGGER, False, 100.0, RoundPhase.COMPLETED),  # a failed well counts
+    (RoundProgress(4, 3, 1), TRIGGER, False, 5.0, RoundPhase.WAITING_FOR_ASSAYS),  # not quiet yet
+    (RoundProgress(4, 3, 0), RoundTrigger(min_fraction_measured=0.75, debounce_seconds=0), False, 0.0,
+     RoundPhase.COMPLETED),
+    (RoundProgress(4, 1, 0), TRIGGER, True, 0.0, RoundPhase.COMPLETED),  # closed by the lab
+])
+def test_a_waiting_round_completes_by_its_trigger_or_when_closed(progress, trigger, close, quiet, phase):
+    d = m.decide_round(view(waiting(4), inputs=INPUTS, progress=progress, close=close, quiet_for=quiet), trigger, NOW)
+    assert d.status.phase == phase and d.actions == ()
+    assert (d.status.measured, d.status.failed, d.status.pending) == (progress.measured, progress.failed, progress.pending)
+    if phase == RoundPhase.COMPLETED:
+        cond = next(c for c in d.status.conditions if c.type == "Completed")
+        assert cond.reason == ("ClosedByLab" if close else "AssaysRecorded")
+        assert d.status.completed_at == "2026-11-23T12:00:00Z"
+
+
+def test_debounce_asks_to_look_again_when_the_quiet_time_is_over():
+    d = m.decide_round(view(waiting(0), inputs=INPUTS, progress=RoundProgress(4, 4, 0), quiet_for=12.0), TRIGGER, NOW)
+    assert d.status.phase == RoundPhase.WAITING_FOR_ASSAYS and d.requeue_after == pytest.approx(18.0)
+
+
+def test_terminal_rounds_never_change():
+    done = LoopRoundStatus(phase=RoundPhase.COMPLETED)
+    assert m.decide_round(view(done, progress=RoundProgress(4, 0, 0)), TRIGGER, NOW).status is done
+
+
+def test_deciding_twice_from_the_same_observation_gives_the_same_status():
+    st = LoopRoundStatus(phase=RoundPhase.TUNING, inputs=INPUTS)
+    v = view(st, inputs=INPUTS, jobs={"tune": ok_job("tune")}, outputs={"tune": TUNED})
+    a = m.decide_round(v, TRIGGER, NOW)
+    b = m.decide_round(v, TRIGGER, NOW + timedelta(hours=1))
+    assert a.actions == b.actions
+    # a later look keeps the transition times of conditions that did not change
+    again = m.decide_round(view(a.status, inputs=INPUTS, jobs={"tune": ok_job("tune")}), TRIGGER, NOW + timedelta(hours=1))
+    assert [c.last_transition_time for c in again.status.conditions] == [c.last_transition_time for c in a.status.conditions]
+
+
+# ------------------------------------------------------------------------------------ campaign
+
+SPEC = CampaignResourceSpec.model_validate({"parentSequence": GB1_PARENT, "library": {"sites": [39, 40]},
+                                            "rounds": 2})
+
+
+def cview(rounds=None, status=None, spec=SPEC, **kw) -> m.CampaignView:
+    return m.CampaignView("c", 1, status or CampaignStatus(), "s3://b/lab/c", spec=spec, rounds=rounds or {}, **kw)
+
+
+def test_a_new_campaign_creates_round_one_unless_suspended():
+    d = m.decide_campaign(cview(), NOW)
+    assert d.actions == (m.CreateRound(1),) and d.status.phase == CampaignPhase.RUNNING
+    assert d.status.current_round == 1 and d.status.rounds_planned == 3
+    suspended = SPEC.model_copy(update={"suspend": True})
+    d = m.decide_campaign(cview(spec=suspended), NOW)
+    assert d.actions == () and d.status.phase == CampaignPhase.PENDING
+
+
+def test_a_completed_round_starts_the_next_until_rounds_plus_one_are_done():
+    done = LoopRoundStatus(phase=RoundPhase.COMPLETED)
+    d = m.decide_campaign(cview({1: done}), NOW)
+    assert d.actions == (m.CreateRound(2),) and d.status.current_round == 2
+    d = m.decide_campaign(cview({1: done, 2: done, 3: done}), NOW)
+    assert d.actions == () and d.status.phase == CampaignPhase.COMPLETED
+    # extending the spec's rounds lets a completed campaign go on
+    more = SPEC.model_copy(update={"rounds": 3})
+    d = m.decide_campaign(cview({1: done, 2: done, 3: done}, status=d.status, spec=more), NOW)
+    assert d.actions == (m.CreateRound(4),) and d.status.phase == CampaignPhase.RUNNING
+
+
+def test_a_failed_round_fails_the_campaign_with_its_reason_and_an_invalid_spec_says_why():
+    failed = LoopRoundStatus(phase=RoundPhase.FAILED, conditions=m.with_condition(
+        [], "Failed", "True", "TuneJobFailed", "OOMKilled", 1, NOW))
+    d = m.decide_campaign(cview({1: failed}), NOW)
+    assert d.status.phase == CampaignPhase.FAILED
+    assert "round 1: OOMKilled" in next(c.message for c in d.status.conditions if c.type == "RoundFailed")
+    d = m.decide_campaign(cview(spec=None, spec_error="Campaign spec.parentSequence: residue 3 is 'B'"), NOW)
+    assert d.status.phase == CampaignPhase.FAILED and d.actions == ()
+    ready = next(c for c in d.status.conditions if c.type == "Ready")
+    assert ready.status == "False" and "residue 3" in ready.message
+
+
+def test_the_campaign_reports_the_data_summary_and_the_current_rounds_pending():
+    r = LoopRoundStatus(phase=RoundPhase.WAITING_FOR_ASSAYS, pending=5)
+    d = m.decide_campaign(cview({1: r}, data=m.DataSummary(12, 1, "V39F", 3.5)), NOW)
+    s = d.status
+    assert (s.phase, s.measured, s.failed, s.best_variant, s.best_value, s.proposals_pending) == (
+        CampaignPhase.WAITING_FOR_ASSAYS, 12, 1, "V39F", 3.5, 5)
+    assert s.phase_since == "2026-11-23T12:00:00Z"
+    later = m.decide_campaign(cview({1: r}, status=s), NOW + timedelta(minutes=5)).status
+    assert later.phase_since == s.phase_since
+
+
+# -------------------------------------------------------------------------------------- assays
+
+GOOD = m.AssayCheck(True, rows=8, failed=1, sha256="d" * 64)
+
+
+def test_a_valid_assay_is_stored_and_accepted_an_invalid_one_rejected_naming_the_field():
+    d = m.decide_assay(m.AssayView("p1", 1, AssayResultStatus(), check=GOOD), NOW)
+    assert d.actions == (m.StoreAssay("p1"),)
+    assert (d.status.phase, d.status.accepted, d.status.failed, d.status.sha256) == ("Accepted", 8, 1, "d" * 64)
+    bad = m.AssayCheck(False, problems="spec.measurements[1].variant: V39Z: 'Z' is not one of the 20 amino acids")
+    d = m.decide_assay(m.AssayView("p2", 1, AssayResultStatus(), check=bad), NOW)
+    assert d.actions == () and d.status.phase == "Rejected" and "spec.measurements[1].variant" in d.status.message
+
+
+def test_stored_but_unrecorded_assays_are_accepted_without_storing_again():
+    d = m.decide_assay(m.AssayView("p1", 1, AssayResultStatus(), check=GOOD, stored_sha256="d" * 64), NOW)
+    assert d.actions == () and d.status.phase == "Accepted" and d.status.accepted == 8
+
+
+def test_an_edit_of_an_accepted_assay_is_refused_and_a_correction_supersedes_it():
+    accepted = m.decide_assay(m.AssayView("p1", 1, AssayResultStatus(), check=GOOD), NOW).status
+    edited = m.AssayCheck(True, rows=8, sha256="e" * 64)
+    d = m.decide_assay(m.AssayView("p1", 2, accepted, check=edited, stored_sha256="d" * 64), NOW)
+    assert d.actions == () and d.status.phase == "Accepted" and d.status.sha256 == "d" * 64
+    assert "immutable" in d.status.message and "supersedes: [p1]" in d.status.message
+    d = m.decide_assay(m.AssayView("p1", 2, d.status, stored_sha256="d" * 64, superseded_by="p1-fix"), NOW)
+    assert d.status.phase == "Superseded" and d.status.superseded_by == "p1-fix"
+
+
+# ------------------------------------------------------------------------------------ students
+
+def sview(**kw) -> m.StudentView:
+    spec = StudentModelSpec(campaign="c", round=2)
+    return m.StudentView("small", 1, kw.pop("status", StudentModelStatus()), "small-distil", spec, **kw)
+
+
+def test_a_student_waits_for_its_round_then_runs_and_reports():
+    assert m.decide_student(sview(), NOW).status.phase == "Pending"
+    d = m.decide_student(sview(round_ready=True), NOW)
+    assert d.actions == (m.CreateDistilJob("small"),) and d.status.phase == "Running"
+    metrics = {"members": [{"uri": "s3://b/students/small/member-1.onnx", "sha256": "f" * 64}], "parameters": 3000,
+               "bytes": 20000, "latency_ms": 0.002, "spearman_teacher": 0.97, "spearman_measured": 0.5,
+               "cost": {"wall_seconds": 9.0}}
+    d = m.decide_student(sview(round_ready=True, job=m.JobView("small-distil", True), metrics=metrics), NOW)
+    assert d.status.phase == "Succeeded" and d.status.parameters == 3000 and d.status.cost.wall_seconds == 9.0
+    d = m.decide_student(sview(round_ready=True, job=m.JobView("small-distil", False), failure="OOMKilled"), NOW)
+    assert d.status.phase == "Failed" and d.status.message == "OOMKilled"
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (None, None),
+    ({"active": 1}, None),
+    ({"succeeded": 1}, True),
+    ({"conditions": [{"type": "Complete", "status": "True"}]}, True),
+    ({"failed": 3, "conditions": [{"type": "Failed", "status": "True"}]}, False),
+    ({"failed": 1, "active": 1}, None),  # still retrying
+])
+def test_job_outcome(status, expected):
+    assert m.job_outcome(status) is expected
+
+
+def test_conditions_keep_transition_time_when_status_is_unchanged():
+    a = m.with_condition([], "Ready", "True", "Ok", "", 1, NOW)
+    b = m.with_condition(a, "Ready", "True", "StillOk", "", 2, NOW + timedelta(hours=1))
+    assert b[0].last_transition_time == a[0].last_transition_time and b[0].reason == "StillOk"
+    c = m.with_condition(b, "Failed", "True", "X", "m", 2, NOW)
+    assert [x.type for x in c] == ["Failed", "Ready"]
