@@ -2,14 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-SHARED ?= ../shared
-export ACTIVELOOP_GB1_CSV ?= $(if $(wildcard $(SHARED)/datasets/gb1_wu2016.csv),$(abspath $(SHARED)/datasets/gb1_wu2016.csv),)
-
-export ACTIVELOOP_BLAT_CSV ?= $(if $(wildcard $(SHARED)/datasets/blat_ecolx_stiffler2015.csv),$(abspath $(SHARED)/datasets/blat_ecolx_stiffler2015.csv),)
+# Data sets are found by the package itself (ACTIVELOOP_GB1_CSV, the download cache, or ../shared
+# beside a development checkout): see activeloop.landscapes.fetch_known.
 
 BIN := $(VENV)/bin
 
-.PHONY: setup test demo bench clean
+.PHONY: setup lint test demo bench clean
 
 $(BIN)/activeloop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +22,11 @@ $(BIN)/activeloop: pyproject.toml
 
 setup: $(BIN)/activeloop
 
-test: setup
+lint: setup
+	$(BIN)/ruff check operator tests benchmarks
+	$(BIN)/mypy
+
+test: setup lint
 	$(BIN)/python -m pytest -q
 
 demo: setup
@@ -43,3 +45,4 @@ images:
 	docker build -f images/operator/Dockerfile -t activeloop/operator:$(IMAGE_TAG) .
 	docker build -f images/worker/Dockerfile -t activeloop/worker:$(IMAGE_TAG) .
 	docker build -f images/worker/Dockerfile.cuda -t activeloop/worker-cuda:$(IMAGE_TAG) .
+	docker build -f images/ui/Dockerfile -t activeloop/ui:$(IMAGE_TAG) .

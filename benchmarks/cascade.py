@@ -43,8 +43,8 @@ from activeloop.ml.distill import (
     train_ensemble,
 )
 from activeloop.ml.encodings import get_encoder
-from activeloop.ml.lora import tune_lora
 from activeloop.ml.loop import transform_targets
+from activeloop.ml.lora import tune_lora
 from activeloop.ml.surrogates import Prediction
 
 RESULTS = Path(__file__).parent / "results"

@@ -24,12 +24,12 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
-from rich.console import Console  # noqa: E402
+import torch
+from rich.console import Console
 
-from activeloop.landscapes import load_landscape  # noqa: E402
-from activeloop.local.report import plot_curves, run_strategies, summary_table  # noqa: E402
-from activeloop.local.simulate import Strategy, records_as_rows, summarize  # noqa: E402
+from activeloop.landscapes import load_landscape
+from activeloop.local.report import plot_curves, run_strategies, summary_table
+from activeloop.local.simulate import Strategy, records_as_rows, summarize
 
 RESULTS = Path(__file__).parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -38,7 +38,8 @@ STRATEGIES = {
     "default": Strategy("default: epistasis GP, rank, Thompson", "onehot", "gp_epistasis", "thompson", "rank"),
     "greedy": Strategy("greedy: epistasis GP, rank, mean only", "onehot", "gp_epistasis", "greedy", "rank"),
     "boosting": Strategy("5 boosted trees, one-hot, Thompson", "onehot", "boosting_ensemble", "thompson", "none"),
-    "students": Strategy("4 CNN students of the epistasis GP, rank, Thompson", "onehot", "student_ensemble", "thompson", "rank"),
+    "students": Strategy("4 CNN students of the epistasis GP, rank, Thompson", "onehot", "student_ensemble",
+                         "thompson", "rank"),
     "gp_rbf": Strategy("GP RBF-ARD one-hot, Thompson", "onehot", "gp", "thompson", "none"),
     "random": Strategy("random", acquisition="random"),
 }

@@ -44,6 +44,8 @@ class KnownLandscape:
     sites: tuple[int, ...]
     citation: str
     first_position: int = 1
+    shared_file: str = ""
+    """Its file name in the ``datasets/`` folder of a development checkout's ``../shared``."""
 
 
 KNOWN: dict[str, KnownLandscape] = {
@@ -60,6 +62,7 @@ KNOWN: dict[str, KnownLandscape] = {
         parent=GB1_PARENT,
         sites=(39, 40, 41, 54),
         citation="Wu, Dai, Olson, Lloyd-Smith & Sun (2016) eLife 5:e16965, CC BY 4.0",
+        shared_file="gb1_wu2016.csv",
     ),
     "blat": KnownLandscape(
         name="blat",
@@ -75,6 +78,7 @@ KNOWN: dict[str, KnownLandscape] = {
         sites=(),
         citation="Stiffler, Hochberg & Ranganathan (2015) Cell 160:882; copy from facebookresearch/esm (MIT)",
         first_position=24,
+        shared_file="blat_ecolx_stiffler2015.csv",
     ),
 }
 
@@ -99,8 +103,32 @@ class Landscape:
         return len(self.library)
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def development_shared() -> Path:
+    """``../shared`` beside a development checkout (where this package is ``operator/activeloop``)."""
+    root = Path(__file__).resolve().parents[2]
+    return root.parent / "shared" if (root / "pyproject.toml").is_file() else Path("/nonexistent")
+
+
 def fetch_known(name: str) -> Path:
-    """Local path of known landscape ``name``: its env var if set, else a checked, cached download."""
+    """Local path of known landscape ``name``, looked for in this order:
+
+    1. the environment variable (``ACTIVELOOP_GB1_CSV`` for ``gb1``);
+    2. the cached download (checksum-verified);
+    3. in a development checkout, ``../shared/datasets/`` beside it;
+    4. a download from its pinned URL (checksum-verified, then cached).
+
+    Offline with none of these, the error is one line naming the environment variable.
+    """
     known = KNOWN[name]
     local = os.environ.get(known.env_var)
     if local:
@@ -110,15 +138,21 @@ def fetch_known(name: str) -> Path:
         return path
     import pooch
 
-    return Path(
-        pooch.retrieve(
-            known.url,
-            known_hash=f"sha256:{known.sha256}",
-            fname=f"{name}.csv",
-            path=pooch.os_cache("activeloop"),
-            progressbar=False,
-        )
-    )
+    cache = Path(pooch.os_cache("activeloop"))
+    cached = cache / f"{name}.csv"
+    if cached.is_file() and _sha256(cached) == known.sha256:
+        return cached
+    shared = development_shared() / "datasets" / known.shared_file
+    if known.shared_file and shared.is_file():
+        return shared
+    try:
+        return Path(pooch.retrieve(known.url, known_hash=f"sha256:{known.sha256}", fname=f"{name}.csv",
+                                   path=cache, progressbar=False))
+    except Exception as exc:  # no network, a proxy, a changed file: all mean "give us a local copy"
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InputError(known.env_var, (
+            f"the {name} data set is not here and could not be downloaded ({reason}); set "
+            f"{known.env_var} to a local copy of {known.url}")) from None
 
 
 def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str) -> str:

@@ -42,7 +42,6 @@ from activeloop.ml.zoo import fit_model, parse_model
 from activeloop.steps.cost import emissions_tracker, energy_method
 
 
-
 @dataclass(frozen=True)
 class TaskSpec:
     """A landscape and how to split it: ``train`` variants to fit, up to ``test`` held out."""
@@ -147,7 +146,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def _run_isolated(fn: Callable[..., tuple[dict, np.ndarray]], *args: object, **kwargs: object):
+def _run_isolated(
+    fn: Callable[..., tuple[dict, np.ndarray]], *args: object, **kwargs: object
+) -> tuple[dict, np.ndarray]:
     """Run ``fn`` in a fresh (spawned) process, so its peak memory and energy are its own."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         try:
@@ -239,12 +240,10 @@ def run_bench(
 
 def plot_leaderboard(table: pd.DataFrame, choice: str, path: str | Path, title: str = "") -> Path:
     """Spearman against CPU seconds (fit + scoring 10,000 variants), log scale; the choice ringed."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     cost = table["fit_cpu_s"] + table["score_cpu_s_per_10k"]
     sizes = 20 + 12 * np.log10(table["bytes"].clip(lower=1))
     colors = ["tab:orange" if s else "tab:blue" for s in table["student"]]
@@ -261,7 +260,6 @@ def plot_leaderboard(table: pd.DataFrame, choice: str, path: str | Path, title: 
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return Path(path)
 
 

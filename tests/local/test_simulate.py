@@ -68,6 +68,8 @@ def test_gb1_without_a_local_copy_is_fetched_with_a_pinned_url_and_checksum(monk
         return str(gb1_csv)  # what pooch returns once the download matched the hash
 
     monkeypatch.delenv("ACTIVELOOP_GB1_CSV", raising=False)
+    monkeypatch.setattr(pooch, "os_cache", lambda name: tmp_path / "cache")
+    monkeypatch.setattr(landscapes, "development_shared", lambda: tmp_path / "no-shared")
     monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
     land = landscapes.load_landscape("gb1")
     assert len(land) == 149_361
@@ -76,3 +78,43 @@ def test_gb1_without_a_local_copy_is_fetched_with_a_pinned_url_and_checksum(monk
     monkeypatch.setenv("ACTIVELOOP_GB1_CSV", str(tmp_path / "missing.csv"))
     with pytest.raises(InputError, match="ACTIVELOOP_GB1_CSV: .* does not exist"):
         landscapes.load_landscape("gb1")
+
+
+def test_gb1_is_found_in_the_cache_then_beside_a_checkout(monkeypatch, tmp_path, gb1_csv):
+    import shutil
+
+    import pooch
+
+    from activeloop import landscapes
+
+    monkeypatch.delenv("ACTIVELOOP_GB1_CSV", raising=False)
+    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: pytest.fail("nothing should be downloaded"))
+    shared = tmp_path / "shared"
+    (shared / "datasets").mkdir(parents=True)
+    shutil.copy(gb1_csv, shared / "datasets" / "gb1_wu2016.csv")
+    monkeypatch.setattr(landscapes, "development_shared", lambda: shared)
+    monkeypatch.setattr(pooch, "os_cache", lambda name: tmp_path / "cache")
+    assert landscapes.fetch_known("gb1") == shared / "datasets" / "gb1_wu2016.csv"
+    (tmp_path / "cache").mkdir()
+    shutil.copy(gb1_csv, tmp_path / "cache" / "gb1.csv")
+    assert landscapes.fetch_known("gb1") == tmp_path / "cache" / "gb1.csv"
+
+
+def test_offline_without_the_data_the_error_is_one_line_naming_the_variable(monkeypatch, tmp_path):
+    import pooch
+    from typer.testing import CliRunner
+
+    from activeloop import landscapes
+    from activeloop.cli import app
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Failed to resolve 'raw.githubusercontent.com' ([Errno -3] Temporary failure)")
+
+    monkeypatch.delenv("ACTIVELOOP_GB1_CSV", raising=False)
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    monkeypatch.setattr(pooch, "os_cache", lambda name: tmp_path / "cache")
+    monkeypatch.setattr(landscapes, "development_shared", lambda: tmp_path / "no-shared")
+    result = CliRunner().invoke(app, ["simulate", "--landscape", "gb1", "--seeds", "1", "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "ACTIVELOOP_GB1_CSV" in lines[0] and "could not be downloaded" in lines[0]

@@ -41,9 +41,10 @@ def test_gp_predictions_match_botorch_posterior_and_samples_are_joint():
 
 
 def test_epistasis_gp_learns_a_pairwise_landscape_and_is_calibrated(tmp_path):
+    from tests.conftest import make_landscape_csv
+
     from activeloop.landscapes import load_landscape
     from activeloop.ml.encodings import get_encoder
-    from tests.conftest import make_landscape_csv
 
     land = load_landscape(make_landscape_csv(tmp_path / "l.csv"))
     X = get_encoder("onehot").encode(land.library)

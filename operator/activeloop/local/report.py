@@ -14,6 +14,7 @@ from activeloop.landscapes import Landscape, load_landscape
 from activeloop.local.simulate import (
     RoundRecord,
     Strategy,
+    describe,
     records_as_rows,
     simulate_campaign,
     summarize,
@@ -58,12 +59,10 @@ def run_strategies(
 
 def plot_curves(summaries: list[dict], path: Path, title: str) -> None:
     """Mean normalised best fitness (± SEM) against variants measured, one line per strategy."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6.5, 4.2))
+    ax = fig.subplots()
     for s in summaries:
         x = [r["measured"] for r in s["rounds"]]
         y = np.array([r["mean_normalized_best"] for r in s["rounds"]])
@@ -72,14 +71,14 @@ def plot_curves(summaries: list[dict], path: Path, title: str) -> None:
         ax.plot(x, y, marker="o", label=f"{s['strategy']} ({y[-1]:.3f}{seeds})")
         ax.fill_between(x, y - e, y + e, alpha=0.2)
     ax.set_xlabel("variants measured")
-    ax.set_ylabel("best fitness / global max")
+    ax.set_ylabel("best fitness found / global maximum")
     ax.set_ylim(0, 1.02)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right", title="line: mean over seeds; band: ± 1 standard error",
+              title_fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def summary_table(summaries: list[dict]) -> Table:
@@ -116,7 +115,7 @@ def run_simulation(
 ) -> dict:
     """Simulate, then write ``rounds.csv``, ``summary.json`` and ``campaign.png`` into ``run_dir``."""
     land = load_landscape(landscape, parent=parent, sites=sites)
-    main = Strategy(f"{encoding}-{surrogate}-{strategy}", encoding, surrogate, strategy, transform)
+    main = Strategy(describe(encoding, surrogate, strategy, transform), encoding, surrogate, strategy, transform)
     strategies = [main] + ([Strategy("random", acquisition="random")] if baseline else [])
     if console:
         console.print(

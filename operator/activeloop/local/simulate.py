@@ -20,6 +20,18 @@ from activeloop.ml.loop import propose_batch
 log = logging.getLogger(__name__)
 
 
+SURROGATE_WORDS = {
+    "gp_epistasis": "epistasis GP", "gp": "GP (RBF kernel)", "gp_epistasis2": "pairwise-epistasis GP",
+    "gp_soft_epistasis": "soft-epistasis GP", "boosting_ensemble": "5 boosted trees",
+    "mlp_ensemble": "5 MLPs", "student_ensemble": "4 CNN students of the epistasis GP",
+}
+ENCODING_WORDS = {"onehot": "one-hot residues", "physchem": "physico-chemical descriptors",
+                  "onehot_physchem": "one-hot + descriptors", "esm": "language-model embeddings"}
+STRATEGY_WORDS = {"thompson": "Thompson sampling", "ucb": "upper confidence bound",
+                  "logei": "log expected improvement", "qlognei": "log expected improvement",
+                  "greedy": "highest predicted mean", "uncertainty": "most uncertain first", "random": "random"}
+
+
 @dataclass(frozen=True)
 class Strategy:
     """A named combination of encoding, surrogate, acquisition and target transform."""
@@ -29,6 +41,19 @@ class Strategy:
     surrogate: str = "gp_epistasis"
     acquisition: str = "thompson"
     transform: str = "rank"
+
+    def describe(self) -> str:
+        """The strategy in words, for legends and tables."""
+        return describe(self.encoding, self.surrogate, self.acquisition, self.transform)
+
+
+def describe(encoding: str, surrogate: str, acquisition: str, transform: str) -> str:
+    """A strategy in words: ``epistasis GP on one-hot residues, Thompson sampling, ...``."""
+    if acquisition == "random":
+        return "random"
+    words = (f"{SURROGATE_WORDS.get(surrogate, surrogate)} on {ENCODING_WORDS.get(encoding, encoding)}, "
+             f"{STRATEGY_WORDS.get(acquisition, acquisition)}")
+    return words + (", rank-transformed targets" if transform == "rank" else "")
 
 
 @dataclass(frozen=True)

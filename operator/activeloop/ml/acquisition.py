@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
+from typing_extensions import override
 
 from activeloop.errors import ConfigError
 from activeloop.ml.surrogates.base import Surrogate
@@ -47,6 +48,12 @@ def _check(available: np.ndarray, q: int) -> np.ndarray:
             "batch_size", f"{q} proposals asked but only {len(avail)} candidates are available"
         )
     return avail
+
+
+def _fitted(surrogate: Surrogate | None) -> Surrogate:
+    if surrogate is None:
+        raise ConfigError("surrogate", "this strategy needs a fitted surrogate")
+    return surrogate
 
 
 def _top(scores: np.ndarray, rows: np.ndarray, q: int) -> np.ndarray:
@@ -80,7 +87,9 @@ class RandomStrategy(AcquisitionStrategy):
     name = "random"
     needs_model = False
 
-    def select(self, surrogate, X, available, q, best_f, rng):  # noqa: D102
+    @override
+    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
         return rng.choice(_check(available, q), size=q, replace=False)
 
 
@@ -89,9 +98,11 @@ class Greedy(AcquisitionStrategy):
 
     name = "greedy"
 
-    def select(self, surrogate, X, available, q, best_f, rng):  # noqa: D102
+    @override
+    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
         avail = _check(available, q)
-        return _top(surrogate.predict(X[avail]).mean, avail, q)
+        return _top(_fitted(surrogate).predict(X[avail]).mean, avail, q)
 
 
 class Uncertainty(AcquisitionStrategy):
@@ -99,9 +110,11 @@ class Uncertainty(AcquisitionStrategy):
 
     name = "uncertainty"
 
-    def select(self, surrogate, X, available, q, best_f, rng):  # noqa: D102
+    @override
+    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
         avail = _check(available, q)
-        return _top(surrogate.predict(X[avail]).std, avail, q)
+        return _top(_fitted(surrogate).predict(X[avail]).std, avail, q)
 
 
 class UpperConfidenceBound(AcquisitionStrategy):
@@ -116,9 +129,11 @@ class UpperConfidenceBound(AcquisitionStrategy):
     def __init__(self, beta: float = 2.0) -> None:
         self.beta = beta
 
-    def select(self, surrogate, X, available, q, best_f, rng):  # noqa: D102
+    @override
+    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
         avail = _check(available, q)
-        pred = surrogate.predict(X[avail])
+        pred = _fitted(surrogate).predict(X[avail])
         return _top(pred.mean + self.beta * pred.std, avail, q)
 
 
@@ -140,12 +155,14 @@ class ThompsonSampling(AcquisitionStrategy):
         self.shortlist = shortlist
         self.shortlist_beta = shortlist_beta
 
-    def select(self, surrogate, X, available, q, best_f, rng):  # noqa: D102
+    @override
+    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
         avail = _check(available, q)
         if len(avail) > self.shortlist:
-            pred = surrogate.predict(X[avail])
+            pred = _fitted(surrogate).predict(X[avail])
             avail = _top(pred.mean + self.shortlist_beta * pred.std, avail, self.shortlist)
-        draws = surrogate.sample(X[avail], q, rng)  # q x K
+        draws = _fitted(surrogate).sample(X[avail], q, rng)  # q x K
         chosen: list[int] = []
         taken = np.zeros(len(avail), dtype=bool)
         for k in range(q):
@@ -174,18 +191,20 @@ class LogExpectedImprovement(AcquisitionStrategy):
         self.shortlist = shortlist
         self.mc_samples = mc_samples
 
-    def select(self, surrogate, X, available, q, best_f, rng):  # noqa: D102
+    @override
+    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
         import torch
         from botorch.acquisition.logei import qLogNoisyExpectedImprovement
         from botorch.optim import optimize_acqf_discrete
-        from botorch.sampling import SobolQMCNormalSampler
+        from botorch.sampling import MCSampler, SobolQMCNormalSampler
         from scipy.special import log_ndtr
 
         from activeloop.ml.surrogates.botorch_view import MemberEnsembleModel, botorch_view
 
         model, X_baseline = botorch_view(surrogate)
         avail = _check(available, q)
-        pred = surrogate.predict(X[avail])
+        pred = _fitted(surrogate).predict(X[avail])
         z = (pred.mean - best_f) / np.maximum(pred.std, 1e-12)
         # log EI = log(std) + log(z Phi(z) + phi(z)), computed stably enough for ranking
         log_ei = np.log(np.maximum(pred.std, 1e-12)) + np.logaddexp(
@@ -193,6 +212,7 @@ class LogExpectedImprovement(AcquisitionStrategy):
         )
         short = _top(log_ei, avail, max(self.shortlist, q))
         choices = torch.as_tensor(X[short], dtype=torch.float64)
+        sampler: MCSampler
         if isinstance(model, MemberEnsembleModel):
             from botorch.sampling.index_sampler import IndexSampler
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,8 +27,9 @@ ESM_VOCAB = (
 class Backbone:
     """A loaded model and its tokenizer."""
 
-    model: torch.nn.Module
-    tokenizer: object
+    model: Any
+    """A ``transformers`` model, a ``peft`` model wrapping one, or UniRep (duck-typed)."""
+    tokenizer: Any
     name: str
     lora_targets: tuple[str, ...] = ("query", "key", "value")
     """Modules that get LoRA adapters unless told otherwise."""
@@ -119,8 +121,10 @@ def build_tiny_esm(
         emb_layer_norm_before=False,
         max_position_embeddings=1026,
     )
-    torch.manual_seed(seed)
-    EsmModel(config, add_pooling_layer=False).save_pretrained(path)
+    from activeloop.ml.determinism import seeded
+
+    with seeded(seed):
+        EsmModel(config, add_pooling_layer=False).save_pretrained(path)
     EsmTokenizer(vocab_file=str(vocab)).save_pretrained(path)
     return path
 

@@ -30,14 +30,12 @@ def calibration_report(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict
 
 def plot_calibration(y: np.ndarray, mean: np.ndarray, std: np.ndarray, path: str | Path) -> Path:
     """Expected against observed coverage for levels 5%..95%, and predicted against measured."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     levels = np.linspace(0.05, 0.95, 19)
     observed = [interval_coverage(y, mean, std, (lvl,))[lvl] for lvl in levels]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4))
+    fig = Figure(figsize=(9, 4))
+    a, b = fig.subplots(1, 2)
     a.plot([0, 1], [0, 1], "k--", lw=1, label="ideal")
     a.plot(levels, observed, marker="o", label="surrogate")
     a.set_xlabel("nominal interval")
@@ -49,5 +47,4 @@ def plot_calibration(y: np.ndarray, mean: np.ndarray, std: np.ndarray, path: str
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -137,35 +138,37 @@ def train_student(
     teacher's predictive standard deviation per row), the student outputs a mean and a log standard
     deviation and minimises the KL divergence from the teacher's Gaussian to its own.
     """
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    rows = rng.integers(0, len(X_onehot), len(X_onehot)) if bootstrap else np.arange(len(X_onehot))
-    x = onehot_tensor(X_onehot[rows])
-    mu, sd = float(targets.mean()), float(targets.std() or 1.0)
-    y = torch.as_tensor((targets[rows] - mu) / sd, dtype=torch.float32)
-    ys = None
-    if target_std is not None:
-        ys = torch.as_tensor(np.maximum(target_std[rows], 1e-6) / sd, dtype=torch.float32)
-    net = ARCHITECTURES[architecture](x.shape[1], channels, outputs=1 if ys is None else 2)
-    opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        net.train()
-        perm = torch.randperm(len(x), generator=gen)
-        for s in range(0, len(x), batch_size):
-            idx = perm[s : s + batch_size]
-            out = net(x[idx])
-            if ys is None:
-                loss = nn.functional.mse_loss(out, y[idx])
-            else:
-                loss = gaussian_kl(y[idx], ys[idx], out[:, 0], out[:, 1])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        sched.step()
-    net.eval()
-    return Student(net, mu, sd)
+    from activeloop.ml.determinism import seeded
+
+    with seeded(seed):
+        rng = np.random.default_rng(seed)
+        rows = rng.integers(0, len(X_onehot), len(X_onehot)) if bootstrap else np.arange(len(X_onehot))
+        x = onehot_tensor(X_onehot[rows])
+        mu, sd = float(targets.mean()), float(targets.std() or 1.0)
+        y = torch.as_tensor((targets[rows] - mu) / sd, dtype=torch.float32)
+        ys = None
+        if target_std is not None:
+            ys = torch.as_tensor(np.maximum(target_std[rows], 1e-6) / sd, dtype=torch.float32)
+        net = ARCHITECTURES[architecture](x.shape[1], channels, outputs=1 if ys is None else 2)
+        opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            net.train()
+            perm = torch.randperm(len(x), generator=gen)
+            for s in range(0, len(x), batch_size):
+                idx = perm[s : s + batch_size]
+                out = net(x[idx])
+                if ys is None:
+                    loss = nn.functional.mse_loss(out, y[idx])
+                else:
+                    loss = gaussian_kl(y[idx], ys[idx], out[:, 0], out[:, 1])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            sched.step()
+        net.eval()
+        return Student(net, mu, sd)
 
 
 @dataclass
@@ -194,7 +197,7 @@ class StudentEnsemble:
 
 
 def train_ensemble(
-    X_onehot: np.ndarray, targets: np.ndarray, members: int = 4, seed: int = 0, **options: object
+    X_onehot: np.ndarray, targets: np.ndarray, members: int = 4, seed: int = 0, **options: Any
 ) -> StudentEnsemble:
     """``members`` students on bootstrap resamples (one student without resampling if ``members=1``)."""
     return StudentEnsemble([

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+from typing_extensions import override
 
 from activeloop.api.sequence import AMINO_ACIDS
 from activeloop.errors import ConfigError
@@ -45,6 +46,7 @@ class OneHotEncoder(Encoder):
 
     name = "onehot"
 
+    @override
     def encode_tokens(self, site_tokens: np.ndarray) -> np.ndarray:
         n, p = site_tokens.shape
         out = np.zeros((n, p * 20), dtype=np.float64)
@@ -70,6 +72,7 @@ class PhyschemEncoder(Encoder):
 
     name = "physchem"
 
+    @override
     def encode_tokens(self, site_tokens: np.ndarray) -> np.ndarray:
         return descriptor_table()[site_tokens].reshape(len(site_tokens), -1)
 

@@ -19,11 +19,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+from typing_extensions import override
 
 from activeloop.api.sequence import AMINO_ACIDS
 from activeloop.errors import VariantError
+
+if TYPE_CHECKING:
+    from activeloop.ml.sequences import VariantParser
 
 _LETTER_INDEX = np.full(256, 255, dtype=np.uint8)
 for _i, _a in enumerate(AMINO_ACIDS):
@@ -66,7 +71,7 @@ class Library(ABC):
         return ()
 
     @property
-    def parser(self) -> "VariantParser":  # noqa: F821 (imported lazily: sequences imports us)
+    def parser(self) -> VariantParser:
         """A parser for this library's parent and sites."""
         from activeloop.ml.sequences import VariantParser
 
@@ -140,14 +145,17 @@ class CombinatorialLibrary(Library):
     def __repr__(self) -> str:
         return f"CombinatorialLibrary({len(self._sites)} sites x {self._radix} residues = {len(self):,})"
 
+    @override
     @property
     def sites(self) -> tuple[int, ...]:
         return self._sites
 
+    @override
     @property
     def positions(self) -> np.ndarray:
         return np.asarray(self._sites, dtype=np.int64) - 1
 
+    @override
     def excluded_rows(self) -> np.ndarray:
         return self._excluded
 
@@ -167,6 +175,7 @@ class CombinatorialLibrary(Library):
                                           f"allows only {self.alphabet})")
         return int(np.dot(digits, self._weights)) if digits else 0
 
+    @override
     def contains(self, name: str) -> bool:
         try:
             row = self._row(name)
@@ -174,6 +183,7 @@ class CombinatorialLibrary(Library):
             return False
         return not _member(self._excluded, row)
 
+    @override
     def rows_of(self, names: Iterable[str]) -> np.ndarray:
         rows = []
         for name in names:
@@ -183,6 +193,7 @@ class CombinatorialLibrary(Library):
             rows.append(row)
         return np.asarray(rows, dtype=np.int64)
 
+    @override
     def site_tokens(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= len(self)):

@@ -13,6 +13,7 @@ import numpy as np
 
 from activeloop.errors import ConfigError
 from activeloop.ml.acquisition import get_strategy
+from activeloop.ml.determinism import single_threaded
 from activeloop.ml.surrogates import Surrogate, get_surrogate
 
 TRANSFORMS = ("none", "rank")
@@ -84,10 +85,11 @@ def propose_batch(
     strategy = get_strategy(acquisition)
     model: Surrogate | None = None
     yt = transform_targets(y, transform)
-    if strategy.needs_model:
-        if len(measured) < 2:
-            raise ConfigError("measured", "at least two measured variants are needed to fit")
-        model = get_surrogate(surrogate, seed=seed).fit(X[measured], yt)
-    best = float(yt.max()) if len(yt) else 0.0
-    rows = strategy.select(model, X, available, q, best, rng)
+    with single_threaded():  # the same batch whatever the machine's thread count
+        if strategy.needs_model:
+            if len(measured) < 2:
+                raise ConfigError("measured", "at least two measured variants are needed to fit")
+            model = get_surrogate(surrogate, seed=seed).fit(X[measured], yt)
+        best = float(yt.max()) if len(yt) else 0.0
+        rows = strategy.select(model, X, available, q, best, rng)
     return RoundResult(rows=np.asarray(rows, dtype=np.int64), surrogate=model)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from activeloop.ml.backbones import Backbone, load_backbone, mean_pool, tokenize_batch
+from activeloop.ml.determinism import seeded
 
 HEAD_FILE = "regression_head.safetensors"
 META_FILE = "activeloop_tuned.json"
@@ -107,41 +108,41 @@ def tune_lora(
     """
     from peft import LoraConfig, get_peft_model
 
-    torch.manual_seed(seed)
-    config = LoraConfig(
-        r=rank,
-        lora_alpha=alpha,
-        lora_dropout=dropout,
-        target_modules=list(target_modules or backbone.lora_targets),
-        bias="none",
-    )
-    peft_model = get_peft_model(backbone.model, config)
-    tuned_backbone = Backbone(peft_model, backbone.tokenizer, backbone.name, backbone.lora_targets)
-    head = RegressionHead(backbone.hidden_size).to(backbone.device)
-    y = np.asarray(y, dtype=np.float64)
-    y_mean, y_std = float(y.mean()), float(y.std() or 1.0)
-    tuned = TunedModel(tuned_backbone, head, y_mean, y_std)
-    targets = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32, device=backbone.device)
-    params = [p for p in peft_model.parameters() if p.requires_grad] + list(head.parameters())
-    opt = torch.optim.AdamW(params, lr=learning_rate)
-    gen = torch.Generator().manual_seed(seed)
-    seqs = list(sequences)
-    for epoch in range(epochs):
-        peft_model.train()
-        head.train()
-        order = torch.randperm(len(seqs), generator=gen).tolist()
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = tokenize_batch(tuned_backbone, [seqs[i] for i in idx])
-            loss = nn.functional.mse_loss(head(tuned._pooled(batch)), targets[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        if on_epoch:
-            on_epoch(epoch + 1, total / len(seqs))
-    return tuned
+    with seeded(seed):  # adapters' initial weights and dropout from the seed, global state restored
+        config = LoraConfig(
+            r=rank,
+            lora_alpha=alpha,  # type: ignore[arg-type]  # peft annotates int; a float scales as well
+            lora_dropout=dropout,
+            target_modules=list(target_modules or backbone.lora_targets),
+            bias="none",
+        )
+        peft_model = get_peft_model(backbone.model, config)
+        tuned_backbone = Backbone(peft_model, backbone.tokenizer, backbone.name, backbone.lora_targets)
+        head = RegressionHead(backbone.hidden_size).to(backbone.device)
+        y = np.asarray(y, dtype=np.float64)
+        y_mean, y_std = float(y.mean()), float(y.std() or 1.0)
+        tuned = TunedModel(tuned_backbone, head, y_mean, y_std)
+        targets = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32, device=backbone.device)
+        params = [p for p in peft_model.parameters() if p.requires_grad] + list(head.parameters())
+        opt = torch.optim.AdamW(params, lr=learning_rate)
+        gen = torch.Generator().manual_seed(seed)
+        seqs = list(sequences)
+        for epoch in range(epochs):
+            peft_model.train()
+            head.train()
+            order = torch.randperm(len(seqs), generator=gen).tolist()
+            total = 0.0
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = tokenize_batch(tuned_backbone, [seqs[i] for i in idx])
+                loss = nn.functional.mse_loss(head(tuned._pooled(batch)), targets[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            if on_epoch:
+                on_epoch(epoch + 1, total / len(seqs))
+        return tuned
 
 
 def save_tuned(tuned: TunedModel, path: str | Path, revision: str | None = None) -> Path:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from typing_extensions import override
 
 from activeloop.api.sequence import AMINO_ACIDS, validate_sequence
 from activeloop.errors import VariantError
@@ -243,22 +244,28 @@ class VariantLibrary(Library):
             return np.zeros(0, dtype=np.int64)
         return np.nonzero((self.tokens != self.tokens[0]).any(axis=0))[0]
 
+    @override
     @property
     def positions(self) -> np.ndarray:
         return self.variable_positions
 
+    @override
     def contains(self, name: str) -> bool:
         return name in self._index
 
+    @override
     def rows_of(self, names: Iterable[str]) -> np.ndarray:
         return self.index_of(names)
 
+    @override
     def site_tokens(self, rows: np.ndarray) -> np.ndarray:
         return self.tokens[np.asarray(rows, dtype=np.int64)][:, self.variable_positions]
 
+    @override
     def names_of(self, rows: np.ndarray) -> list[str]:
         return [self.names[i] for i in np.asarray(rows, dtype=np.int64)]
 
+    @override
     def tokens_of(self, rows: np.ndarray) -> np.ndarray:
         return self.tokens[np.asarray(rows, dtype=np.int64)]
 

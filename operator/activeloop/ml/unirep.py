@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -185,7 +186,8 @@ def model_from_arrays(arrays: dict[str, np.ndarray]) -> UniRepModel:
 
     with torch.no_grad():
         model.embedding.weight.copy_(torch.as_tensor(arrays["embedding"]))
-        for k, cell in enumerate(model.cells):
+        for k, module in enumerate(model.cells):
+            cell = cast(MLSTMCell, module)
             a = {p: np.asarray(arrays[f"mlstm.{k}.{p}"], dtype=np.float64) for p in _PARAM_KEYS}
             put(cell.wmx, _l2_normalise(a["wmx"]) * a["gmx"])
             put(cell.wmh, _l2_normalise(a["wmh"]) * a["gmh"])
@@ -220,5 +222,5 @@ def build_tiny_unirep(path: str | Path, hidden: int = 16, layers: int = 2, seed:
     arrays["dense.b"] = np.zeros(N_LETTERS - 1)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    np.savez(path / WEIGHTS_FILE, **{k: v.astype(np.float32) for k, v in arrays.items()})
+    np.savez(path / WEIGHTS_FILE, **{k: v.astype(np.float32) for k, v in arrays.items()})  # type: ignore[arg-type]
     return path

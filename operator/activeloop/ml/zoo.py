@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -105,12 +105,12 @@ class _FeatureModel:
     """A ridge or surrogate head on fixed or frozen-embedding features computed on demand."""
 
     featurise: Callable[[np.ndarray], np.ndarray]
-    head: object
+    head: Any
     trainable: int | None
     total: int | None
     bytes: int
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:  # noqa: D102
+    def predict(self, rows: np.ndarray) -> np.ndarray:
         X = self.featurise(rows)
         out = self.head.predict(X)
         return np.asarray(out.mean if isinstance(out, Prediction) else out, dtype=np.float64)
@@ -118,33 +118,33 @@ class _FeatureModel:
 
 @dataclass
 class _TunedModel:
-    tuned: object
+    tuned: Any
     sequences: list[str]
-    trainable: int
-    total: int
+    trainable: int | None
+    total: int | None
     bytes: int
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:  # noqa: D102
+    def predict(self, rows: np.ndarray) -> np.ndarray:
         return self.tuned.predict([self.sequences[i] for i in rows], batch_size=64)
 
 
 @dataclass
 class _StudentModel:
-    ensemble: object
+    ensemble: Any
     paths: list[Path]
     X: np.ndarray
-    trainable: int
-    total: int
+    trainable: int | None
+    total: int | None
     bytes: int
     _tmp: object = field(default=None, repr=False)
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:  # noqa: D102
+    def predict(self, rows: np.ndarray) -> np.ndarray:
         from activeloop.ml.distill import onnx_member_predictions
 
         return onnx_member_predictions(self.paths, self.ensemble, self.X[rows]).mean(0)
 
 
-def _ridge():
+def _ridge() -> Any:
     from sklearn.linear_model import RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -169,9 +169,13 @@ def fit_model(
     """
     if spec.is_student:
         return _fit_student(spec, library, train, y, teacher, epochs=epochs, seed=seed)
+    featurise: Callable[[np.ndarray], np.ndarray]
     if spec.features in ENCODINGS:
         X = get_encoder(spec.features).encode(library)
-        featurise = X.__getitem__
+
+        def featurise(rows: np.ndarray) -> np.ndarray:
+            return X[rows]
+
         base = base_bytes = 0
     else:
         from activeloop.ml.backbones import embed_sequences, load_backbone
@@ -184,16 +188,17 @@ def fit_model(
             from activeloop.ml.lora import tune_lora
 
             tuned = tune_lora(backbone, [sequences[i] for i in train], y, epochs=epochs, seed=seed)
-            trainable, total = tuned.parameter_counts()
-            return _TunedModel(tuned, sequences, trainable, total, base_bytes + 4 * trainable)
+            tuned_params, all_params = tuned.parameter_counts()
+            return _TunedModel(tuned, sequences, tuned_params, all_params, base_bytes + 4 * tuned_params)
 
         def featurise(rows: np.ndarray) -> np.ndarray:
             return embed_sequences(backbone, [sequences[i] for i in rows], batch_size=64)
 
     X_train = featurise(train)
+    trainable: int | None
     if spec.head == "ridge":
         head = _ridge().fit(X_train, y)
-        trainable: int | None = X_train.shape[1] + 1
+        trainable = X_train.shape[1] + 1
     else:
         head = get_surrogate(spec.head, seed=seed).fit(X_train, y)
         trainable = _surrogate_size(head, X_train)

@@ -39,7 +39,11 @@ def featuriser(
     """The surrogate's features (tuned-model embeddings for ``esm``), with the model loaded once."""
     if spec.surrogate.encoding != LANGUAGE_MODEL_ENCODING:
         X = get_encoder(spec.surrogate.encoding).encode(library)
-        return lambda rows=None: X if rows is None else X[rows]
+
+        def fixed(rows: np.ndarray | None = None) -> np.ndarray:
+            return X if rows is None else X[rows]
+
+        return fixed
     prefix = f"{round_prefix(round_number)}/model"
     if store.list(prefix + "/"):
         from activeloop.ml.lora import load_tuned
@@ -48,12 +52,14 @@ def featuriser(
             for k in store.list(prefix + "/"):
                 store.get_file(k, Path(tmp) / k.rsplit("/", 1)[1])
             tuned = load_tuned(tmp, spec.backbone.model, spec.backbone.revision)
-        embed = tuned.embed
+        embed: Callable[[list[str]], np.ndarray] = tuned.embed
     else:
         from activeloop.ml.backbones import embed_sequences, load_backbone
 
         backbone = load_backbone(spec.backbone.model, spec.backbone.revision)
-        embed = lambda seqs: embed_sequences(backbone, seqs)  # noqa: E731
+
+        def embed(sequences: list[str]) -> np.ndarray:
+            return embed_sequences(backbone, sequences)
 
     def featurise(rows: np.ndarray | None = None) -> np.ndarray:
         # only the rows asked for are turned into sequences and embedded

@@ -17,10 +17,9 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from activeloop.api.campaign import CampaignSpec
-from activeloop.ml.library import Library
-
 from activeloop.ml.distill import export_ensemble, latency_ms, onnx_member_predictions, train_ensemble
 from activeloop.ml.encodings import get_encoder
+from activeloop.ml.library import Library
 from activeloop.ml.loop import transform_targets
 from activeloop.ml.surrogates import get_surrogate
 from activeloop.steps import ingest

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from typing_extensions import override
+
 from activeloop.errors import InputError
 from activeloop.store.base import ArtifactStore, check_key, sha256_bytes
 
@@ -43,6 +45,7 @@ class LocalStore(ArtifactStore):
         """Local path of ``key``."""
         return self.root / check_key(key)
 
+    @override
     def put_bytes(self, key: str, data: bytes) -> str:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -59,12 +62,14 @@ class LocalStore(ArtifactStore):
             raise
         return sha256_bytes(data)
 
+    @override
     def get_bytes(self, key: str) -> bytes:
         p = self.path(key)
         if not p.is_file():
             raise KeyError(key)
         return p.read_bytes()
 
+    @override
     def list(self, prefix: str = "") -> list[str]:
         if prefix.startswith("/") or ".." in prefix.split("/"):
             raise InputError("prefix", f"{prefix!r} is not a relative artifact path")
@@ -79,8 +84,10 @@ class LocalStore(ArtifactStore):
                     keys.append(key)
         return sorted(keys)
 
+    @override
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    @override
     def uri(self, key: str) -> str:
         return self.path(key).as_uri()

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import urllib3
 from minio import Minio
 from minio.error import S3Error
+from typing_extensions import override
 
 from activeloop.errors import InputError
 from activeloop.store.base import ArtifactStore, check_key, sha256_bytes
@@ -123,6 +124,7 @@ class MinioStore(ArtifactStore):
             delay *= 2
         raise AssertionError("unreachable")
 
+    @override
     def put_bytes(self, key: str, data: bytes) -> str:
         sha = sha256_bytes(data)
         name = self._name(key)
@@ -150,6 +152,7 @@ class MinioStore(ArtifactStore):
             self.bucket, name, str(path), part_size=self.part_size, metadata={SHA_META: sha}))
         return sha
 
+    @override
     def get_bytes(self, key: str) -> bytes:
         name = self._name(key)
 
@@ -168,6 +171,7 @@ class MinioStore(ArtifactStore):
                 raise KeyError(key) from None
             raise
 
+    @override
     def list(self, prefix: str = "") -> list[str]:
         base = f"{self.prefix}/" if self.prefix else ""
         objs = self._retry(
@@ -175,6 +179,7 @@ class MinioStore(ArtifactStore):
         )
         return sorted(o.object_name[len(base):] for o in objs)
 
+    @override
     def exists(self, key: str) -> bool:
         name = self._name(key)
         try:
@@ -197,5 +202,6 @@ class MinioStore(ArtifactStore):
         meta = {k.lower(): v for k, v in (stat.metadata or {}).items()}
         return meta.get(f"x-amz-meta-{SHA_META}") or sha256_bytes(self.get_bytes(key))
 
+    @override
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._name(key)}"

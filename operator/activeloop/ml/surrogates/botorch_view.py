@@ -7,6 +7,8 @@ member index, so ``qLogNoisyExpectedImprovement`` and friends run on it unchange
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from botorch.models.ensemble import EnsembleModel
@@ -17,7 +19,7 @@ from activeloop.errors import ConfigError
 class MemberEnsembleModel(EnsembleModel):
     """A BoTorch view of any surrogate with ``member_predictions(X) -> members x N``."""
 
-    def __init__(self, surrogate: object) -> None:
+    def __init__(self, surrogate: Any) -> None:
         super().__init__()
         self._surrogate = surrogate
         self._num_outputs = 1
@@ -30,7 +32,7 @@ class MemberEnsembleModel(EnsembleModel):
         return out.movedim(0, -3)
 
 
-def botorch_view(surrogate: object) -> tuple[object, torch.Tensor]:
+def botorch_view(surrogate: Any) -> tuple[Any, torch.Tensor]:
     """``(model, X_baseline)`` of a fitted surrogate for BoTorch acquisition functions."""
     model = getattr(surrogate, "model", None)
     if model is not None and hasattr(model, "train_inputs"):

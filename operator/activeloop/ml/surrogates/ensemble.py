@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 from activeloop.ml.surrogates.base import Prediction, Surrogate
 
@@ -33,12 +34,10 @@ def mlp_member(
     X: np.ndarray, y: np.ndarray, seed: int, hidden: int = 64, epochs: int = 300
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A two-layer MLP trained with Adam and weight decay (full batch)."""
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(X.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, 1))
-    for p in net.parameters():  # seed-controlled init
-        if p.dim() > 1:
-            nn.init.kaiming_uniform_(p, a=5**0.5, generator=gen)
+    from activeloop.ml.determinism import seeded
+
+    with seeded(seed):  # initial weights from the seed; the caller's random state untouched
+        net = nn.Sequential(nn.Linear(X.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, 1))
     xt = torch.as_tensor(X, dtype=torch.float32)
     mu, sd = float(y.mean()), float(y.std() or 1.0)
     yt = torch.as_tensor((y - mu) / sd, dtype=torch.float32).unsqueeze(-1)
@@ -85,6 +84,7 @@ class EnsembleSurrogate(Surrogate):
         self.members: list[Callable[[np.ndarray], np.ndarray]] = []
         self.X_train: np.ndarray | None = None
 
+    @override
     def fit(self, X: np.ndarray, y: np.ndarray) -> EnsembleSurrogate:
         rng = np.random.default_rng(self.seed)
         self.X_train = X
@@ -99,10 +99,12 @@ class EnsembleSurrogate(Surrogate):
         assert self.members, "fit() first"
         return np.stack([m(X) for m in self.members])
 
+    @override
     def predict(self, X: np.ndarray) -> Prediction:
         preds = self.member_predictions(X)
         return Prediction(mean=preds.mean(0), std=preds.std(0, ddof=1 if len(preds) > 1 else 0))
 
+    @override
     def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         preds = self.member_predictions(X)
         return preds[rng.integers(0, len(preds), n_samples)]

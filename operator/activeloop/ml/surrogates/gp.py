@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
+from typing_extensions import override
 
 from activeloop.errors import ConfigError
 from activeloop.ml.surrogates.base import Prediction, Surrogate
@@ -32,8 +34,9 @@ class GPSurrogate(Surrogate):
             raise ConfigError("kernel", f"unknown GP kernel {kernel!r}; known: {sorted(KERNELS)}")
         self.kernel = kernel
         self.chunk = chunk
-        self.model = None
+        self.model: Any = None
 
+    @override
     def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
@@ -58,6 +61,7 @@ class GPSurrogate(Surrogate):
             self._alpha = torch.cholesky_solve(resid, self._L)
         return self
 
+    @override
     def predict(self, X: np.ndarray) -> Prediction:
         assert self.model is not None, "fit() first"
         m = self.model
@@ -72,9 +76,7 @@ class GPSurrogate(Surrogate):
                 mean, v = self._cross(Xt[start : start + self.chunk])
                 means.append(mean)
                 stds.append((prior_var - (v * v).sum(0)).clamp_min(1e-12).sqrt())
-        mean = torch.cat(means).numpy() * scale + shift
-        std = torch.cat(stds).numpy() * scale
-        return Prediction(mean=mean, std=std)
+        return Prediction(mean=torch.cat(means).numpy() * scale + shift, std=torch.cat(stds).numpy() * scale)
 
     def _cross(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean (standardised) and ``L^-1 K(train, X)`` at ``X``."""
@@ -84,6 +86,7 @@ class GPSurrogate(Surrogate):
         mean = (Ks @ self._alpha).squeeze(-1) + m.mean_module(X)
         return mean, torch.linalg.solve_triangular(self._L, Ks.T, upper=False)
 
+    @override
     def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         assert self.model is not None, "fit() first"
         m = self.model

@@ -8,6 +8,7 @@ from math import factorial
 import torch
 from gpytorch.constraints import Positive
 from gpytorch.kernels import Kernel
+from typing_extensions import override
 
 
 class EpistasisKernel(Kernel):
@@ -22,7 +23,7 @@ class EpistasisKernel(Kernel):
 
     has_lengthscale = False
 
-    def __init__(self, max_order: int = 4, **kwargs) -> None:
+    def __init__(self, max_order: int = 4, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.max_order = max_order
         self.register_parameter("raw_weights", torch.nn.Parameter(torch.zeros(max_order + 1)))
@@ -33,7 +34,8 @@ class EpistasisKernel(Kernel):
         """Non-negative weights ``w_0 .. w_J`` of the interaction orders."""
         return self.raw_weights_constraint.transform(self.raw_weights)
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params):
+    @override
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: object) -> torch.Tensor:
         m = (x1 * x2).sum(-1) if diag else x1 @ x2.transpose(-2, -1)
         w = self.weights
         out = torch.zeros_like(m)
@@ -58,11 +60,12 @@ class SoftEpistasisKernel(EpistasisKernel):
 
     has_lengthscale = True
 
-    def __init__(self, descriptors: int, max_order: int = 4, **kwargs) -> None:
+    def __init__(self, descriptors: int, max_order: int = 4, **kwargs: object) -> None:
         super().__init__(max_order=max_order, **kwargs)
         self.descriptors = descriptors
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params):
+    @override
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: object) -> torch.Tensor:
         k = self.descriptors
         a = x1.reshape(*x1.shape[:-1], -1, k)  # ... n x P x k
         b = x2.reshape(*x2.shape[:-1], -1, k)

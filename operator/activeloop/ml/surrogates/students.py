@@ -9,7 +9,10 @@ Input must be one-hot features (``N x 20P``), which the students read per positi
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from typing_extensions import override
 
 from activeloop.errors import ConfigError
 from activeloop.ml.surrogates.base import Prediction, Surrogate
@@ -28,8 +31,9 @@ class StudentEnsembleSurrogate(Surrogate):
         self.teacher = GPSurrogate(kernel=teacher_kernel)
         self.X_train: np.ndarray | None = None
         self._y_train: np.ndarray | None = None
-        self._ensemble = None
+        self._ensemble: Any = None
 
+    @override
     def fit(self, X: np.ndarray, y: np.ndarray) -> StudentEnsembleSurrogate:
         if X.shape[1] % 20 or not np.isin(X, (0.0, 1.0)).all():
             raise ConfigError("surrogate", "student_ensemble needs one-hot features (encoding: onehot)")
@@ -51,6 +55,7 @@ class StudentEnsembleSurrogate(Surrogate):
                                             channels=self.channels, epochs=self.epochs, seed=self.seed)
         return self._ensemble
 
+    @override
     def predict(self, X: np.ndarray) -> Prediction:
         return self._students(X).predict(X)
 
@@ -58,6 +63,7 @@ class StudentEnsembleSurrogate(Surrogate):
         """``members x N`` student predictions."""
         return self._students(X).member_predictions(X)
 
+    @override
     def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         preds = self.member_predictions(X)
         return preds[rng.integers(0, len(preds), n_samples)]
