@@ -4,7 +4,6 @@ models accept (and refuse what they refuse)."""
 from pathlib import Path
 
 import pytest
-import yaml
 
 from activeloop.api.crds import RESOURCES, crd, render
 from activeloop.landscapes import GB1_PARENT

@@ -32,7 +32,7 @@ def _stages(instructions: list[dict]) -> list[list[dict]]:
 
 def test_there_are_operator_and_worker_images():
     names = {p.relative_to(ROOT / "images").as_posix() for p in DOCKERFILES}
-    assert {"operator/Dockerfile", "worker/Dockerfile", "worker/Dockerfile.cuda"} <= names
+    assert {"operator/Dockerfile", "worker/Dockerfile", "worker/Dockerfile.cuda", "ui/Dockerfile"} <= names
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -72,3 +72,14 @@ def test_operator_image_has_a_healthcheck_on_kopfs_liveness_endpoint():
 def test_chart_runs_the_operator_module_the_image_ships():
     text = (ROOT / "helm" / "activeloop" / "templates" / "deployment.yaml").read_text()
     assert "activeloop.controller.handlers" in text and "--liveness=http://0.0.0.0:8080/healthz" in text
+
+
+def test_the_operator_image_installs_no_torch_and_workers_install_the_models():
+    for image, extra in (("operator", "[operator]"), ("ui", "[web]")):
+        final = _stages(_parse(ROOT / "images" / image / "Dockerfile"))[-1]
+        runs = " ".join(i["value"] for i in final if i["instruction"] == "RUN")
+        assert extra in runs and "torch" not in runs.lower()
+    for worker in ("Dockerfile", "Dockerfile.cuda"):
+        final = _stages(_parse(ROOT / "images" / "worker" / worker))[-1]
+        runs = " ".join(i["value"] for i in final if i["instruction"] == "RUN")
+        assert "[workstation]" in runs and "torch" in runs.lower()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
+from typing_extensions import Self
 
 
 class Model(BaseModel):
@@ -21,3 +25,13 @@ class Model(BaseModel):
     def dump(self) -> dict:
         """The JSON form with camelCase keys (what Kubernetes and the REST API show)."""
         return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def lenient(cls, raw: Mapping[str, Any] | None) -> Self:
+        """The model of what an API server holds: unknown keys (kopf's, say) are ignored, and a
+        status it cannot read gives the defaults rather than an error."""
+        known = {f.alias or n for n, f in cls.model_fields.items()} | set(cls.model_fields)
+        try:
+            return cls.model_validate({k: v for k, v in dict(raw or {}).items() if k in known})
+        except ValidationError:
+            return cls()

@@ -47,10 +47,12 @@ class ResourceDef:
 
     @property
     def singular(self) -> str:
+        """The singular name (``campaign``)."""
         return self.kind.lower()
 
     @property
     def name(self) -> str:
+        """The CRD's name (``campaigns.activeloop.dev``)."""
         return f"{self.plural}.{GROUP}"
 
 

@@ -32,6 +32,7 @@ class OperatorConfig:
             the campaign's loop at once; this is the safety net and the debounce clock).
         metrics_port: port of the Prometheus endpoint (``/metrics``); 0 picks a free port, a
             negative number serves none.
+        api_timeout: seconds before a call to the API server is given up (and retried).
     """
 
     store_uri: str = "file:///tmp/activeloop-store"
@@ -47,6 +48,7 @@ class OperatorConfig:
     namespaces: list[str] = field(default_factory=list)
     timer_interval: float = 10.0
     metrics_port: int = 8000
+    api_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> OperatorConfig:
@@ -67,6 +69,7 @@ class OperatorConfig:
             namespaces=_list(e.get("ACTIVELOOP_NAMESPACES", "")),
             timer_interval=float(e.get("ACTIVELOOP_TIMER_INTERVAL", d.timer_interval)),
             metrics_port=int(e.get("ACTIVELOOP_METRICS_PORT", d.metrics_port)),
+            api_timeout=float(e.get("ACTIVELOOP_API_TIMEOUT", d.api_timeout)),
         )
 
     def campaign_store(self, namespace: str, campaign: str) -> str:

@@ -66,16 +66,16 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
     # the CRDs are installed before the operator (Helm), and namespaces are named, not globbed
     settings.scanning.disabled = True
     settings.watching.server_timeout = 300
-    settings.networking.request_timeout = 60
     memo.config = OperatorConfig.from_env()
-    memo.kube = await asyncio.to_thread(Kube)
+    settings.networking.request_timeout = memo.config.api_timeout
+    memo.kube = await asyncio.to_thread(Kube, None, memo.config.api_timeout)
     memo.loop = CampaignLoop(memo.kube, memo.config)
     memo.wakeups = Wakeups()
     memo.metrics_server = None
     if memo.config.metrics_port >= 0:
         from prometheus_client import start_http_server
 
-        server, _ = start_http_server(memo.config.metrics_port)
+        server, _thread = start_http_server(memo.config.metrics_port)
         memo.metrics_server = server
         memo.metrics_port = server.server_port
         logger.info(f"metrics on :{server.server_port}/metrics")
@@ -100,7 +100,15 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 # ------------------------------------------------------------------------------------ indexes
 
 
-def _entry(name: str, namespace: str, meta: Mapping[str, Any], spec: Mapping[str, Any],
+Key = tuple[str, str]
+"""``(namespace, campaign)``: how indexes and wake-ups name a campaign."""
+
+
+def _key(namespace: str | None, campaign: object) -> Key:
+    return (namespace or "", str(campaign or ""))
+
+
+def _entry(name: str, namespace: str | None, meta: Mapping[str, Any], spec: Mapping[str, Any],
            status: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "uid": meta.get("uid"),
             "generation": meta.get("generation"), "spec": copy.deepcopy(dict(spec)),
@@ -108,31 +116,31 @@ def _entry(name: str, namespace: str, meta: Mapping[str, Any], spec: Mapping[str
 
 
 @kopf.index(GROUP, VERSION, "looprounds")
-def rounds_by_campaign(name: str, namespace: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-                       **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+def rounds_by_campaign(name: str, namespace: str | None, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
+                       **_: Any) -> dict[Key, dict[str, Any]]:
     """LoopRounds by ``(namespace, campaign)``."""
-    return {(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
+    return {_key(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
 
 
 @kopf.index(GROUP, VERSION, "assayresults")
-def assays_by_campaign(name: str, namespace: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-                       **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+def assays_by_campaign(name: str, namespace: str | None, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
+                       **_: Any) -> dict[Key, dict[str, Any]]:
     """AssayResults by ``(namespace, campaign)``."""
-    return {(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
+    return {_key(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
 
 
 @kopf.index(GROUP, VERSION, "studentmodels")
-def students_by_campaign(name: str, namespace: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-                         **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+def students_by_campaign(name: str, namespace: str | None, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
+                         **_: Any) -> dict[Key, dict[str, Any]]:
     """StudentModels by ``(namespace, campaign)``."""
-    return {(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
+    return {_key(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
 
 
 @kopf.index("batch", "v1", "jobs", labels=MANAGED)
-def jobs_by_campaign(name: str, namespace: str, labels: kopf.Labels, status: kopf.Status,
-                     **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+def jobs_by_campaign(name: str, namespace: str | None, labels: kopf.Labels, status: kopf.Status,
+                     **_: Any) -> dict[Key, dict[str, Any]]:
     """Step Jobs by ``(namespace, campaign)``: name, labels and status only."""
-    return {(namespace, labels.get(builders.LABEL_CAMPAIGN)): {
+    return {_key(namespace, labels.get(builders.LABEL_CAMPAIGN)): {
         "name": name, "namespace": namespace, "labels": dict(labels), "status": copy.deepcopy(dict(status))}}
 
 
@@ -142,21 +150,21 @@ def jobs_by_campaign(name: str, namespace: str, labels: kopf.Labels, status: kop
 @kopf.on.event(GROUP, VERSION, "looprounds")
 @kopf.on.event(GROUP, VERSION, "assayresults")
 @kopf.on.event(GROUP, VERSION, "studentmodels")
-async def wake_campaign_of(namespace: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any) -> None:
+async def wake_campaign_of(namespace: str | None, spec: kopf.Spec, memo: kopf.Memo, **_: Any) -> None:
     """Something of a campaign changed: wake its loop."""
-    memo.wakeups.wake((namespace, spec.get("campaign")))
+    memo.wakeups.wake(_key(namespace, spec.get("campaign")))
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
-async def wake_campaign_of_job(namespace: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
+async def wake_campaign_of_job(namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
     """A step Job changed: wake its campaign's loop."""
-    memo.wakeups.wake((namespace, labels.get(builders.LABEL_CAMPAIGN)))
+    memo.wakeups.wake(_key(namespace, labels.get(builders.LABEL_CAMPAIGN)))
 
 
 @kopf.on.event(GROUP, VERSION, "campaigns")
-async def wake_campaign(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+async def wake_campaign(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
     """The Campaign itself changed (its spec, or its status as written): wake its loop."""
-    memo.wakeups.wake((namespace, name))
+    memo.wakeups.wake(_key(namespace, name))
 
 
 # ---------------------------------------------------------------------------------- the loop
@@ -172,26 +180,29 @@ async def _sleep(flag: asyncio.Event, stopped: kopf.DaemonStopped, seconds: floa
             w.cancel()
 
 
-@kopf.daemon(GROUP, VERSION, "campaigns", cancellation_timeout=30)
+# kopf passes its indexes as keyword arguments named after them; its DaemonFn protocol only has them
+# in **kwargs, hence the ignore
+@kopf.daemon(GROUP, VERSION, "campaigns", cancellation_timeout=30)  # type: ignore[arg-type]
 async def campaign_loop(
-    name: str, namespace: str, body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped,
+    name: str, namespace: str | None, body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped,
     logger: kopf.Logger, rounds_by_campaign: kopf.Index, assays_by_campaign: kopf.Index,
     students_by_campaign: kopf.Index, jobs_by_campaign: kopf.Index, **_: Any,
 ) -> None:
     """The campaign's reconcile loop (see the module docstring)."""
-    key = (namespace, name)
+    key = _key(namespace, name)
     flag = memo.wakeups.flag(key)
     backoff = 1.0
     while not stopped:
         flag.clear()
         # copies, taken here in the event loop's thread: kopf keeps updating the indexes
         obs = Observed(
-            namespace, name, copy.deepcopy(dict(body)),
+            key[0], name, copy.deepcopy(dict(body)),
             [copy.deepcopy(r) for r in rounds_by_campaign.get(key, [])],
             [copy.deepcopy(a) for a in assays_by_campaign.get(key, [])],
             [copy.deepcopy(s) for s in students_by_campaign.get(key, [])],
             [copy.deepcopy(j) for j in jobs_by_campaign.get(key, [])],
         )
+        started = asyncio.get_running_loop().time()
         try:
             result = await asyncio.to_thread(memo.loop.run, obs)
         except Exception as exc:  # retried: the next pass starts again from what it observes
@@ -201,17 +212,19 @@ async def campaign_loop(
             backoff = min(backoff * 2, 60.0)
             continue
         METRICS.reconciles.labels(outcome="ok").inc()
+        log.debug("pass over %s/%s: %.3f s, %d writes", namespace, name,
+                  asyncio.get_running_loop().time() - started, result.writes)
         backoff = 1.0
         for ref, event in result.events:
-            obj = {"apiVersion": API_VERSION, "kind": ref.kind,
-                   "metadata": {"name": ref.name, "namespace": namespace, "uid": ref.uid}}
+            obj = kopf.Body({"apiVersion": API_VERSION, "kind": ref.kind,
+                             "metadata": {"name": ref.name, "namespace": key[0], "uid": ref.uid}})
             kopf.event(obj, type=event.type, reason=event.reason, message=event.message[:1000])
         delay = memo.config.timer_interval if result.requeue_after is None else result.requeue_after
         if delay > 0:
             await _sleep(flag, stopped, delay)
-    memo.loop.forget(namespace, name)
+    memo.loop.forget(*key)
     memo.wakeups.forget(key)
-    METRICS.rounds.forget(namespace, name)
+    METRICS.rounds.forget(*key)
 
 
 __all__ = ["Wakeups", "campaign_loop"]

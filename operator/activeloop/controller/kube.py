@@ -7,15 +7,15 @@ never build clients of their own.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import kubernetes
 from kubernetes.client import ApiException
 
 from activeloop.api.resources import GROUP, VERSION
 
-REQUEST_TIMEOUT = (5, 30)
-"""Connect and read timeouts of every call (a hung API server costs a retry, not the loop)."""
+REQUEST_TIMEOUT = 30.0
+"""Default seconds before a call is given up (a hung API server costs a retry, not the loop)."""
 
 
 def api_client() -> kubernetes.client.ApiClient:
@@ -30,8 +30,9 @@ def api_client() -> kubernetes.client.ApiClient:
 class Kube:
     """Idempotent calls on ActiveLoop's resources, Jobs and Pods."""
 
-    def __init__(self, client: kubernetes.client.ApiClient | None = None) -> None:
+    def __init__(self, client: kubernetes.client.ApiClient | None = None, timeout: float = REQUEST_TIMEOUT) -> None:
         self.client = client or api_client()
+        self.timeout = (min(5.0, timeout), timeout)
         self.custom = kubernetes.client.CustomObjectsApi(self.client)
         self.batch = kubernetes.client.BatchV1Api(self.client)
         self.core = kubernetes.client.CoreV1Api(self.client)
@@ -39,22 +40,21 @@ class Kube:
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A custom object, or ``None`` if it does not exist."""
         try:
-            return self.custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, name, _request_timeout=REQUEST_TIMEOUT)
+            return cast(dict[str, Any], self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, name, _request_timeout=self.timeout))
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
 
-    def create_if_absent(self, plural: str, namespace: str, body: dict[str, Any]) -> bool:
-        """Create a custom object unless one of that name exists; ``True`` if created now."""
+    def create_if_absent(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a custom object unless one of that name exists; the object if created now."""
         try:
-            self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, body, _request_timeout=REQUEST_TIMEOUT)
-            return True
+            return cast(dict[str, Any], self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, body, _request_timeout=self.timeout))
         except ApiException as exc:
             if exc.status == 409:
-                return False
+                return None
             raise
 
     def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
@@ -62,7 +62,7 @@ class Kube:
         try:
             self.custom.patch_namespaced_custom_object_status(
                 GROUP, VERSION, namespace, plural, name, {"status": status},
-                _request_timeout=REQUEST_TIMEOUT)
+                _request_timeout=self.timeout)
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -70,7 +70,8 @@ class Kube:
     def create_job_if_absent(self, namespace: str, body: dict[str, Any]) -> bool:
         """Create a Job unless one of that name exists; ``True`` if created now."""
         try:
-            self.batch.create_namespaced_job(namespace, body, _request_timeout=REQUEST_TIMEOUT)
+            # the client takes a plain dict for a body as well as a V1Job
+            self.batch.create_namespaced_job(namespace, body, _request_timeout=self.timeout)  # type: ignore[arg-type]
             return True
         except ApiException as exc:
             if exc.status == 409:
@@ -81,12 +82,12 @@ class Kube:
         """Why a Job's pods failed: the last container's termination message and reason."""
         try:
             pods = self.core.list_namespaced_pod(namespace, label_selector=f"job-name={job}",
-                                                 _request_timeout=REQUEST_TIMEOUT).items
+                                                 _request_timeout=self.timeout).items
         except ApiException:
             return ""
         messages = []
         for pod in pods:
-            if (pod.metadata.labels or {}).get("job-name") != job:
+            if pod.metadata is None or (pod.metadata.labels or {}).get("job-name") != job:
                 continue
             for cs in (pod.status and pod.status.container_statuses) or []:
                 term = cs.state and cs.state.terminated

@@ -18,6 +18,7 @@ import io
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -87,6 +88,8 @@ class PassResult:
     requeue_after: float | None = None
     events: list[tuple[Ref, machine.Event]] = field(default_factory=list)
     writes: int = 0
+    pending: list[tuple[str, str, Mapping[str, Any] | None, Any]] = field(default_factory=list)
+    """Status writes decided in the pass, made at its end: ``(plural, name, current, new)``."""
 
 
 @dataclass
@@ -139,16 +142,6 @@ def _parse_time(text: str | None) -> float | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
-def _status(model: type, raw: Mapping[str, Any] | None) -> Any:
-    """The status model of a raw status (fields it does not know, e.g. kopf's, are ignored)."""
-    raw = dict(raw or {})
-    known = {f.alias or n for n, f in model.model_fields.items()} | set(model.model_fields)
-    try:
-        return model.model_validate({k: v for k, v in raw.items() if k in known})
-    except ValidationError:
-        return model()
-
-
 def job_view(job: Mapping[str, Any]) -> machine.JobView:
     """A Job (as the index holds it) as the state machine sees it."""
     st = job.get("status") or {}
@@ -187,17 +180,17 @@ class CampaignLoop:
         store_uri = self.config.campaign_store(obs.namespace, obs.name)
         campaign_ref = Ref("Campaign", obs.name, meta.get("uid"))
         round_statuses: dict[int, LoopRoundStatus] = {}
+        data: CampaignData | None = mem.data
+        quiet_for = float("inf")
         if mem.spec is not None:
             self._store_spec(mem, store)
             accepted_now = self._assays(obs, mem, store, now, result)
-            data = self._data(obs, mem, store, accepted_now)
             quiet_for = self._quiet_for(obs, accepted_now, now)
+            data = self._data(obs, mem, store, accepted_now)
             round_statuses = self._rounds(obs, mem, store, data, quiet_for, now, result)
-        else:
-            data = mem.data
         view = machine.CampaignView(
             name=obs.name, generation=generation,
-            status=_status(CampaignStatus, obs.campaign.get("status")), store_uri=store_uri,
+            status=CampaignStatus.lenient(obs.campaign.get("status")), store_uri=store_uri,
             spec=mem.spec, spec_error=mem.spec_error, rounds=round_statuses,
             data=data.summary if data else machine.DataSummary(),
         )
@@ -206,12 +199,20 @@ class CampaignLoop:
             if isinstance(action, machine.CreateRound):
                 body = builders.build_loopround(obs.name, action.round)
                 builders.adopt(body, obs.campaign)
-                if self.kube.create_if_absent("looprounds", obs.namespace, body):
+                created = self.kube.create_if_absent("looprounds", obs.namespace, body)
+                if created is not None:
                     METRICS.rounds_started.inc()
-        self._write("campaigns", obs.namespace, obs.name, obs.campaign.get("status"), decision.status, result)
+                    if data is not None:  # start it now rather than when its watch event arrives
+                        entry = {"name": body["metadata"]["name"], "namespace": obs.namespace,
+                                 "uid": (created.get("metadata") or {}).get("uid"), "generation": 1,
+                                 "spec": body["spec"], "status": {}}
+                        new = Observed(obs.namespace, obs.name, obs.campaign, [entry], jobs=obs.jobs)
+                        round_statuses.update(self._rounds(new, mem, store, data, quiet_for, now, result))
+        result.pending.append(("campaigns", obs.name, obs.campaign.get("status"), decision.status))
         result.events += [(campaign_ref, e) for e in decision.events]
         if mem.spec is not None:
             self._students(obs, mem, store, now, result)
+        self._write_all(obs.namespace, result)  # every action first, then the statuses
         METRICS.observe_rounds(obs.namespace, obs.name, round_statuses)
         return result
 
@@ -247,13 +248,13 @@ class CampaignLoop:
     def _assays(
         self, obs: Observed, mem: CampaignMemory, store: ArtifactStore, now: datetime, result: PassResult
     ) -> dict[str, AssayResultStatus]:
-        """Check, store and decide every AssayResult that needs it; returns the statuses written."""
+        """Check, store and decide every AssayResult that needs it; returns their new statuses."""
         assert mem.spec is not None and mem.library is not None
         accepted = {a["name"]: a for a in obs.assays
                     if (a.get("status") or {}).get("phase") in ("Accepted", "Superseded")}
         written: dict[str, AssayResultStatus] = {}
         for a in sorted(obs.assays, key=lambda a: a["name"]):
-            status = _status(AssayResultStatus, a.get("status"))
+            status = AssayResultStatus.lenient(a.get("status"))
             generation = int(a.get("generation") or 0)
             needs_check = status.phase == "Pending" or status.observed_generation != generation
             superseder = self._superseder(a["name"], obs.assays, accepted, written)
@@ -277,8 +278,8 @@ class CampaignLoop:
                 METRICS.assays.labels(outcome=decision.status.phase.lower()).inc()
                 if decision.status.phase == "Accepted":
                     METRICS.measurements.labels(outcome="accepted").inc(decision.status.accepted)
-            if self._write("assayresults", obs.namespace, a["name"], a.get("status"), decision.status, result):
-                written[a["name"]] = decision.status
+            result.pending.append(("assayresults", a["name"], a.get("status"), decision.status))
+            written[a["name"]] = decision.status
             result.events += [(Ref("AssayResult", a["name"], a.get("uid")), e) for e in decision.events]
         return written
 
@@ -304,7 +305,8 @@ class CampaignLoop:
             shown = "; ".join(f"{p.column}: {p.problem}" for p in exc.problems[:20])
             more = f" (and {len(exc.problems) - 20} more)" if len(exc.problems) > 20 else ""
             METRICS.measurements.labels(outcome="rejected").inc(len(parsed.measurements))
-            return machine.AssayCheck(False, problems=f"{len(exc.problems)} invalid measurement(s): {shown}{more}"), None, None
+            problems = f"{len(exc.problems)} invalid measurement(s): {shown}{more}"
+            return machine.AssayCheck(False, problems=problems), None, None
         return (machine.AssayCheck(True, int(len(rows)), int(rows["failed"].sum()), ingest.content_hash(rows)),
                 rows, parsed)
 
@@ -325,7 +327,7 @@ class CampaignLoop:
         assert mem.spec is not None
         items = []
         for a in obs.assays:
-            st = written.get(a["name"]) or _status(AssayResultStatus, a.get("status"))
+            st = written.get(a["name"]) or AssayResultStatus.lenient(a.get("status"))
             if st.phase in ("Accepted", "Superseded") and st.sha256:
                 items.append((a["name"], st.sha256, st.phase))
         fingerprint = json.dumps(sorted(items))
@@ -352,7 +354,7 @@ class CampaignLoop:
 
     @staticmethod
     def _quiet_for(obs: Observed, written: Mapping[str, AssayResultStatus], now: datetime) -> float:
-        times = [_parse_time((written.get(a["name"]) or _status(AssayResultStatus, a.get("status"))).accepted_at)
+        times = [_parse_time((written.get(a["name"]) or AssayResultStatus.lenient(a.get("status"))).accepted_at)
                  for a in obs.assays]
         last = max((t for t in times if t is not None), default=None)
         return float("inf") if last is None else max(0.0, now.timestamp() - last)
@@ -369,7 +371,7 @@ class CampaignLoop:
                 spec = LoopRoundSpec.model_validate(r.get("spec") or {})
             except ValidationError:
                 continue
-            status = _status(LoopRoundStatus, r.get("status"))
+            status = LoopRoundStatus.lenient(r.get("status"))
             if status.phase in machine.TERMINAL_ROUND:
                 out[spec.round] = status
                 continue
@@ -387,7 +389,7 @@ class CampaignLoop:
             if decision.requeue_after is not None:
                 result.requeue_after = min(result.requeue_after or decision.requeue_after, decision.requeue_after)
             self._round_metrics(status, decision.status)
-            self._write("looprounds", obs.namespace, r["name"], r.get("status"), decision.status, result)
+            result.pending.append(("looprounds", r["name"], r.get("status"), decision.status))
             result.events += [(Ref("LoopRound", r["name"], r.get("uid")), e) for e in decision.events]
             out[spec.round] = decision.status
         return out
@@ -485,7 +487,7 @@ class CampaignLoop:
         assert mem.spec is not None
         jobs = {j["name"]: j for j in obs.jobs}
         for s in obs.students:
-            status = _status(StudentModelStatus, s.get("status"))
+            status = StudentModelStatus.lenient(s.get("status"))
             if status.phase in ("Succeeded", "Failed"):
                 continue
             try:
@@ -513,10 +515,26 @@ class CampaignLoop:
                         "name": s["name"], "uid": s.get("uid"), "namespace": obs.namespace}})
                     if self.kube.create_job_if_absent(obs.namespace, body):
                         METRICS.jobs_created.labels(step="distil").inc()
-            self._write("studentmodels", obs.namespace, s["name"], s.get("status"), decision.status, result)
+            result.pending.append(("studentmodels", s["name"], s.get("status"), decision.status))
             result.events += [(Ref("StudentModel", s["name"], s.get("uid")), e) for e in decision.events]
 
     # --------------------------------------------------------------------------------- writes
+
+    def _write_all(self, namespace: str, result: PassResult) -> None:
+        """Make the pass's status writes, several at once (they are to different objects)."""
+        todo = [w for w in result.pending if _normal({k: v for k, v in dict(w[2] or {}).items()
+                                                       if k in w[3].dump()}) != _normal(w[3].dump())]
+        result.pending.clear()
+        if len(todo) <= 1:
+            for plural, name, current, new in todo:
+                self._write(plural, namespace, name, current, new, result)
+            return
+        with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
+            futures = [pool.submit(self.kube.patch_status, plural, namespace, name, new.dump())
+                       for plural, name, _, new in todo]
+            for f in futures:
+                f.result()  # the first failure fails the pass (it is retried)
+        result.writes += len(todo)
 
     def _write(self, plural: str, namespace: str, name: str, current: Mapping[str, Any] | None,
                new: Any, result: PassResult) -> bool:

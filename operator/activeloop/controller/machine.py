@@ -67,8 +67,8 @@ def with_condition(
     """``conditions`` with ``type_`` set; its transition time changes only when ``status`` does."""
     old = next((c for c in conditions if c.type == type_), None)
     since = old.last_transition_time if old is not None and old.status == status else rfc3339(now)
-    new = Condition(type=type_, status=status, reason=reason, message=message[:2000],  # type: ignore[arg-type]
-                    last_transition_time=since, observed_generation=generation)
+    new = Condition.model_validate({"type": type_, "status": status, "reason": reason, "message": message[:2000],
+                                    "last_transition_time": since, "observed_generation": generation})
     return sorted([c for c in conditions if c.type != type_] + [new], key=lambda c: c.type)
 
 
@@ -222,7 +222,7 @@ def decide_round(v: RoundView, trigger: RoundTrigger, now: datetime) -> Decision
             actions.append(CreateStepJob(v.number, step))
             upd[step] = StepStatus(job=v.job_names[step], state="Pending")
             break
-        base = {"job": job.name, "started_at": job.started_at, "finished_at": job.finished_at}
+        base: dict[str, Any] = {"job": job.name, "started_at": job.started_at, "finished_at": job.finished_at}
         if job.outcome is None:
             upd[step] = StepStatus(**base, state="Running", attempts=job.failures + 1)
             break
@@ -425,7 +425,7 @@ def decide_assay(v: AssayView, now: datetime) -> Decision[AssayResultStatus]:
            "sha256": v.check.sha256, "accepted_at": ts, "message": _accepted_message(v.check),
            "observed_generation": gen, "conditions": conditions}
     return Decision(st.model_copy(update=upd), (StoreAssay(v.name),), None,
-                    (Event("Normal", "Accepted", _accepted_message(v.check)),))
+                    (Event("Normal", "Accepted", _accepted_message(v.check) or ""),))
 
 
 def _accepted_message(check: AssayCheck | None) -> str | None:
@@ -490,7 +490,7 @@ def decide_student(v: StudentView, now: datetime) -> Decision[StudentModelStatus
             spearman_measured=m["spearman_measured"], spearman_std_teacher=m.get("spearman_std_teacher"),
             cost=_cost(m), message=f"{len(m['members'])} student(s) distilled from round {v.spec.round}",
         )
-        events.append(Event("Normal", "Distilled", upd["message"]))
+        events.append(Event("Normal", "Distilled", str(upd["message"])))
     upd["conditions"] = conditions
     return Decision(st.model_copy(update=upd), tuple(actions), None, tuple(events))
 

@@ -202,7 +202,7 @@ def table_rows(
         missing.append(RowProblem(1, "value", (
             f"no value column ('value', '{spec.objective.name}' or 'fitness'); the file has "
             f"{table.columns}: name the one to use with --value-column (case-insensitive)")))
-    if missing:
+    if missing or vcol is None or ycol is None:
         raise RecordError(table.source, missing)
     rcol = _find(table.columns, REPLICATE_COLUMNS)
     scol = _find(table.columns, STATUS_COLUMNS)
@@ -211,7 +211,7 @@ def table_rows(
     out: list[RawRow] = []
     for line, cells in zip(table.lines, table.rows):
         value = cells[index[ycol]]
-        status = cells[index[scol]].strip().lower() if scol else ""
+        status = cells[index[scol]].strip().lower() if scol is not None else ""
         if boolean_status:
             failed, known = status in ("true", "yes", "1", "x", "failed"), status in (
                 "", "false", "no", "0", "true", "yes", "1", "x", "failed")

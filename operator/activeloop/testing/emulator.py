@@ -14,6 +14,7 @@ import datetime
 import itertools
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,56 @@ import jsonpatch
 import kmock
 import yaml
 from kmock._internal import enums
+from typing_extensions import override
 
 from activeloop.api.resources import GROUP, VERSION
+
+VERBS = {enums.action.LIST: "list", enums.action.WATCH: "watch", enums.action.FETCH: "get",
+         enums.action.CREATE: "create", enums.action.UPDATE: "patch", enums.action.DELETE: "delete"}
+
+Policy = dict[str, set[tuple[str, str]] | None]
+"""Bearer token -> the (verb, resource) pairs it may use (``None``: everything); resources are
+plurals, ``plural/status`` for the status subresource. Unknown tokens get 401."""
+
+
+def _status_response(code: int, reason: str, message: str) -> aiohttp.web.Response:
+    return aiohttp.web.json_response({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+                                      "reason": reason, "message": message, "code": code}, status=code)
 
 
 class StampingEmulator(kmock.KubernetesEmulator):
     """``KubernetesEmulator`` that fills the metadata a real API server fills (including names
-    from ``generateName``), and answers a create with ``201 Created``."""
+    from ``generateName``), answers a create with ``201 Created``, and, given a :data:`Policy`,
+    authenticates bearer tokens (401) and authorizes each request as RBAC would (403)."""
 
     _counter = itertools.count(1)
+    policy: Policy | None = None
 
-    async def _handle(self, request):  # noqa: D102
+    def _refusal(self, request: Any) -> aiohttp.web.Response | None:
+        if self.policy is None:
+            return None
+        auth = {k.lower(): v for k, v in dict(request.headers or {}).items()}.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if token not in self.policy:
+            return _status_response(401, "Unauthorized", "Unauthorized")
+        allowed = self.policy[token]
+        if request.resource is None or request.resource.plural is None:
+            return None  # discovery: every authenticated user may read it
+        verb = VERBS.get(request.action, "get")
+        resource = request.resource.plural + (f"/{request.subresource}" if request.subresource else "")
+        if allowed is not None and (verb, resource) not in allowed:
+            group = request.resource.group or ""
+            where = f' in the namespace "{request.namespace}"' if request.namespace else ""
+            return _status_response(403, "Forbidden", (
+                f'{resource}{"." + group if group else ""} is forbidden: User "{token}" cannot {verb} resource '
+                f'"{resource}" in API group "{group}"{where}'))
+        return None
+
+    @override
+    async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
         data = request.data
         if request.resource is not None and isinstance(data, dict):
             meta = data.setdefault("metadata", {})
@@ -93,14 +133,20 @@ def declare_activeloop(emulator: kmock.KubernetesEmulator) -> None:
 class EmulatedCluster:
     """A :class:`StampingEmulator` served on 127.0.0.1 from a background thread.
 
-    Use as a context manager; ``kubeconfig`` is the path of a kubeconfig for it.
+    Use as a context manager; ``kubeconfig`` is the path of a kubeconfig for it (token ``test``),
+    :meth:`kubeconfig_for` writes one for another identity.
+
+    Args:
+        workdir: where kubeconfigs are written.
+        emulator: makes the emulator (a :class:`StampingEmulator` or a subclass).
     """
 
-    def __init__(self, workdir: str | Path) -> None:
+    def __init__(self, workdir: str | Path, emulator: Callable[[], StampingEmulator] = StampingEmulator) -> None:
         self.workdir = Path(workdir)
         self.kubeconfig = self.workdir / "kubeconfig.yaml"
         self.url = ""
         self.emulator: StampingEmulator | None = None
+        self._make = emulator
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -112,28 +158,34 @@ class EmulatedCluster:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with StampingEmulator() as emulator, kmock.Server(emulator) as server:
+        async with self._make() as emulator, kmock.Server(emulator) as server:
             declare_activeloop(emulator)
             self.emulator = emulator
             self.url = str(server.url).rstrip("/")
             self._ready.set()
             await self._stop.wait()
 
-    def __enter__(self) -> EmulatedCluster:
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the Kubernetes emulator did not start")
+    def kubeconfig_for(self, token: str, name: str | None = None) -> Path:
+        """Write a kubeconfig that authenticates with bearer ``token``; returns its path."""
+        path = self.workdir / (name or f"kubeconfig-{token}.yaml")
         config: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "kmock", "cluster": {"server": self.url}}],
-            "users": [{"name": "kmock", "user": {"token": "test"}}],
+            "users": [{"name": "kmock", "user": {"token": token}}],
             "contexts": [
                 {"name": "kmock", "context": {"cluster": "kmock", "user": "kmock", "namespace": "lab"}}
             ],
             "current-context": "kmock",
         }
-        self.kubeconfig.write_text(yaml.safe_dump(config))
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def __enter__(self) -> EmulatedCluster:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the Kubernetes emulator did not start")
+        self.kubeconfig_for("test", self.kubeconfig.name)
         return self
 
     def __exit__(self, *exc: object) -> None:
