@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 
 BIN := $(VENV)/bin
 
-.PHONY: setup lint test demo bench clean
+.PHONY: setup system-deps lint test demo bench clean
 
 $(BIN)/activeloop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ $(BIN)/activeloop: pyproject.toml
 	touch $@
 
 setup: $(BIN)/activeloop
+
+# Debian packages the tests use: Chromium for the browser tests (apt-get, as root or with sudo)
+system-deps:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 lint: setup
 	$(BIN)/ruff check operator tests benchmarks

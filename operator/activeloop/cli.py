@@ -243,7 +243,7 @@ def record(
         return
     try:
         for doc in docs:
-            made = clusterops.create_assay(doc, ns)
+            made = clusterops.create_assay(doc, ns or "default")
             n = len(doc["spec"]["measurements"])
             console.print(f"created assayresult/{doc['metadata']['name']} ({n} measurements)" if made else
                           f"assayresult/{doc['metadata']['name']} holds these results already; nothing created",
@@ -344,6 +344,37 @@ def status(
         console.print(best)
     else:
         console.print("no results recorded yet")
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Option(help="A campaign's directory, or a folder of campaign directories.")] = Path("campaign"),
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    token: Annotated[str | None, typer.Option(envvar="ACTIVELOOP_UI_TOKEN", help="The token to sign in with (default: a random one, printed).")] = None,
+) -> None:
+    """Serve the web interface and REST API over a run directory."""
+    try:
+        import uvicorn
+
+        from activeloop.web.app import Settings, create_app
+        from activeloop.web.auth import SharedToken
+        from activeloop.web.local import LocalBackend
+
+        backend = LocalBackend(run_dir)
+    except ImportError:
+        _fail(ActiveLoopError("the web interface needs its extra: pip install 'activeloop[web]'"))
+    except ActiveLoopError as exc:
+        _fail(exc)
+    auth = SharedToken(token)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who can reach it and has the token "
+                  "can record results; put it behind TLS (a reverse proxy) on a shared network", highlight=False)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    console.print(f"ActiveLoop is serving {run_dir} at http://{shown}:{port}/\n"
+                  f"Sign in with this link (or the token {auth.token}):\n"
+                  f"    http://{shown}:{port}/login?token={auth.token}", highlight=False, soft_wrap=True)
+    uvicorn.run(create_app(backend, auth, Settings()), host=host, port=port, log_level="warning")
 
 
 @app.command("bench-models")

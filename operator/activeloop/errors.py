@@ -49,7 +49,8 @@ class RowProblem(NamedTuple):
     problem: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.column}: {self.problem}" if self.column else f"line {self.line}: {self.problem}"
+        where = f"line {self.line}: {self.column}" if self.column else f"line {self.line}"
+        return f"{where}: {self.problem}"
 
 
 class RecordError(ActiveLoopError, ValueError):
@@ -84,3 +85,27 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
         loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]]) or "(spec)"
         lines.append(f"{loc}: {err['msg']}")
     return "; ".join(lines)
+
+
+class NotFoundError(ActiveLoopError, LookupError):
+    """A campaign, round or artifact that does not exist."""
+
+
+class ForbiddenError(ActiveLoopError, PermissionError):
+    """The caller may not do this (``verb`` on ``resource``)."""
+
+    def __init__(self, verb: str, resource: str, detail: str = "") -> None:
+        self.verb = verb
+        self.resource = resource
+        super().__init__(f"you may not {verb} {resource}" + (f": {detail}" if detail else ""))
+
+    def __reduce__(self):  # noqa: ANN204
+        return type(self), (self.verb, self.resource)
+
+
+class UnauthorizedError(ActiveLoopError, PermissionError):
+    """No credentials, or credentials the server (or the cluster) no longer accepts."""
+
+
+class ConflictError(ActiveLoopError):
+    """The request conflicts with what exists (a campaign of that name, an idempotency key reused)."""

@@ -24,7 +24,10 @@ VARIANTS = {
         "operator": {"logLevel": "verbose"},
     },
     "several-namespaces": {"watchNamespaces": ["lab-a", "lab-b"]},
+    "servicemonitor": {"operator": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}},
+    "no-metrics": {"operator": {"metrics": {"enabled": False}}},
 }
+CUSTOM_KINDS = {"ServiceMonitor"}  # not built in: checked by the tests below, not kubernetes-validate
 
 
 def render(values: dict) -> list[dict]:
@@ -45,8 +48,10 @@ def test_chart_renders_and_every_manifest_validates(variant):
 
     docs = render(VARIANTS[variant])
     kinds = {d["kind"] for d in docs}
-    assert {"Deployment", "ServiceAccount", "ConfigMap"} <= kinds
+    assert {"Deployment", "ServiceAccount", "ConfigMap", "ClusterRole"} <= kinds
     for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
         for version in K8S_VERSIONS:
             kubernetes_validate.validate(doc, version, strict=True)
 
@@ -63,18 +68,35 @@ def _by_kind(docs, kind):
     return [d for d in docs if d["kind"] == kind]
 
 
+def _component(docs, kind, component):
+    return [d for d in _by_kind(docs, kind) if d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
+
+
 def test_default_install_is_namespaced_least_privilege_with_bundled_minio():
     docs = render({})
-    assert not _by_kind(docs, "ClusterRole")
+    # the only ClusterRoles are those for people (to bind per namespace); the operator's is a Role
+    assert {r["metadata"]["name"] for r in _by_kind(docs, "ClusterRole")} == {
+        "activeloop-viewer", "activeloop-scientist", "activeloop-campaign-editor"}
     (role,) = _by_kind(docs, "Role")
     assert role["metadata"]["namespace"] == "activeloop"
-    verbs = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    verbs: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        for g in rule["apiGroups"]:
+            for r in rule["resources"]:
+                verbs.setdefault((g, r), set()).update(rule["verbs"])
     assert verbs[("batch", "jobs")] == {"get", "list", "watch", "create"}
     assert "delete" not in set().union(*verbs.values())
+    # least privilege: the operator only reads results and students, creates rounds, patches
+    # campaigns (kopf's finalizer) and writes statuses
+    assert verbs[("activeloop.dev", "assayresults")] == {"get", "list", "watch"}
+    assert verbs[("activeloop.dev", "studentmodels")] == {"get", "list", "watch"}
+    assert verbs[("activeloop.dev", "looprounds")] == {"get", "list", "watch", "create"}
+    assert verbs[("activeloop.dev", "campaigns")] == {"get", "list", "watch", "patch"}
+    assert verbs[("activeloop.dev", "assayresults/status")] == {"get", "patch"}
     assert not any("secrets" in rule["resources"] for rule in role["rules"])
     (sts,) = _by_kind(docs, "StatefulSet")
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "20Gi"
-    (dep,) = _by_kind(docs, "Deployment")
+    (dep,) = _component(docs, "Deployment", "operator")
     pod = dep["spec"]["template"]["spec"]
     c = pod["containers"][0]
     assert "--namespace=activeloop" in c["args"] and c["args"][-2:] == ["-m", "activeloop.controller.handlers"]
@@ -87,9 +109,10 @@ def test_default_install_is_namespaced_least_privilege_with_bundled_minio():
 
 def test_clusterwide_gpu_existing_minio_variant():
     docs = render(VARIANTS["clusterwide-gpu-existing-minio"])
-    assert _by_kind(docs, "ClusterRole") and _by_kind(docs, "ClusterRoleBinding")
+    assert any(r["metadata"]["name"] == "al-activeloop" for r in _by_kind(docs, "ClusterRole"))
+    assert _by_kind(docs, "ClusterRoleBinding")
     assert not _by_kind(docs, "Role") and not _by_kind(docs, "StatefulSet")
-    (dep,) = _by_kind(docs, "Deployment")
+    (dep,) = _component(docs, "Deployment", "operator")
     args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--all-namespaces" in args and "--verbose" in args
     (cm,) = _by_kind(docs, "ConfigMap")
@@ -107,7 +130,7 @@ def test_clusterwide_gpu_existing_minio_variant():
 def test_one_role_per_watched_namespace():
     docs = render(VARIANTS["several-namespaces"])
     assert sorted(r["metadata"]["namespace"] for r in _by_kind(docs, "Role")) == ["lab-a", "lab-b"]
-    (dep,) = _by_kind(docs, "Deployment")
+    (dep,) = _component(docs, "Deployment", "operator")
     args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=lab-a" in args and "--namespace=lab-b" in args
 
@@ -142,3 +165,63 @@ def test_values_yaml_documents_every_key():
             continue
         prev = lines[i - 1].strip() if i else ""
         assert prev.startswith("#"), f"values.yaml line {i + 1}: key {stripped.split(':')[0]!r} has no comment"
+
+
+def test_metrics_are_served_and_a_service_monitor_is_optional():
+    docs = render({})
+    (svc,) = [d for d in _by_kind(docs, "Service") if d["metadata"]["name"].endswith("-operator-metrics")]
+    assert svc["spec"]["ports"][0]["port"] == 8000 and svc["spec"]["selector"]["app.kubernetes.io/component"] == "operator"
+    (dep,) = _component(docs, "Deployment", "operator")
+    ports = {p["name"]: p["containerPort"] for p in dep["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert ports["metrics"] == 8000
+    (cm,) = _by_kind(docs, "ConfigMap")
+    assert cm["data"]["ACTIVELOOP_METRICS_PORT"] == "8000"
+    assert not _by_kind(docs, "ServiceMonitor")
+    docs = render(VARIANTS["servicemonitor"])
+    (sm,) = _by_kind(docs, "ServiceMonitor")
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1" and sm["metadata"]["labels"]["release"] == "prom"
+    assert sm["spec"]["endpoints"] == [{"port": "metrics", "interval": "30s"}]
+    assert sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    docs = render(VARIANTS["no-metrics"])
+    assert not [d for d in _by_kind(docs, "Service") if d["metadata"]["name"].endswith("-operator-metrics")]
+    (cm,) = _by_kind(docs, "ConfigMap")
+    assert cm["data"]["ACTIVELOOP_METRICS_PORT"] == "-1"
+
+
+def _rules(role):
+    out = set()
+    for rule in role["rules"]:
+        out |= {(verb, res) for res in rule["resources"] for verb in rule["verbs"]}
+    return out
+
+
+def test_roles_for_people_grant_what_their_names_say():
+    roles = {r["metadata"]["name"]: _rules(r) for r in _by_kind(render({}), "ClusterRole")}
+    viewer, scientist = roles["activeloop-viewer"], roles["activeloop-scientist"]
+    assert viewer == {(v, r) for v in ("get", "list", "watch")
+                      for r in ("campaigns", "looprounds", "assayresults", "studentmodels")}
+    assert scientist - viewer == {("create", "assayresults"), ("patch", "looprounds"), ("create", "studentmodels")}
+    assert not any(verb == "delete" for rules in roles.values() for verb, _ in rules)
+    assert ("create", "campaigns") in roles["activeloop-campaign-editor"]
+
+
+def test_the_ui_runs_as_its_users_without_rights_of_its_own():
+    docs = render({"watchNamespaces": ["lab-a", "lab-b"],
+                   "ui": {"ingress": {"enabled": True, "className": "nginx", "tlsSecretName": "tls"}}})
+    (dep,) = _component(docs, "Deployment", "ui")
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False and pod["securityContext"]["runAsNonRoot"]
+    c = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert c["args"] == ["python", "-m", "activeloop.web"] and env["ACTIVELOOP_UI_NAMESPACES"] == "lab-a,lab-b"
+    assert c["securityContext"]["readOnlyRootFilesystem"]
+    (sa,) = [s for s in _by_kind(docs, "ServiceAccount") if s["metadata"]["name"].endswith("-ui")]
+    assert sa["automountServiceAccountToken"] is False
+    bound = {s["name"] for b in _by_kind(docs, "RoleBinding") + _by_kind(docs, "ClusterRoleBinding")
+             for s in b["subjects"]}
+    assert sa["metadata"]["name"] not in bound  # no rights of its own
+    (ing,) = _by_kind(docs, "Ingress")
+    assert ing["spec"]["tls"][0]["secretName"] == "tls" and ing["spec"]["ingressClassName"] == "nginx"
+    (np,) = _by_kind(docs, "NetworkPolicy")
+    assert np["spec"]["policyTypes"] == ["Ingress"] and np["spec"]["ingress"][0]["ports"][0]["port"] == "http"
+    assert not _component(render({"ui": {"enabled": False}}), "Deployment", "ui")

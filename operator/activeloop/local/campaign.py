@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from activeloop.api.campaign import CampaignSpec
 from activeloop.errors import ConfigError, InputError, StateError, format_validation_error
-from activeloop.ml.library import Library
 from activeloop.steps import ingest, rounds
 from activeloop.steps.data import (
     MEASUREMENTS_KEY,
@@ -33,6 +32,7 @@ from activeloop.steps.data import (
 )
 from activeloop.steps.snapshot import read_inputs, take_snapshot
 from activeloop.store.local import LocalStore
+from activeloop.store.parsed import parsed
 
 
 def _now() -> str:
@@ -98,14 +98,14 @@ class Proposal:
 
 def _results(store: LocalStore) -> tuple[set[str], set[str]]:
     data = current_measurements(store)
-    return set(data.loc[~data["failed"], "variant"]), set(data.loc[data["failed"], "variant"])
+    return set(data.loc[~data["failed"], "variant"].tolist()), set(data.loc[data["failed"], "variant"].tolist())
 
 
 def round_progress(store: LocalStore, round_number: int) -> rounds.RoundProgress:
     """How many of a round's proposals have a result now."""
     props = read_proposals(store, round_number)
     measured, failed = _results(store)
-    return rounds.progress([] if props is None else props["variant"], measured, failed)
+    return rounds.progress([] if props is None else props["variant"].tolist(), measured, failed)
 
 
 def _closed_key(round_number: int) -> str:
@@ -195,7 +195,7 @@ class RecordOutcome:
 def current_measurements(store: LocalStore) -> pd.DataFrame:
     """One row per variant from every recorded assay (see ``steps.ingest.measurements``)."""
     if store.exists(MEASUREMENTS_KEY):
-        return ingest.read_measurements_csv(store.get_bytes(MEASUREMENTS_KEY))
+        return parsed(store, MEASUREMENTS_KEY, ingest.read_measurements_csv)
     return ingest.measurements(store, [])
 
 
@@ -215,10 +215,24 @@ def record(
     A plate whose rows were recorded before (same content, whatever its file name) records
     nothing. ``supersede`` names earlier assays this one corrects: they stop counting.
     """
-    store, spec = open_campaign(run_dir)
-    library: Library = build_library(spec)
+    _, spec = open_campaign(run_dir)
     tbl = table if isinstance(table, ingest.Table) else ingest.read_table(table, sheet=sheet)
-    rows = ingest.plate_rows(tbl, spec, library, value_column=value_column, decimal=decimal)
+    rows = ingest.plate_rows(tbl, spec, build_library(spec), value_column=value_column, decimal=decimal)
+    return record_rows(run_dir, rows, Path(tbl.source).name, name=name, supersede=supersede, replicates=replicates)
+
+
+def record_rows(
+    run_dir: str | Path,
+    rows: pd.DataFrame,
+    source: str,
+    *,
+    name: str | None = None,
+    supersede: tuple[str, ...] | list[str] = (),
+    replicates: str = "mean",
+) -> RecordOutcome:
+    """Record checked rows (``steps.ingest.check_rows``) as one assay named ``name`` (or after
+    ``source``); the same content recorded before records nothing."""
+    store, _ = open_campaign(run_dir)
     if replicates not in ("mean", "median"):
         raise ConfigError("replicates", f"{replicates!r}: use mean or median")
     assays = ingest.list_assays(store)
@@ -231,14 +245,14 @@ def record(
     same = next((a for a in assays if a.sha256 == sha and a.name not in gone), None)
     if same is not None and not supersede:
         return RecordOutcome(same.name, same.rows, same.failed, False, duplicate_of=same.name)
-    base = ingest.dns_label(name or Path(tbl.source).stem)
+    base = ingest.dns_label(name or Path(source).stem)
     candidate, k = base, 1
     while candidate in known:
         k += 1
         candidate = f"{base}-{k}"
     meta = ingest.StoredAssay(
         name=candidate, sha256=sha, rows=len(rows), failed=int(rows["failed"].sum()),
-        supersedes=tuple(supersede), replicates=replicates, source=Path(tbl.source).name,
+        supersedes=tuple(supersede), replicates=replicates, source=Path(source).name,
         arrived_round=latest_round(store), accepted_at=_now(),
     )
     stored = ingest.store_assay(store, meta, rows)
@@ -267,7 +281,7 @@ def status(run_dir: str | Path) -> dict:
         props = read_proposals(store, r)
         if props is None:
             continue
-        p = rounds.progress(props["variant"], measured, failed)
+        p = rounds.progress(props["variant"].tolist(), measured, failed)
         inputs = read_inputs(store, r)
         out_rounds.append({"round": r, "proposed": p.proposed, "measured": p.measured, "failed": p.failed,
                            "pending": p.pending, "closed": is_closed(store, r),
@@ -298,6 +312,7 @@ __all__ = [
     "proposals",
     "propose",
     "record",
+    "record_rows",
     "round_progress",
     "status",
 ]

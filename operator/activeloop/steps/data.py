@@ -28,6 +28,7 @@ from activeloop.errors import InputError
 from activeloop.ml.library import CombinatorialLibrary, Library
 from activeloop.ml.sequences import VariantLibrary, VariantParser
 from activeloop.store.base import ArtifactStore
+from activeloop.store.parsed import parsed
 
 SPEC_KEY = "campaign.yaml"
 MEASUREMENTS_KEY = "measurements.csv"
@@ -38,9 +39,18 @@ def round_prefix(round_number: int) -> str:
     return f"rounds/round-{round_number:03d}"
 
 
+# libyaml's safe loader where PyYAML was built with it (ten times faster; pages read specs often)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_spec(data: bytes) -> CampaignSpec:
+    """A campaign spec from its stored YAML."""
+    return CampaignSpec.model_validate(yaml.load(data, Loader=_SAFE_LOADER))
+
+
 def load_spec(store: ArtifactStore) -> CampaignSpec:
     """The campaign spec stored in ``store``."""
-    return CampaignSpec.model_validate(yaml.safe_load(store.get_bytes(SPEC_KEY)))
+    return parsed(store, SPEC_KEY, parse_spec)
 
 
 def dump_spec(spec: CampaignSpec) -> bytes:
@@ -75,13 +85,17 @@ def build_library(spec: CampaignSpec) -> Library:
     return library
 
 
+def parse_proposals(data: bytes) -> pd.DataFrame:
+    """A proposals table from its stored CSV."""
+    return pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype={"variant": str}, na_values=[""])
+
+
 def read_proposals(store: ArtifactStore, round_number: int) -> pd.DataFrame | None:
     """Proposals of a round, or ``None`` if the round has none yet."""
     key = f"{round_prefix(round_number)}/proposals.csv"
     if not store.exists(key):
         return None
-    return pd.read_csv(io.BytesIO(store.get_bytes(key)), keep_default_na=False,
-                       dtype={"variant": str}, na_values=[""])
+    return parsed(store, key, parse_proposals)
 
 
 def latest_round(store: ArtifactStore) -> int:

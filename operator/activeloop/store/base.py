@@ -48,6 +48,11 @@ class ArtifactStore(ABC):
     def uri(self, key: str) -> str:
         """A URI naming ``key`` in this store."""
 
+    def version(self, key: str) -> str | None:
+        """A token that changes whenever ``key``'s content may have changed, or ``None`` where
+        the store cannot tell cheaply (then nothing is cached; see ``store.parsed``)."""
+        return None
+
     def put_file(self, key: str, path: str | Path) -> str:
         """Store a local file; returns its SHA-256."""
         return self.put_bytes(key, Path(path).read_bytes())

@@ -73,16 +73,22 @@ class LocalStore(ArtifactStore):
     def list(self, prefix: str = "") -> list[str]:
         if prefix.startswith("/") or ".." in prefix.split("/"):
             raise InputError("prefix", f"{prefix!r} is not a relative artifact path")
-        folder = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
-        if not folder.is_dir():
-            return []
+        start = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        folder = os.path.join(self.root, start) if start else str(self.root)
         keys = []
-        for p in folder.rglob("*"):
-            if p.is_file() and not p.name.startswith("."):
-                key = p.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    keys.append(key)
+        for dirpath, _dirs, files in os.walk(folder):  # os.walk: a missing folder yields nothing
+            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            base = "" if rel == "." else rel + "/"
+            keys += [base + f for f in files if not f.startswith(".") and (base + f).startswith(prefix)]
         return sorted(keys)
+
+    @override
+    def version(self, key: str) -> str | None:
+        try:
+            st = os.stat(self.path(key))
+        except FileNotFoundError:
+            return None
+        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
 
     @override
     def exists(self, key: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import gpytorch
 import numpy as np
 import torch
 from typing_extensions import override
@@ -12,6 +13,9 @@ from typing_extensions import override
 from activeloop.errors import ConfigError
 from activeloop.ml.surrogates.base import Prediction, Surrogate
 from activeloop.ml.surrogates.kernels import KERNELS
+
+EXACT_UP_TO = 20_000
+"""Training points up to which the GP's fit uses Cholesky factors (exact; GPyTorch's default is 800)."""
 
 
 class GPSurrogate(Surrogate):
@@ -22,6 +26,10 @@ class GPSurrogate(Surrogate):
     the training covariance (``O(n^2)`` per point, no ``N x N`` matrix). Joint samples use the
     model's posterior on the points asked for, so keep ``N`` of :meth:`sample` to a few thousand
     (Thompson sampling shortlists first).
+
+    The fit stays exact up to :data:`EXACT_UP_TO` training points: GPyTorch's default switches
+    to conjugate gradients and Lanczos above 800, which on a CPU is several times slower at a few
+    thousand points than one Cholesky factor, and approximate.
 
     Args:
         chunk: points per chunk in :meth:`predict`.
@@ -47,7 +55,7 @@ class GPSurrogate(Surrogate):
         yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
         covar = KERNELS[self.kernel](Xt.shape[-1])
         model = SingleTaskGP(Xt, yt, covar_module=covar, outcome_transform=Standardize(m=1))
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), gpytorch.settings.max_cholesky_size(EXACT_UP_TO):
             warnings.simplefilter("ignore")
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         model.eval()

@@ -1,0 +1,208 @@
+"""What the REST API (``/api/v1``) returns and accepts: the OpenAPI document is generated from these.
+
+They are views of the resources (``api.resources``) as a lab sees them, the same whether the
+campaign lives in a run directory on a workstation or on a cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from activeloop.api.base import Model
+from activeloop.api.campaign import CampaignSpec
+from activeloop.api.resources import Condition, Measurement, StepCost
+
+
+class CampaignSummary(Model):
+    """One line of the campaigns list."""
+
+    name: str
+    namespace: str | None = Field(None, description="Kubernetes namespace (cluster only).")
+    phase: str = Field(description="Pending, Running, WaitingForAssays, ReadyForNextRound, Completed or Failed.")
+    current_round: int = 0
+    rounds_planned: int = 0
+    measured: int = 0
+    failed: int = 0
+    pending: int = Field(0, description="Proposals of the current round without a result.")
+    best_variant: str | None = None
+    best_value: float | None = None
+    last_change: str | None = Field(None, description="RFC 3339 time the phase last changed.")
+    message: str | None = Field(None, description="Why the campaign failed, or what it waits for.")
+
+
+class CampaignDetail(CampaignSummary):
+    """A campaign: its spec, where it stands, and its conditions."""
+
+    spec: CampaignSpec
+    direction: Literal["maximize", "minimize"] = "maximize"
+    conditions: list[Condition] = Field(default_factory=list)
+    library_size: int = 0
+    can_start_next_round: bool = Field(
+        False, description="Whether 'start the next round' would do something now (rights aside).")
+
+
+class StepView(Model):
+    """One step (tune, acquire) of a round."""
+
+    state: str | None = None
+    job: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    message: str | None = None
+    cost: StepCost | None = None
+
+
+class RoundHashes(Model):
+    """SHA-256 of what a round read and produced."""
+
+    spec_sha256: str | None = None
+    measurements_sha256: str | None = None
+    model_sha256: str | None = None
+    proposals_sha256: str | None = None
+
+
+class RoundSummary(Model):
+    """A round on the timeline."""
+
+    round: int
+    phase: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    proposed: int = 0
+    measured: int = 0
+    failed: int = 0
+    pending: int = 0
+    closed: bool = Field(False, description="Closed by the lab before all results were in.")
+    message: str | None = Field(None, description="A failed step's reason, in words.")
+    steps: dict[str, StepView] = Field(default_factory=dict)
+
+
+class ProposalRow(Model):
+    """A proposed variant, the model's prediction for it, and its result once recorded."""
+
+    rank: int
+    variant: str
+    mean: float | None = Field(None, description="Predicted value (see prediction_scale).")
+    std: float | None = Field(None, description="Predicted standard deviation.")
+    measured: float | None = None
+    failed: bool = False
+
+
+class RoundDetail(RoundSummary):
+    """A round with its proposals and the hashes that trace them to data and model."""
+
+    proposals: list[ProposalRow] = Field(default_factory=list)
+    prediction_scale: str | None = Field(None, description="objective, or normal score (rank transform).")
+    hashes: RoundHashes = Field(default_factory=RoundHashes)
+
+
+class HistoryPoint(Model):
+    """Best value found by the end of a round."""
+
+    round: int
+    measured: int
+    best: float | None = None
+
+
+class Problem(Model):
+    """A bad cell of an uploaded table: its line (header = 1), its column, and what is wrong."""
+
+    line: int
+    column: str
+    problem: str
+
+
+class ErrorDetail(Model):
+    """401, 403, 404, 409, 413: what went wrong, in one sentence."""
+
+    detail: str
+
+
+class ProblemReport(Model):
+    """422: nothing was recorded; every problem is listed."""
+
+    detail: str
+    problems: list[Problem] = Field(default_factory=list)
+
+
+class ResultsUpload(Model):
+    """Results as JSON rows (the other ways to send a plate are a file upload or a CSV body)."""
+
+    measurements: list[Measurement] = Field(min_length=1, max_length=20_000)
+    name: str | None = Field(None, description="Name of the plate (default: from the content).")
+    supersedes: list[str] = Field(default_factory=list, description="Earlier plates this one corrects.")
+    replicates: Literal["mean", "median"] = "mean"
+    round: int | None = Field(None, ge=1, description="The round whose proposals were assayed.")
+
+
+class RecordResult(Model):
+    """What recording a plate did (or, with ``dryRun``, would do)."""
+
+    recorded: bool = Field(description="False when nothing new was recorded (a dry run, or seen before).")
+    dry_run: bool = False
+    name: str | None = None
+    rows: int = 0
+    failed: int = 0
+    duplicate_of: str | None = Field(None, description="The plate these results were recorded as before.")
+    supersedes: list[str] = Field(default_factory=list)
+    preview: list[Measurement] = Field(default_factory=list, description="The first rows as understood.")
+
+
+class NextRoundResult(Model):
+    """What 'start the next round' did."""
+
+    closed_round: int | None = None
+    next_round: int | None = None
+    message: str
+
+
+class StudentView(Model):
+    """A distilled student and its figures."""
+
+    name: str
+    round: int
+    phase: str
+    parameters: int | None = None
+    bytes: int | None = None
+    latency_ms: float | None = None
+    spearman_teacher: float | None = None
+    spearman_measured: float | None = None
+    message: str | None = None
+
+
+class CampaignCreate(Model):
+    """A new campaign: its name and spec (the same spec as campaign.yaml)."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$",
+                      description="Lower-case letters, digits and '-' (a DNS label).")
+    spec: dict = Field(description="The campaign spec (camelCase keys, as in campaign.yaml).")
+
+
+class Version(Model):
+    """A campaign's state as one opaque string: it changes whenever anything shown changes."""
+
+    version: str
+    phase: str
+    current_round: int
+
+
+__all__ = [
+    "CampaignCreate",
+    "CampaignDetail",
+    "CampaignSummary",
+    "HistoryPoint",
+    "NextRoundResult",
+    "Problem",
+    "ProblemReport",
+    "ProposalRow",
+    "RecordResult",
+    "ResultsUpload",
+    "RoundDetail",
+    "RoundHashes",
+    "RoundSummary",
+    "StepView",
+    "StudentView",
+    "Version",
+]

@@ -1,0 +1,159 @@
+"""The REST API on a cluster (the emulator, the real operator in-process, Jobs run in-process):
+each request acts with its caller's token, RBAC decides with the chart's own ClusterRoles, an
+upload becomes AssayResults and the next round follows."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import kubernetes
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from activeloop.api.resources import GROUP, VERSION
+from activeloop.landscapes import GB1_PARENT
+from activeloop.testing.oracle import SyntheticLab
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+NS = "lab"
+LAB = SyntheticLab(GB1_PARENT, (39, 40))
+
+
+def chart_roles() -> dict[str, set[tuple[str, str]]]:
+    """The chart's ClusterRoles for people, as (verb, resource) pairs."""
+    from pathlib import Path
+
+    import helm_python as helm
+
+    chart = helm.Chart.load(str(Path(__file__).resolve().parents[2] / "helm" / "activeloop"))
+    roles = {}
+    for path, text in chart.render({}, name="al", namespace="activeloop", is_install=True).items():
+        for doc in yaml.safe_load_all(text) if path.endswith(".yaml") else []:
+            if doc and doc["kind"] == "ClusterRole" and doc["metadata"]["name"].startswith("activeloop-"):
+                roles[doc["metadata"]["name"]] = {(v, r) for rule in doc["rules"] for r in rule["resources"]
+                                                  for v in rule["verbs"]}
+    return roles
+
+
+def wait_for(what, check, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from activeloop.controller import run_in_thread
+    from activeloop.testing.emulator import EmulatedCluster, StampingEmulator
+    from activeloop.testing.jobs import InProcessJobRunner
+    from activeloop.web.app import create_app
+    from activeloop.web.auth import PassThrough
+    from activeloop.web.cluster import ClusterBackend
+
+    roles = chart_roles()
+
+    def emulator():
+        e = StampingEmulator()
+        e.policy = {"test": None, "viewer": roles["activeloop-viewer"], "scientist": roles["activeloop-scientist"]}
+        return e
+
+    work = tmp_path_factory.mktemp("webcluster")
+    mp = pytest.MonkeyPatch()
+    with EmulatedCluster(work, emulator=emulator) as cluster:
+        mp.setenv("KUBECONFIG", str(cluster.kubeconfig))
+        mp.setenv("ACTIVELOOP_STORE_URI", (work / "store").as_uri())
+        mp.setenv("ACTIVELOOP_TIMER_INTERVAL", "5")
+        mp.setenv("ACTIVELOOP_METRICS_PORT", "-1")
+        admin = kubernetes.config.new_client_from_config(str(cluster.kubeconfig))
+        thread, stop = run_in_thread([NS])
+        with InProcessJobRunner(admin, NS) as runner:
+            backend = ClusterBackend([NS], (work / "store").as_uri())
+            app = create_app(backend, PassThrough())
+            yield SimpleNamespace(admin=kubernetes.client.CustomObjectsApi(admin), app=app, runner=runner)
+        stop.set()
+        thread.join(30)
+    mp.undo()
+
+
+def as_user(world, token: str | None) -> TestClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return TestClient(world.app, headers=headers)
+
+
+def status(world, plural, name):
+    try:
+        return world.admin.get_namespaced_custom_object(GROUP, VERSION, NS, plural, name).get("status") or {}
+    except kubernetes.client.ApiException:
+        return {}
+
+
+def start_campaign(world, name: str) -> dict:
+    world.admin.create_namespaced_custom_object(GROUP, VERSION, NS, "campaigns", {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "Campaign", "metadata": {"name": name},
+        "spec": {"parentSequence": GB1_PARENT, "library": {"sites": [39, 40]}, "initialBatchSize": 10,
+                 "acquisition": {"batchSize": 6}, "rounds": 3, "trigger": {"debounceSeconds": 0}}})
+    return wait_for("round 1", lambda: status(world, "looprounds", f"{name}-r1").get("phase") == "WaitingForAssays"
+                    and status(world, "looprounds", f"{name}-r1"))
+
+
+def test_no_token_or_an_unknown_token_is_401(world):
+    with as_user(world, None) as anon:
+        assert anon.get("/api/v1/campaigns").status_code == 401
+    with as_user(world, "nobody") as stranger:
+        res = stranger.get("/api/v1/campaigns")
+        assert res.status_code == 401 and "sign in again" in res.json()["detail"]
+
+
+def test_a_viewer_sees_but_may_not_record_or_start_rounds(world):
+    r1 = start_campaign(world, "seen")
+    with as_user(world, "viewer") as viewer:
+        names = [c["name"] for c in viewer.get("/api/v1/campaigns").json()]
+        assert "seen" in names
+        assert len(viewer.get("/api/v1/campaigns/seen/rounds/1").json()["proposals"]) == 10
+        plate = "variant,value\n" + "".join(f"{m['variant']},{m['value']}\n" for m in LAB.plate(r1["proposals"]))
+        res = viewer.post("/api/v1/campaigns/seen/results", content=plate, headers={"Content-Type": "text/csv"})
+        assert res.status_code == 403
+        assert "may not create assayresults" in res.json()["detail"] and 'User "viewer" cannot create' in res.json()["detail"]
+        res = viewer.post("/api/v1/campaigns/seen/rounds:next")
+        assert res.status_code == 403 and "may not patch looprounds" in res.json()["detail"]
+    assert world.admin.list_namespaced_custom_object(GROUP, VERSION, NS, "assayresults")["items"] == []
+    assert status(world, "looprounds", "seen-r1")["phase"] == "WaitingForAssays"
+
+
+def test_a_scientist_records_a_plate_and_starts_the_next_round(world):
+    r1 = start_campaign(world, "work")
+    with as_user(world, "scientist") as sci:
+        detail = sci.get("/api/v1/campaigns/work").json()
+        assert detail["phase"] == "WaitingForAssays" and detail["pending"] == 10 and detail["roundsPlanned"] == 4
+        rows = LAB.plate(r1["proposals"])
+        plate = "variant,value\n" + "".join(f"{m['variant']},{m['value']}\n" for m in rows)
+        bad = plate + "V39Z,1.0\n"
+        res = sci.post("/api/v1/campaigns/work/results", files={"file": ("plate1.csv", bad, "text/csv")})
+        assert res.status_code == 422 and res.json()["problems"][0]["line"] == 12
+        res = sci.post("/api/v1/campaigns/work/results", files={"file": ("plate1.csv", plate, "text/csv")})
+        assert res.status_code == 200 and res.json()["recorded"], res.text
+        (obj,) = world.admin.list_namespaced_custom_object(GROUP, VERSION, NS, "assayresults")["items"]
+        assert obj["spec"]["campaign"] == "work" and len(obj["spec"]["measurements"]) == 10
+        again = sci.post("/api/v1/campaigns/work/results", files={"file": ("again.csv", plate, "text/csv")}).json()
+        assert not again["recorded"] and again["duplicateOf"] == obj["metadata"]["name"]
+        # the operator accepts it, and round 2 follows
+        wait_for("round 2", lambda: status(world, "looprounds", "work-r2").get("phase") == "WaitingForAssays")
+        rounds = sci.get("/api/v1/campaigns/work/rounds").json()
+        assert [r["phase"] for r in rounds] == ["Completed", "WaitingForAssays"]
+        r2 = sci.get("/api/v1/campaigns/work/rounds/2").json()
+        assert len(r2["proposals"]) == 6 and all(p["std"] is not None for p in r2["proposals"])
+        assert sci.get("/api/v1/campaigns/work/history").json()[0]["best"] == max(m["value"] for m in rows)
+        # "start the next round now" closes round 2 with its results pending
+        res = sci.post("/api/v1/campaigns/work/rounds:next")
+        assert res.status_code == 200 and res.json()["nextRound"] == 3
+        wait_for("round 3", lambda: status(world, "looprounds", "work-r3").get("phase") == "WaitingForAssays")
+        closed = next(c for c in status(world, "looprounds", "work-r2")["conditions"] if c["type"] == "Completed")
+        assert closed["reason"] == "ClosedByLab"
+        page = sci.get("/campaigns/work", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "Proposals of round 3" in page.text

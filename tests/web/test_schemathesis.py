@@ -1,0 +1,47 @@
+"""The REST API against its own OpenAPI document (schemathesis): a few hundred generated requests,
+no 5xx, every response as the document says (status, content type, body schema)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from activeloop.testing.web import TOKEN, make_campaign
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _app():
+    import tempfile
+    from pathlib import Path
+
+    from activeloop.web.app import Settings, create_app
+    from activeloop.web.auth import SharedToken
+    from activeloop.web.local import LocalBackend
+
+    folder = Path(tempfile.mkdtemp(prefix="activeloop-schemathesis-"))
+    make_campaign(folder, "gb1")
+    return create_app(LocalBackend(folder / "runs"), SharedToken(TOKEN), Settings(poll_seconds=0.05))
+
+
+APP = _app()
+# the event stream is long-lived by design (it is tested in test_api_local.py)
+schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP).exclude(path_regex=r"/events$")
+
+
+@schema.parametrize()
+@settings(max_examples=int(os.environ.get("ACTIVELOOP_SCHEMATHESIS_EXAMPLES", "25")), deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_api_keeps_its_own_contract(case):
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        checks=[not_a_server_error, status_code_conformance, content_type_conformance,
+                response_schema_conformance])
