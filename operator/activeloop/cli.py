@@ -415,6 +415,76 @@ def bench_models(
                   f"{board.files['plot']}", highlight=False)
 
 
+@app.command("zero-shot")
+def zero_shot(
+    scorer: Annotated[str, typer.Option(help="'hamming', or a language model: an ESM-2 id or directory, unirep:64/256/1900, a UniRep .npz.")] = "hamming",
+    landscape: Annotated[str | None, typer.Option(help="A known landscape (gb1, blat) or a CSV with variant and fitness: scores its variants and reports the Spearman.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Parent sequence (with --sites or --variants).")] = None,
+    sites: Annotated[str | None, typer.Option(help="1-based sites, e.g. 39,40,41,54: every combination of --alphabet there.")] = None,
+    alphabet: Annotated[str, typer.Option(help="Residues at each site (with --sites).")] = "ACDEFGHIKLMNPQRSTVWY",
+    variants: Annotated[Path | None, typer.Option(help="CSV with a 'variant' column (with --parent).")] = None,
+    mode: Annotated[str, typer.Option(help="ESM-2: masked (masked marginals) or wildtype (one pass).")] = "masked",
+    revision: Annotated[str | None, typer.Option(help="Model revision to pin (Hugging Face).")] = None,
+    out: Annotated[Path, typer.Option(help="CSV to write: variant, score.")] = Path("zero-shot.csv"),
+) -> None:
+    """Zero-shot scores of a library (higher is fitter), from a language model or the Hamming baseline."""
+    import numpy as np
+    import pandas as pd
+    from rich.progress import Progress
+
+    from activeloop.ml.zeroshot import score_library
+
+    from activeloop.ml.library import Library
+
+    fitness = None
+    library: Library
+    try:
+        if landscape:
+            from activeloop.landscapes import load_landscape
+
+            land = load_landscape(landscape)
+            library, fitness = land.library, land.fitness
+        elif parent and sites:
+            from activeloop.local.campaign import parse_spec
+            from activeloop.steps.data import build_library
+
+            try:
+                site_list = [int(x) for x in sites.split(",") if x.strip()]
+            except ValueError:
+                raise ActiveLoopError(f"--sites: {sites!r} is not a list of numbers like 39,40,41") from None
+            spec = parse_spec({"parentSequence": parent, "library": {"sites": site_list, "alphabet": alphabet}},
+                              "options")
+            library = build_library(spec)
+        elif parent and variants:
+            from activeloop.ml.sequences import VariantLibrary
+
+            if not variants.is_file():
+                raise ActiveLoopError(f"--variants: {variants} is not a file")
+            library = VariantLibrary.from_strings(parent, pd.read_csv(variants)["variant"].astype(str).tolist())
+        else:
+            raise ActiveLoopError("give --landscape, or --parent with --sites or --variants")
+        kind = "hamming" if scorer == "hamming" else "backbone"
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("scoring", total=None)
+            result = score_library(library, kind, None if kind == "hamming" else scorer, revision, mode,
+                                   on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except (ActiveLoopError, KeyError) as exc:
+        _fail(exc if isinstance(exc, ActiveLoopError) else ActiveLoopError(f"{variants}: no 'variant' column"))
+    table = pd.DataFrame({"variant": library.names_of(np.arange(len(library))), "score": result.scores})
+    if fitness is not None:
+        table["fitness"] = fitness
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    console.print(f"{result.scorer} scores of {len(library):,} variants -> {out}", highlight=False)
+    if fitness is not None:
+        from scipy.stats import spearmanr
+
+        rho = spearmanr(result.scores, fitness)[0]
+        console.print(f"Spearman with measured fitness: {rho:.3f}" if np.isfinite(rho) else
+                      "Spearman with measured fitness: undefined (every variant scores the same)",
+                      highlight=False)
+
+
 @app.command()
 def crds(
     out: Annotated[Path, typer.Option(help="Directory to write the CRD YAML files into.")] = Path("crds"),

@@ -89,3 +89,46 @@ def test_soft_epistasis_kernel_reduces_to_the_one_hot_kernel_for_tiny_lengthscal
         k = soft(x, x).to_dense()
     assert (k > hard(onehot, onehot).to_dense().detach() - 1e-9).all()
     assert torch.linalg.eigvalsh(k).min() > -1e-8  # still a valid covariance
+
+
+@pytest.mark.parametrize("name", ["gp_epistasis", "boosting_ensemble"])
+def test_a_zero_shot_prior_helps_when_informative_and_is_ignored_when_not(tmp_path, name):
+    """The prior's weight is learned: a score correlated with the truth (Spearman about 0.7)
+    improves held-out predictions at n = 48; a random score gets a weight near zero and costs little."""
+    from scipy.stats import spearmanr
+    from tests.conftest import make_landscape_csv
+
+    from activeloop.landscapes import load_landscape
+    from activeloop.ml.encodings import get_encoder
+    from activeloop.ml.zeroshot import standardised
+
+    land = load_landscape(make_landscape_csv(tmp_path / "l.csv"))
+    X = get_encoder("onehot").encode(land.library)
+    y = np.log(land.fitness)
+    gain, harm, weights = [], [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        idx = rng.permutation(len(y))
+        train, test = idx[:48], idx[48:2048]
+        informative = standardised(y + rng.normal(scale=y.std(), size=len(y)))
+        noise = standardised(rng.normal(size=len(y)))
+
+        def held_out(z, seed=seed, train=train, test=test):
+            Xz = X if z is None else np.hstack([X, z[:, None]])
+            model = get_surrogate(name, seed=seed, prior=z is not None).fit(Xz[train], y[train])
+            return spearmanr(model.predict(Xz[test]).mean, y[test])[0], getattr(model, "prior_weight", None)
+
+        base, _ = held_out(None)
+        good, w_good = held_out(informative)
+        bad, w_bad = held_out(noise)
+        gain.append(good - base)
+        harm.append(base - bad)
+        weights.append((w_good, w_bad))
+    assert np.mean(gain) > 0.05, gain
+    assert np.mean(harm) < 0.05, harm
+    assert all(abs(w_bad) < 0.2 < w_good for w_good, w_bad in weights), weights
+
+
+def test_a_student_ensemble_refuses_a_prior():
+    with pytest.raises(ConfigError, match="surrogate.prior"):
+        get_surrogate("student_ensemble", prior=True)

@@ -11,7 +11,14 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from activeloop.api.base import Model
-from activeloop.api.names import Encoding, Strategy, SurrogateKind
+from activeloop.api.names import (
+    Encoding,
+    InitialStrategy,
+    Strategy,
+    SurrogateKind,
+    SurrogatePrior,
+    ZeroShotScorer,
+)
 from activeloop.api.sequence import AMINO_ACIDS, validate_sequence
 
 
@@ -113,6 +120,54 @@ class SurrogateSpec(Model):
     transform: Literal["none", "rank"] = Field(
         "rank", description="Target transform before fitting (rank: normal scores; the default)."
     )
+    prior: SurrogatePrior = Field(
+        "none",
+        description=(
+            "zeroShot: the library's zero-shot scores as prior knowledge (a GP's prior mean with a "
+            "weight learned from the data, which goes to about zero when the scores do not help; an "
+            "input feature of ensembles)."
+        ),
+    )
+
+
+class ZeroShotSpec(Model):
+    """Zero-shot scores of the library, computed once per campaign before any assay."""
+
+    scorer: ZeroShotScorer = Field(
+        "backbone",
+        description=(
+            "backbone: the campaign's language model (ESM-2: masked-marginal log-ratios summed over "
+            "the mutated sites; UniRep: log-likelihood ratio to the parent); hamming: fewer "
+            "substitutions is better (needs no model)."
+        ),
+    )
+    mode: Literal["masked", "wildtype"] = Field(
+        "masked",
+        description="ESM-2: mask each site in the parent (masked), or one pass of the parent (wildtype; faster).",
+    )
+
+
+class InitialBatchSpec(Model):
+    """How the first batch is chosen, when nothing is measured yet."""
+
+    strategy: InitialStrategy = Field(
+        "random",
+        description=(
+            "random: uniformly (the ALDE protocol); zeroShot: the best by zero-shot score; "
+            "focused: at random among the top topFraction by zero-shot score, spread over sites."
+        ),
+    )
+    top_fraction: float = Field(
+        0.02, gt=0, le=1,
+        description="focused: the share of the library, best by zero-shot score, to draw from.",
+    )
+    max_share: float = Field(
+        0.25, gt=0, le=1,
+        description=(
+            "focused: the most of the batch that may carry one mutant residue at one site "
+            "(spreads the batch over sites and residues)."
+        ),
+    )
 
 
 class CascadeSpec(Model):
@@ -176,7 +231,14 @@ class CampaignSpec(Model):
     surrogate: SurrogateSpec = Field(default_factory=SurrogateSpec)
     acquisition: AcquisitionSpec = Field(default_factory=AcquisitionSpec)
     initial_batch_size: int = Field(
-        96, ge=2, le=10_000, description="Variants drawn at random when nothing is measured yet."
+        96, ge=2, le=10_000, description="Variants in the first batch, when nothing is measured yet."
+    )
+    initial_batch: InitialBatchSpec = Field(
+        default_factory=InitialBatchSpec, description="How the first batch is chosen."
+    )
+    zero_shot: ZeroShotSpec = Field(
+        default_factory=ZeroShotSpec,
+        description="Zero-shot scores (used by initialBatch zeroShot/focused and surrogate.prior zeroShot).",
     )
     rounds: int = Field(
         4, ge=1, le=1000,
@@ -184,6 +246,11 @@ class CampaignSpec(Model):
     )
     trigger: RoundTrigger = Field(default_factory=RoundTrigger, description="When a round is done.")
     seed: int = Field(0, ge=0, description="Seed for every random choice of the campaign.")
+
+    @property
+    def uses_zero_shot(self) -> bool:
+        """Whether the campaign needs the library's zero-shot scores."""
+        return self.initial_batch.strategy != "random" or self.surrogate.prior == "zeroShot"
 
     @property
     def total_rounds(self) -> int:
@@ -194,6 +261,13 @@ class CampaignSpec(Model):
     @classmethod
     def _parent(cls, v: str) -> str:
         return validate_sequence(v, "parentSequence")
+
+    @model_validator(mode="after")
+    def _prior_supported(self) -> CampaignSpec:
+        if self.surrogate.prior == "zeroShot" and self.surrogate.kind == "student_ensemble":
+            raise ValueError("surrogate.prior: student_ensemble cannot use a zero-shot prior; "
+                             "use a GP or an ensemble")
+        return self
 
     @model_validator(mode="after")
     def _sites_in_parent(self) -> CampaignSpec:

@@ -32,6 +32,15 @@ Encoding = Literal["onehot", "physchem", "onehot_physchem", "esm"]
 Strategy = Literal["thompson", "ucb", "logei", "qlognei", "greedy", "uncertainty", "random"]
 """Acquisition strategies (``acquisition.strategy``)."""
 
+ZeroShotScorer = Literal["backbone", "hamming"]
+"""Zero-shot scorers (``zeroShot.scorer``): the campaign's language model, or the Hamming baseline."""
+
+InitialStrategy = Literal["random", "zeroShot", "focused"]
+"""How the first batch is chosen (``initialBatch.strategy``)."""
+
+SurrogatePrior = Literal["none", "zeroShot"]
+"""Prior knowledge the surrogate is given (``surrogate.prior``)."""
+
 SURROGATE_KINDS: tuple[str, ...] = get_args(SurrogateKind)
 FIXED_ENCODINGS: tuple[str, ...] = get_args(FixedEncoding)
 ENCODINGS: tuple[str, ...] = get_args(Encoding)
@@ -45,6 +54,9 @@ __all__ = [
     "SURROGATE_KINDS",
     "Encoding",
     "FixedEncoding",
+    "InitialStrategy",
     "Strategy",
     "SurrogateKind",
+    "SurrogatePrior",
+    "ZeroShotScorer",
 ]

@@ -58,7 +58,8 @@ def default_device() -> torch.device:
     return torch.device(name)
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
+    """Silence transformers' logging and progress bars (we report progress ourselves)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -79,7 +80,7 @@ def load_backbone(
                         str(model), lora_targets=("wx", "wh"))
     from transformers import AutoModel, AutoTokenizer
 
-    _quiet_transformers()
+    quiet_transformers()
     kwargs = {"revision": revision, "local_files_only": local_files_only or Path(model).is_dir()}
     tokenizer = AutoTokenizer.from_pretrained(str(model), **kwargs)
     net = AutoModel.from_pretrained(str(model), add_pooling_layer=False, **kwargs)
@@ -101,9 +102,9 @@ def build_tiny_esm(
     With ``num_hidden_layers=6, hidden_size=320, num_attention_heads=20, intermediate_size=1280``
     it has the shape of ``esm2_t6_8M_UR50D`` (7.5 M parameters).
     """
-    from transformers import EsmConfig, EsmModel, EsmTokenizer
+    from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
-    _quiet_transformers()
+    quiet_transformers()
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     vocab = path / "vocab.txt"
@@ -124,7 +125,9 @@ def build_tiny_esm(
     from activeloop.ml.determinism import seeded
 
     with seeded(seed):
-        EsmModel(config, add_pooling_layer=False).save_pretrained(path)
+        # with its language-model head, as the released checkpoints are (zero-shot scores need it;
+        # AutoModel loads the encoder alone from it)
+        EsmForMaskedLM(config).save_pretrained(path)
     EsmTokenizer(vocab_file=str(vocab)).save_pretrained(path)
     return path
 

@@ -61,6 +61,11 @@ class Library(ABC):
     def site_tokens(self, rows: np.ndarray) -> np.ndarray:
         """Residues of ``rows`` at :attr:`positions`: ``n x P`` uint8 (indices into AMINO_ACIDS)."""
 
+    @property
+    def parent_site_tokens(self) -> np.ndarray:
+        """The parent's residues at :attr:`positions` (``P`` uint8 indices into AMINO_ACIDS)."""
+        return _LETTER_INDEX[np.frombuffer(self.parent.encode("ascii"), dtype=np.uint8)[self.positions]]
+
     def excluded_rows(self) -> np.ndarray:
         """Rows that are never proposed (``library.exclude``); sorted, possibly empty."""
         return np.zeros(0, dtype=np.int64)

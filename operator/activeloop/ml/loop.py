@@ -14,7 +14,8 @@ import numpy as np
 from activeloop.errors import ConfigError
 from activeloop.ml.acquisition import get_strategy
 from activeloop.ml.determinism import single_threaded
-from activeloop.ml.surrogates import Surrogate, get_surrogate
+from activeloop.ml.surrogates import Prediction, Surrogate, get_surrogate
+from activeloop.ml.zeroshot import standardised
 
 TRANSFORMS = ("none", "rank")
 
@@ -37,10 +38,12 @@ def transform_targets(y: np.ndarray, transform: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RoundResult:
-    """Rows chosen for the next batch, and the surrogate that chose them (``None`` for random)."""
+    """Rows chosen for the next batch, the surrogate that chose them and its predictions for them
+    (``None`` for random)."""
 
     rows: np.ndarray
     surrogate: Surrogate | None
+    prediction: Prediction | None = None
 
 
 def propose_batch(
@@ -54,6 +57,7 @@ def propose_batch(
     transform: str = "none",
     excluded: np.ndarray | None = None,
     seed: int = 0,
+    prior: np.ndarray | None = None,
 ) -> RoundResult:
     """Fit ``surrogate`` on ``X[measured]``/``y`` and choose ``q`` new rows of ``X``.
 
@@ -67,6 +71,8 @@ def propose_batch(
         transform: target transform (:data:`TRANSFORMS`).
         excluded: further rows that must not be proposed (pending proposals).
         seed: seeds the surrogate and the strategy.
+        prior: a score of every row (``N``; e.g. zero-shot), given to the surrogate as prior
+            knowledge: standardised and appended to ``X`` as its last column.
 
     Returns:
         :class:`RoundResult` with ``q`` distinct rows, none measured or excluded.
@@ -83,13 +89,18 @@ def propose_batch(
     if excluded is not None and len(excluded):
         available[np.asarray(excluded, dtype=np.int64)] = False
     strategy = get_strategy(acquisition)
+    if prior is not None:
+        if len(prior) != len(X):
+            raise ConfigError("prior", f"{len(prior)} prior scores for {len(X)} candidates")
+        X = np.hstack([X, standardised(np.asarray(prior, dtype=np.float64))[:, None]])
     model: Surrogate | None = None
     yt = transform_targets(y, transform)
     with single_threaded():  # the same batch whatever the machine's thread count
         if strategy.needs_model:
             if len(measured) < 2:
                 raise ConfigError("measured", "at least two measured variants are needed to fit")
-            model = get_surrogate(surrogate, seed=seed).fit(X[measured], yt)
+            model = get_surrogate(surrogate, seed=seed, prior=prior is not None).fit(X[measured], yt)
         best = float(yt.max()) if len(yt) else 0.0
-        rows = strategy.select(model, X, available, q, best, rng)
-    return RoundResult(rows=np.asarray(rows, dtype=np.int64), surrogate=model)
+        rows = np.asarray(strategy.select(model, X, available, q, best, rng), dtype=np.int64)
+        prediction = model.predict(X[rows]) if model is not None else None
+    return RoundResult(rows=rows, surrogate=model, prediction=prediction)

@@ -33,6 +33,8 @@ from activeloop.errors import ConfigError
 UNIREP_ALPHABET = "-MRHKDESTNQCUGPAVIFYWLOXZBJ"
 """Residue letters in the order of the published embedding rows (X, Z, B and J share row 23)."""
 _ROW = {a: min(i, 23) for i, a in enumerate(UNIREP_ALPHABET)}
+RESIDUE_TOKEN: dict[str, int] = _ROW
+"""Token id of each residue letter (start and stop are :data:`START` and :data:`STOP`)."""
 START, STOP, N_LETTERS = 24, 25, 26
 WEIGHTS_FILE = "model_weights.npz"
 PUBLISHED_SIZES = (64, 256, 1900)
@@ -55,10 +57,19 @@ class MLSTMCell(nn.Module):
         self.wh = nn.Linear(hidden, 4 * hidden, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.run(x)[0]
+
+    def run(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Hidden states over ``x`` from ``state`` (``h, c``; zeros by default), and the last state."""
         # input-only products for all positions at once; the recurrence needs only h's products
         mx, zx = self.wmx(x), self.wx(x)
-        h = x.new_zeros(x.shape[0], self.hidden)
-        c = torch.zeros_like(h)
+        if state is None:
+            h = x.new_zeros(x.shape[0], self.hidden)
+            c = torch.zeros_like(h)
+        else:
+            h, c = (s.expand(x.shape[0], -1) for s in state)
         out = []
         for t in range(x.shape[1]):
             z = zx[:, t] + self.wh(mx[:, t] * self.wmh(h))
@@ -66,7 +77,7 @@ class MLSTMCell(nn.Module):
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(u)
             h = torch.sigmoid(o) * torch.tanh(c)
             out.append(h)
-        return torch.stack(out, dim=1)
+        return torch.stack(out, dim=1), (h, c)
 
 
 class UniRepOutput(dict):
@@ -97,6 +108,18 @@ class UniRepModel(nn.Module):
         for cell in self.cells:
             act = cell(act)
         return UniRepOutput(last_hidden_state=act)
+
+    def run(
+        self, input_ids: torch.Tensor, states: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Top-layer hidden states over ``input_ids`` continuing from per-layer ``states`` (a shared
+        prefix, computed once), and the states at the end."""
+        act = self.embedding(input_ids)
+        out_states = []
+        for k, cell in enumerate(self.cells):
+            act, st = cast(MLSTMCell, cell).run(act, None if states is None else states[k])
+            out_states.append(st)
+        return act, out_states
 
     def next_residue_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits of the next token at every position, ``B x T x 25``; class ``k`` is token ``k+1``."""

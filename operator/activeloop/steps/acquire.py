@@ -21,12 +21,14 @@ import pandas as pd
 from activeloop.api.campaign import CampaignSpec
 from activeloop.api.names import LANGUAGE_MODEL_ENCODING
 from activeloop.ml.encodings import get_encoder
+from activeloop.ml.initial import initial_batch
 from activeloop.ml.library import Library
 from activeloop.ml.loop import propose_batch, transform_targets
 from activeloop.steps import ingest
 from activeloop.steps.cost import measure
 from activeloop.steps.data import build_library, read_proposals, round_prefix, write_record
 from activeloop.steps.snapshot import load_inputs
+from activeloop.steps.zeroshot import zero_shot_scores
 from activeloop.store.base import ArtifactStore
 
 Featuriser = Callable[[np.ndarray | None], np.ndarray]
@@ -128,9 +130,10 @@ def cascade_candidates(
 def acquire(store: ArtifactStore, round_number: int) -> dict:
     """Propose round ``round_number``'s batch; writes ``proposals.csv`` and ``acquire.json``.
 
-    With fewer than two measured variants, the batch is ``initialBatchSize`` variants drawn at
-    random. Variants measured, failed, pending (proposed in an earlier round, no result in this
-    round's inputs) or excluded are never proposed.
+    With fewer than two measured variants, the batch is ``initialBatchSize`` variants chosen by
+    ``initialBatch`` (at random, or by the library's zero-shot scores). Variants measured, failed,
+    pending (proposed in an earlier round, no result in this round's inputs) or excluded are never
+    proposed.
     """
     prefix = round_prefix(round_number)
     key = f"{prefix}/acquire.json"
@@ -149,14 +152,20 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     sign = 1.0 if spec.objective.direction == "maximize" else -1.0
     seed = spec.seed * 1000 + round_number
     cascade = None
+    zero_shot = scores = None
+    prior_weight = None
     with measure() as cost:
+        if spec.uses_zero_shot:
+            scores, zs = zero_shot_scores(store, spec, library)
+            zero_shot = {k: zs[k] for k in ("scorer", "model", "uri", "sha256", "seconds")}
         if len(measured) < 2:
             rng = np.random.default_rng(seed)
             available = np.setdiff1d(np.arange(len(library)), np.concatenate([measured, blocked]))
-            q = min(spec.initial_batch_size, len(available))
-            rows = rng.choice(available, size=q, replace=False)
+            first = spec.initial_batch
+            rows = initial_batch(first.strategy, library, available, spec.initial_batch_size, rng,
+                                 scores, first.top_fraction, first.max_share)
             mean = std = np.full(len(rows), np.nan)
-            strategy = "random (initial batch)"
+            strategy = f"{first.strategy} (first batch)"
         else:
             y = sign * train["value"].to_numpy(dtype=np.float64)
             available = np.ones(len(library), dtype=bool)
@@ -170,10 +179,12 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
                 # the sub-problem: measured rows first, then the candidates the teacher sees
                 candidates = np.concatenate([measured, sent])
                 X = np.vstack([X_measured, featurise(sent)])
+                prior_rows = candidates
                 sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
             else:
                 candidates = None
                 X = featurise(None)
+                prior_rows = np.arange(len(library))
                 sub_measured, sub_excluded = measured, blocked
             result = propose_batch(
                 X,
@@ -185,10 +196,12 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
                 transform=spec.surrogate.transform,
                 excluded=sub_excluded,
                 seed=seed,
+                prior=scores[prior_rows] if scores is not None and spec.surrogate.prior == "zeroShot" else None,
             )
+            prior_weight = getattr(result.surrogate, "prior_weight", None)
             rows = result.rows if candidates is None else candidates[result.rows]
-            if result.surrogate is not None:
-                pred = result.surrogate.predict(X[result.rows])
+            if result.prediction is not None:
+                pred = result.prediction
                 # predictions in the objective's units, or (transform: rank) as normal scores of the
                 # measured values, where higher is always better
                 mean = sign * pred.mean if spec.surrogate.transform == "none" else pred.mean
@@ -226,6 +239,9 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "spec_sha256": inputs.spec_sha256,
         "tune_sha256": store.content_hash(tune_key) if store.exists(tune_key) else None,
         "cascade": cascade,
+        "zero_shot": zero_shot,
+        "prior": spec.surrogate.prior,
+        "prior_weight": prior_weight,
         "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
         "proposals_uri": store.uri(f"{prefix}/proposals.csv"),
         "proposals_sha256": proposals_hash,

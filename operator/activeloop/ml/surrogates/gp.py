@@ -18,6 +18,20 @@ EXACT_UP_TO = 20_000
 """Training points up to which the GP's fit uses Cholesky factors (exact; GPyTorch's default is 800)."""
 
 
+class PriorScoreMean(gpytorch.means.Mean):
+    """Prior mean ``constant + weight * x[..., column]``: a score as prior knowledge, its weight
+    learned (starting from zero: the data must ask for it)."""
+
+    def __init__(self, column: int) -> None:
+        super().__init__()
+        self.column = column
+        self.register_parameter("constant", torch.nn.Parameter(torch.zeros(1)))
+        self.register_parameter("weight", torch.nn.Parameter(torch.zeros(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.constant + self.weight * x[..., self.column]
+
+
 class GPSurrogate(Surrogate):
     """BoTorch ``SingleTaskGP`` (its default ARD RBF kernel with dimension-scaled priors, learned
     noise), fitted by marginal likelihood.
@@ -31,17 +45,25 @@ class GPSurrogate(Surrogate):
     to conjugate gradients and Lanczos above 800, which on a CPU is several times slower at a few
     thousand points than one Cholesky factor, and approximate.
 
+    With ``prior=True`` the last column of ``X`` is a prior score (a zero-shot score, standardised)
+    and not a feature: the GP's prior mean is ``c + w * score`` with ``w`` learned with the other
+    hyperparameters by marginal likelihood (about zero when the score does not explain the data),
+    and the kernel sees the other columns only.
+
     Args:
+        kernel: name in :data:`KERNELS`.
         chunk: points per chunk in :meth:`predict`.
+        prior: the last column of ``X`` is a prior score (see above).
     """
 
     name = "gp"
 
-    def __init__(self, kernel: str = "rbf", chunk: int = 8192) -> None:
+    def __init__(self, kernel: str = "rbf", chunk: int = 8192, prior: bool = False) -> None:
         if kernel not in KERNELS:
             raise ConfigError("kernel", f"unknown GP kernel {kernel!r}; known: {sorted(KERNELS)}")
         self.kernel = kernel
         self.chunk = chunk
+        self.prior = prior
         self.model: Any = None
 
     @override
@@ -53,8 +75,13 @@ class GPSurrogate(Surrogate):
 
         Xt = torch.as_tensor(X, dtype=torch.float64)
         yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
-        covar = KERNELS[self.kernel](Xt.shape[-1])
-        model = SingleTaskGP(Xt, yt, covar_module=covar, outcome_transform=Standardize(m=1))
+        features = Xt.shape[-1] - (1 if self.prior else 0)
+        covar = KERNELS[self.kernel](features)
+        mean = None
+        if self.prior:
+            covar.active_dims = torch.arange(features)
+            mean = PriorScoreMean(column=features)
+        model = SingleTaskGP(Xt, yt, covar_module=covar, mean_module=mean, outcome_transform=Standardize(m=1))
         with warnings.catch_warnings(), gpytorch.settings.max_cholesky_size(EXACT_UP_TO):
             warnings.simplefilter("ignore")
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
@@ -68,6 +95,13 @@ class GPSurrogate(Surrogate):
             resid = (model.train_targets - model.mean_module(train_x)).unsqueeze(-1)
             self._alpha = torch.cholesky_solve(resid, self._L)
         return self
+
+    @property
+    def prior_weight(self) -> float | None:
+        """The learned weight of the prior score (standardised units), ``None`` without a prior."""
+        if not self.prior or self.model is None:
+            return None
+        return float(self.model.mean_module.weight.detach())
 
     @override
     def predict(self, X: np.ndarray) -> Prediction:
