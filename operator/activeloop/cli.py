@@ -53,7 +53,11 @@ def simulate(
     seeds: Annotated[int, typer.Option(min=1, help="Independent campaigns (seeds 0..N-1).")] = 3,
     rounds: Annotated[int, typer.Option(min=1, help="Rounds after the initial batch.")] = 4,
     batch: Annotated[int, typer.Option(min=1, help="Proposals per round.")] = 96,
-    init: Annotated[int, typer.Option(min=2, help="Random variants measured first.")] = 96,
+    init: Annotated[int, typer.Option(min=2, help="Variants measured first.")] = 96,
+    start: Annotated[str, typer.Option(help="First batch: random (the ALDE protocol), zero-shot (the top by --scorer) or focused (at random in its top 2%, spread over sites).")] = "random",
+    scorer: Annotated[str, typer.Option(help="Zero-shot scorer for --start and --prior: hamming, a language model (ESM-2 id or directory, unirep:1900), or a CSV of variant,score.")] = "hamming",
+    prior: Annotated[bool, typer.Option(help="Give the surrogate the zero-shot scores as a prior (a learned weight).")] = False,
+    jobs: Annotated[int, typer.Option(min=1, help="Seeds run in this many processes (the results do not change).")] = 1,
     strategy: Annotated[str, typer.Option(help="Acquisition strategy.")] = "thompson",
     surrogate: Annotated[str, typer.Option(help="Surrogate model.")] = "gp_epistasis",
     encoding: Annotated[str, typer.Option(help="Feature encoding.")] = "onehot",
@@ -68,6 +72,8 @@ def simulate(
     from activeloop.local.report import run_simulation
 
     try:
+        if start not in ("random", "zero-shot", "focused"):
+            raise ActiveLoopError(f"--start: {start!r}; use random, zero-shot or focused")
         site_tuple = tuple(int(s) for s in sites.split(",")) if sites else ()
         out = run_dir or DEFAULT_RUNS / (
             f"simulate-{Path(landscape).stem}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
@@ -87,6 +93,10 @@ def simulate(
             parent=parent,
             sites=site_tuple,
             console=console,
+            start={"random": "random", "zero-shot": "zeroShot", "focused": "focused"}.get(start, start),
+            scorer=scorer,
+            prior=prior,
+            jobs=jobs,
         )
     except ActiveLoopError as exc:
         _fail(exc)
@@ -432,9 +442,8 @@ def zero_shot(
     import pandas as pd
     from rich.progress import Progress
 
-    from activeloop.ml.zeroshot import score_library
-
     from activeloop.ml.library import Library
+    from activeloop.ml.zeroshot import score_library
 
     fitness = None
     library: Library

@@ -118,3 +118,40 @@ def test_offline_without_the_data_the_error_is_one_line_naming_the_variable(monk
     assert result.exit_code == 2 and "Traceback" not in result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "ACTIVELOOP_GB1_CSV" in lines[0] and "could not be downloaded" in lines[0]
+
+
+def _records_without_time(recs):
+    return [(r.strategy, r.seed, r.round, r.measured, r.best_fitness, r.found_global_max) for r in recs]
+
+
+def test_seeds_run_in_processes_give_the_same_records_in_the_same_order(small_landscape_csv):
+    land = load_landscape(small_landscape_csv)
+    strategies = [Strategy("focused", start="focused", prior=True), Strategy("random", acquisition="random")]
+    kw = dict(rounds=1, batch=10, init=20)
+    one = run_strategies(land, strategies, [0, 1, 2], jobs=1, **kw)
+    two = run_strategies(land, strategies, [0, 1, 2], jobs=2, **kw)
+    assert _records_without_time(one) == _records_without_time(two)
+    assert [(r.strategy, r.seed) for r in one][:2] == [("focused", 0), ("focused", 0)]
+
+
+def test_a_zero_shot_first_batch_takes_the_top_of_a_score_file(small_landscape_csv, tmp_path):
+    land = load_landscape(small_landscape_csv)
+    names = land.library.names_of(np.arange(len(land)))
+    oracle = tmp_path / "oracle.csv"
+    import pandas as pd
+
+    pd.DataFrame({"variant": names, "score": land.fitness}).to_csv(oracle, index=False)
+    strategies = [Strategy("oracle", start="zeroShot", scorer=str(oracle)), Strategy("random", acquisition="random")]
+    recs = run_strategies(land, strategies, [0, 1], rounds=1, batch=5, init=10)
+    first = {(r.strategy, r.seed): r for r in recs if r.round == 0}
+    # scores equal to fitness: the first batch already holds the global maximum, whatever the seed
+    assert all(first["oracle", s].found_global_max for s in (0, 1))
+    assert not all(first["random", s].found_global_max for s in (0, 1))
+
+
+def test_a_score_file_missing_variants_is_refused_naming_the_field(small_landscape_csv, tmp_path):
+    land = load_landscape(small_landscape_csv)
+    partial = tmp_path / "partial.csv"
+    partial.write_text("variant,score\nAAA,1.0\n")
+    with pytest.raises(InputError, match="scorer"):
+        run_strategies(land, [Strategy("z", start="zeroShot", scorer=str(partial))], [0], rounds=1, batch=5, init=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from activeloop.errors import InputError
 from activeloop.landscapes import Landscape, load_landscape
 from activeloop.local.simulate import (
     RoundRecord,
@@ -23,6 +25,42 @@ from activeloop.ml.encodings import get_encoder
 from activeloop.store.local import LocalStore
 
 
+def landscape_scores(landscape: Landscape, scorer: str) -> np.ndarray:
+    """Zero-shot scores of every variant of ``landscape``: ``hamming``, a language model (ESM-2 id or
+    directory, ``unirep:1900``, ...), or a CSV of ``variant,score`` computed elsewhere (e.g. on a GPU)."""
+    from activeloop.ml.zeroshot import score_library
+
+    path = Path(scorer)
+    if scorer.endswith(".csv"):
+        if not path.is_file():
+            raise InputError("scorer", f"{scorer} is not a file")
+        table = pd.read_csv(path)
+        by_name = dict(zip(table["variant"].astype(str), table["score"].astype(float), strict=True))
+        names = landscape.library.names_of(np.arange(len(landscape)))
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise InputError("scorer", f"{scorer} has no score for {len(missing)} variants, e.g. {missing[0]}")
+        return np.array([by_name[n] for n in names])
+    return score_library(landscape.library, "hamming" if scorer == "hamming" else "backbone",
+                         None if scorer == "hamming" else scorer).scores
+
+
+# one campaign per task; in worker processes the landscape, features and scores arrive once, here
+_CONTEXT: dict = {}
+
+
+def _set_context(landscape: Landscape, features: dict[str, np.ndarray], scores: dict[str, np.ndarray]) -> None:
+    _CONTEXT.update(landscape=landscape, features=features, scores=scores)
+
+
+def _campaign(st: Strategy, seed: int, rounds: int, batch: int, init: int,
+              on_round: Callable[[RoundRecord], None] | None = None) -> list[RoundRecord]:
+    c = _CONTEXT
+    return simulate_campaign(c["landscape"], c["features"][st.encoding], st, seed, init=init, rounds=rounds,
+                             batch=batch, on_round=on_round,
+                             scores=c["scores"][st.scorer] if st.needs_scores else None)
+
+
 def run_strategies(
     landscape: Landscape,
     strategies: list[Strategy],
@@ -32,29 +70,43 @@ def run_strategies(
     batch: int,
     init: int,
     console: Console | None = None,
+    jobs: int = 1,
 ) -> list[RoundRecord]:
-    """Every strategy on every seed (same seeds, so the same initial draws); logs each round."""
-    records: list[RoundRecord] = []
-    features: dict[str, np.ndarray] = {}
-    for st in strategies:
-        if st.encoding not in features:
-            features[st.encoding] = get_encoder(st.encoding).encode(landscape.library)
-        for seed in seeds:
-            def log(rec: RoundRecord) -> None:
-                if console and rec.round:
-                    console.print(
-                        f"[{rec.strategy}] seed {rec.seed} round {rec.round}: measured {rec.measured}, "
-                        f"best {rec.best_fitness:.3f} ({rec.normalized_best:.3f} of max), "
-                        f"{rec.seconds:.1f}s",
-                        highlight=False,
-                        markup=False,
-                    )
+    """Every strategy on every seed (same seeds, so the same initial draws); logs each round.
 
-            records += simulate_campaign(
-                landscape, features[st.encoding], st, seed,
-                init=init, rounds=rounds, batch=batch, on_round=log,
-            )
-    return records
+    ``jobs > 1`` runs seeds in that many processes; results are the same as with one (each fit is
+    single-threaded and seeded, see ``ml.determinism``) and come back in the same order.
+    """
+    features = {st.encoding: get_encoder(st.encoding).encode(landscape.library) for st in strategies}
+    scores = {st.scorer: landscape_scores(landscape, st.scorer) for st in strategies if st.needs_scores}
+    tasks = [(st, seed) for st in strategies for seed in seeds]
+
+    def say(text: str) -> None:
+        if console:
+            console.print(text, highlight=False, markup=False)
+
+    def log(rec: RoundRecord) -> None:
+        if rec.round:
+            say(f"[{rec.strategy}] seed {rec.seed} round {rec.round}: measured {rec.measured}, "
+                f"best {rec.best_fitness:.3f} ({rec.normalized_best:.3f} of max), {rec.seconds:.1f}s")
+
+    if jobs <= 1:
+        _set_context(landscape, features, scores)
+        return [rec for st, seed in tasks for rec in _campaign(st, seed, rounds, batch, init, log)]
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_set_context,
+                             initargs=(landscape, features, scores)) as pool:
+        futures = [pool.submit(_campaign, st, seed, rounds, batch, init) for st, seed in tasks]
+        out: list[RoundRecord] = []
+        for future in futures:  # in task order: the same output whatever finishes first
+            recs = future.result()
+            last = recs[-1]
+            say(f"[{last.strategy}] seed {last.seed}: {last.normalized_best:.3f} of max at {last.measured} "
+                f"measured ({sum(r.seconds for r in recs):.0f}s)")
+            out += recs
+    return out
 
 
 def plot_curves(summaries: list[dict], path: Path, title: str) -> None:
@@ -112,10 +164,15 @@ def run_simulation(
     parent: str | None = None,
     sites: tuple[int, ...] = (),
     console: Console | None = None,
+    start: str = "random",
+    scorer: str = "hamming",
+    prior: bool = False,
+    jobs: int = 1,
 ) -> dict:
     """Simulate, then write ``rounds.csv``, ``summary.json`` and ``campaign.png`` into ``run_dir``."""
     land = load_landscape(landscape, parent=parent, sites=sites)
-    main = Strategy(describe(encoding, surrogate, strategy, transform), encoding, surrogate, strategy, transform)
+    main = Strategy(describe(encoding, surrogate, strategy, transform, start, scorer, prior), encoding, surrogate,
+                    strategy, transform, start, scorer, prior)
     strategies = [main] + ([Strategy("random", acquisition="random")] if baseline else [])
     if console:
         console.print(
@@ -123,7 +180,7 @@ def run_simulation(
             f"{seeds} seed(s) x ({init} + {rounds} x {batch})"
         )
     records = run_strategies(
-        land, strategies, list(range(seeds)), rounds=rounds, batch=batch, init=init, console=console
+        land, strategies, list(range(seeds)), rounds=rounds, batch=batch, init=init, console=console, jobs=jobs
     )
     summaries = [summarize([r for r in records if r.strategy == s.name], land) for s in strategies]
     store = LocalStore(run_dir)

@@ -1,8 +1,10 @@
 """Simulated campaigns: the "lab" is an oracle that reveals fitness only for proposed variants.
 
-The protocol is that of ALDE (Yang et al. 2025): ``init`` variants drawn uniformly at random, then
-``rounds`` batches of ``batch`` proposals; after each round the best fitness measured so far is
-divided by the landscape's global maximum.
+Two protocols. ALDE's (Yang et al. 2025; ``start="random"``): ``init`` variants drawn uniformly at
+random, then ``rounds`` batches of ``batch`` proposals. The lab's (``start="zeroShot"`` or
+``"focused"``): the first ``init`` chosen by a zero-shot score instead, as a campaign's
+``initialBatch`` does. After each round the best fitness measured so far is divided by the
+landscape's global maximum.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from activeloop.landscapes import Landscape
+from activeloop.ml.initial import initial_batch
 from activeloop.ml.loop import propose_batch
 
 log = logging.getLogger(__name__)
@@ -32,28 +35,47 @@ STRATEGY_WORDS = {"thompson": "Thompson sampling", "ucb": "upper confidence boun
                   "greedy": "highest predicted mean", "uncertainty": "most uncertain first", "random": "random"}
 
 
+START_WORDS = {"zeroShot": "the top by zero-shot score", "focused": "focused on the zero-shot top"}
+
+
 @dataclass(frozen=True)
 class Strategy:
-    """A named combination of encoding, surrogate, acquisition and target transform."""
+    """A named combination of encoding, surrogate, acquisition and target transform, and how the
+    first batch is chosen (``start``, by the zero-shot ``scorer``; ``prior``: the scores as the
+    surrogate's prior)."""
 
     name: str
     encoding: str = "onehot"
     surrogate: str = "gp_epistasis"
     acquisition: str = "thompson"
     transform: str = "rank"
+    start: str = "random"
+    scorer: str = "hamming"
+    """``hamming``, or a language model (an ESM-2 id or directory, ``unirep:1900``, ...)."""
+    prior: bool = False
+
+    @property
+    def needs_scores(self) -> bool:
+        """Whether the strategy uses zero-shot scores."""
+        return self.start != "random" or self.prior
 
     def describe(self) -> str:
         """The strategy in words, for legends and tables."""
-        return describe(self.encoding, self.surrogate, self.acquisition, self.transform)
+        return describe(self.encoding, self.surrogate, self.acquisition, self.transform, self.start,
+                        self.scorer, self.prior)
 
 
-def describe(encoding: str, surrogate: str, acquisition: str, transform: str) -> str:
+def describe(encoding: str, surrogate: str, acquisition: str, transform: str, start: str = "random",
+             scorer: str = "hamming", prior: bool = False) -> str:
     """A strategy in words: ``epistasis GP on one-hot residues, Thompson sampling, ...``."""
+    first = f"first batch {START_WORDS[start]} ({scorer})" if start in START_WORDS else ""
     if acquisition == "random":
-        return "random"
+        return "random" + (f", {first}" if first else "")
     words = (f"{SURROGATE_WORDS.get(surrogate, surrogate)} on {ENCODING_WORDS.get(encoding, encoding)}, "
              f"{STRATEGY_WORDS.get(acquisition, acquisition)}")
-    return words + (", rank-transformed targets" if transform == "rank" else "")
+    words += ", rank-transformed targets" if transform == "rank" else ""
+    words += f", {scorer} prior" if prior else ""
+    return words + (f"; {first}" if first else "")
 
 
 @dataclass(frozen=True)
@@ -80,12 +102,19 @@ def simulate_campaign(
     rounds: int = 4,
     batch: int = 96,
     on_round: Callable[[RoundRecord], None] | None = None,
+    scores: np.ndarray | None = None,
 ) -> list[RoundRecord]:
-    """Run one seed of a campaign; returns one record for the initial draw and one per round."""
+    """Run one seed of a campaign; returns one record for the initial draw and one per round.
+
+    ``scores``: zero-shot scores of every variant, for a zero-shot start or prior.
+    """
     fitness = landscape.fitness
     gmax = landscape.global_max
     rng = np.random.default_rng(seed)
-    measured = rng.choice(len(landscape), size=init, replace=False)
+    if strategy.start == "random":  # ALDE's draw, kept exactly as it was
+        measured = rng.choice(len(landscape), size=init, replace=False)
+    else:
+        measured = initial_batch(strategy.start, landscape.library, np.arange(len(landscape)), init, rng, scores)
     records: list[RoundRecord] = []
 
     def record(r: int, seconds: float) -> None:
@@ -109,6 +138,7 @@ def simulate_campaign(
             acquisition=strategy.acquisition,
             transform=strategy.transform,
             seed=seed * 1000 + r,
+            prior=scores if strategy.prior else None,
         )
         measured = np.concatenate([measured, result.rows])
         record(r, time.perf_counter() - start)
