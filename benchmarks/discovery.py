@@ -7,6 +7,11 @@ time per round. Every strategy runs on the same seeds (the same initial draws) i
     python benchmarks/discovery.py                       # all strategies, 30 seeds, GB1
     python benchmarks/discovery.py --only default,random --seeds 30
     python benchmarks/discovery.py --report              # combine saved results: table + plot
+    python benchmarks/discovery.py --only lab-hamming,lab-unirep --jobs 16   # the lab protocol
+
+The lab protocol (issue 12) chooses the first 96 by a zero-shot score (Hamming distance to the
+parent, or UniRep-1900's log-likelihood ratio read from ``results/zero-shot/gb1-unirep1900.csv.gz``,
+written by ``foundation.py zero-shot``), optionally also giving the surrogate that score as a prior.
 
 Each strategy's results are saved to ``benchmarks/results/discovery-<landscape>-<strategy>.json``
 so strategies can run in parallel processes; ``--report`` writes ``discovery-<landscape>.json``
@@ -18,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -33,6 +37,8 @@ from activeloop.local.simulate import Strategy, records_as_rows, summarize
 
 RESULTS = Path(__file__).parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+UNIREP_SCORES = RESULTS / "zero-shot" / "gb1-unirep1900.csv.gz"
+"""UniRep-1900 zero-shot scores of every GB1 variant (``foundation.py zero-shot``, on a GPU)."""
 
 STRATEGIES = {
     "default": Strategy("default: epistasis GP, rank, Thompson", "onehot", "gp_epistasis", "thompson", "rank"),
@@ -42,7 +48,17 @@ STRATEGIES = {
                          "thompson", "rank"),
     "gp_rbf": Strategy("GP RBF-ARD one-hot, Thompson", "onehot", "gp", "thompson", "none"),
     "random": Strategy("random", acquisition="random"),
+    # the lab protocol (issue 12): the first 96 by a zero-shot score, then 4 x 96 as above
+    "lab-hamming": Strategy("lab: zero-shot start (Hamming), epistasis GP, Thompson", start="zeroShot"),
+    "lab-hamming-prior": Strategy("lab: zero-shot start and prior (Hamming)", start="zeroShot", prior=True),
+    "lab-unirep": Strategy("lab: zero-shot start (UniRep-1900), epistasis GP, Thompson", start="zeroShot",
+                           scorer=str(UNIREP_SCORES)),
+    "lab-unirep-prior": Strategy("lab: zero-shot start and prior (UniRep-1900)", start="zeroShot", prior=True,
+                                 scorer=str(UNIREP_SCORES)),
+    "focused-hamming": Strategy("lab: focused start (Hamming top 2%), epistasis GP, Thompson", start="focused"),
 }
+PROTOCOLS = {"alde": [k for k in STRATEGIES if not k.startswith(("lab", "focused"))],
+             "lab": [k for k in STRATEGIES if k.startswith(("lab", "focused"))]}
 
 
 def landscape_source(name: str) -> str:
@@ -57,14 +73,15 @@ def landscape_source(name: str) -> str:
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
     console = Console()
-    land = load_landscape(landscape_source(args.landscape))
+    sites = tuple(int(v) for v in args.sites.split(",")) if args.sites else ()
+    land = load_landscape(landscape_source(args.landscape), parent=args.parent, sites=sites)
     RESULTS.mkdir(parents=True, exist_ok=True)
     for key in args.only.split(","):
         st = STRATEGIES[key]
         start = time.perf_counter()
         recs = run_strategies(
             land, [st], list(range(args.seeds)), rounds=4, batch=96, init=96,
-            console=console if args.verbose else None,
+            console=console if args.verbose else None, jobs=args.jobs,
         )
         summary = summarize(recs, land)
         summary["key"] = key
@@ -81,18 +98,27 @@ def run(args: argparse.Namespace) -> None:
 
 def report(args: argparse.Namespace) -> None:
     land_name = Path(args.landscape).stem if args.landscape != "gb1" else "gb1"
+    for protocol, keys in PROTOCOLS.items():
+        _report(land_name, protocol, keys)
+
+
+def _report(land_name: str, protocol: str, keys: list[str]) -> None:
     summaries = []
-    for key in STRATEGIES:
+    for key in keys:
         path = RESULTS / f"discovery-{land_name}-{key}.json"
         if path.exists():
             s = json.loads(path.read_text())
             s.pop("records", None)
             summaries.append(s)
     if not summaries:
-        sys.exit(f"no results for {land_name} in {RESULTS}")
+        print(f"no {protocol} results for {land_name} in {RESULTS}")
+        return
     Console().print(summary_table(summaries))
-    (RESULTS / f"discovery-{land_name}.json").write_text(json.dumps(summaries, indent=2))
-    plot_curves(summaries, RESULTS / f"discovery-{land_name}.png", f"{land_name}: discovery (ALDE protocol)")
+    stem = f"discovery-{land_name}" + ("" if protocol == "alde" else f"-{protocol}")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(summaries, indent=2))
+    title = ("ALDE protocol: 96 random, then 4 x 96" if protocol == "alde"
+             else "lab protocol: 96 chosen by a zero-shot score, then 4 x 96")
+    plot_curves(summaries, RESULTS / f"{stem}.png", f"{land_name}: discovery ({title})")
 
 
 def main() -> None:
@@ -102,6 +128,9 @@ def main() -> None:
     p.add_argument("--only", default=",".join(STRATEGIES))
     p.add_argument("--report", action="store_true")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--parent", help="Parent sequence of a CSV landscape (the Hamming scorer needs it).")
+    p.add_argument("--sites", default="", help="1-based sites of a CSV landscape's variants, e.g. 183,184,227,228.")
+    p.add_argument("--jobs", type=int, default=1, help="Seeds in this many processes (same results).")
     args = p.parse_args()
     report(args) if args.report else run(args)
 

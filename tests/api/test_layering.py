@@ -37,10 +37,12 @@ def test_the_api_and_the_operator_import_without_ml_libraries():
 def test_the_ml_registries_implement_exactly_the_names_the_api_accepts():
     from activeloop.ml.acquisition import STRATEGIES
     from activeloop.ml.encodings import ENCODINGS
+    from activeloop.ml.lora import LOSSES
     from activeloop.ml.surrogates import SURROGATES
 
     assert set(SURROGATES) == set(get_args(names.SurrogateKind))
     assert set(STRATEGIES) == set(get_args(names.Strategy))
+    assert set(LOSSES) == set(get_args(names.TuningLoss))
     assert set(ENCODINGS) == set(names.FIXED_ENCODINGS)
     assert set(names.ENCODINGS) == set(names.FIXED_ENCODINGS) | {names.LANGUAGE_MODEL_ENCODING}
 

@@ -259,3 +259,29 @@ def test_unirep_backbone_with_auto_cascade_in_the_loop(tmp_path):
     assert cascade["sent_to_teacher"] == 50 and cascade["teacher_labelled"] == 100
     sent = set(pd.read_csv(run / "rounds/round-002/cascade.csv")["variant"])
     assert set(pd.read_csv(p2.path)["variant"]) <= sent
+
+
+def test_each_round_compares_tuned_with_frozen_and_the_surrogate_uses_the_better(tmp_path, tiny_esm):
+    """A learning rate far too high: tuning loses to the frozen probe, and the surrogate is not given
+    the damaged model (the tuned branch is exercised by the test above, where there is no comparison)."""
+    spec = dict(
+        SPEC,
+        library={"sites": [39, 40], "alphabet": "ACDEFGHIKW"},
+        backbone={"model": str(tiny_esm)},
+        lora={"rank": 2, "epochs": 3, "batchSize": 4, "cvFolds": 2, "learningRate": 30.0,
+              "loss": "ranking"},
+        surrogate={"kind": "gp", "encoding": "esm"},
+        acquisition={"strategy": "ucb", "batchSize": 4},
+        initialBatchSize=12,
+    )
+    run, _, p2 = _two_rounds(tmp_path, spec)
+    tune = yaml.safe_load((run / "rounds/round-002/tune.json").read_text())
+    cv = tune["cv_spearman"]
+    assert cv["folds"] == 2 and -1 <= cv["tuned"] <= 1 and -1 <= cv["frozen"] <= 1
+    assert tune["features"] == ("tuned" if cv["tuned"] > cv["frozen"] else "frozen") == "frozen"
+    assert tune["loss"] == "ranking"
+    # a model is written (and read by acquire) only when tuning won
+    model_dir = run / "rounds/round-002/model"
+    assert (model_dir.is_dir() and any(model_dir.iterdir())) == (tune["features"] == "tuned")
+    assert bool(tune["model_sha256"]) == (tune["features"] == "tuned")
+    assert len(pd.read_csv(p2.path)) == 4

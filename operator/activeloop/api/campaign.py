@@ -17,6 +17,7 @@ from activeloop.api.names import (
     Strategy,
     SurrogateKind,
     SurrogatePrior,
+    TuningLoss,
     ZeroShotScorer,
 )
 from activeloop.api.sequence import AMINO_ACIDS, validate_sequence
@@ -35,6 +36,13 @@ class LibrarySpec(Model):
     variants_uri: str | None = Field(
         None,
         description="Artifact URI or path of a CSV with a 'variant' column; instead of sites.",
+    )
+    max_candidates: int = Field(
+        5_000_000, ge=1,
+        description=(
+            "Largest combinatorial library accepted (a guard against a typo in sites); features are "
+            "computed a chunk at a time, so memory grows by about 60 bytes per candidate."
+        ),
     )
     exclude: list[str] = Field(
         default_factory=list, description="Variants never to propose (e.g. known to misfold)."
@@ -61,10 +69,13 @@ class LibrarySpec(Model):
     def _one_source(self) -> LibrarySpec:
         if bool(self.sites) == bool(self.variants_uri):
             raise ValueError("give exactly one of sites or variantsUri")
-        if self.sites and len(self.alphabet) ** len(self.sites) > 5_000_000:
+        combinations = len(self.alphabet) ** len(self.sites) if self.sites else 0
+        if combinations > self.max_candidates:
             raise ValueError(
-                f"{len(self.alphabet)}^{len(self.sites)} combinations is over 5,000,000; "
-                "give fewer sites or a variantsUri"
+                f"{len(self.alphabet)}^{len(self.sites)} = {combinations:,} combinations is over "
+                f"library.maxCandidates ({self.max_candidates:,}); raise maxCandidates (proposing needs "
+                "about 60 bytes per candidate plus a fixed 1 GB), or give fewer sites, a smaller alphabet "
+                "or a variantsUri"
             )
         return self
 
@@ -105,9 +116,23 @@ class LoraSpec(Model):
             "(empty: the backbone's default; ESM-2 query/key/value, UniRep wx/wh)."
         ),
     )
-    epochs: int = Field(10, ge=1, le=1000, description="Training epochs per round.")
-    learning_rate: float = Field(1e-3, gt=0, description="AdamW learning rate.")
+    epochs: int = Field(10, ge=1, le=1000, description="Most epochs per round (early stopping may end sooner).")
+    learning_rate: float | None = Field(
+        None, gt=0, description="AdamW learning rate (default: one that suits the backbone, 3e-4 ESM-2, 1e-3 UniRep)."
+    )
     batch_size: int = Field(16, ge=1, description="Sequences per optimisation step.")
+    loss: TuningLoss = Field("mse", description="Objective: mse, or ranking (pairwise Bradley-Terry).")
+    validation: float = Field(
+        0.2, ge=0, lt=1, description="Fraction held out for early stopping (needs at least 10 variants; 0 disables)."
+    )
+    patience: int = Field(3, ge=1, description="Epochs without a better validation Spearman before stopping.")
+    cv_folds: int = Field(
+        3, ge=0, le=10,
+        description=(
+            "Folds of the per-round comparison of the tuned model with the frozen one (cross-validated "
+            "Spearman); the surrogate uses the better. 0: no comparison, always the tuned model."
+        ),
+    )
 
 
 class SurrogateSpec(Model):

@@ -41,6 +41,9 @@ InitialStrategy = Literal["random", "zeroShot", "focused"]
 SurrogatePrior = Literal["none", "zeroShot"]
 """Prior knowledge the surrogate is given (``surrogate.prior``)."""
 
+TuningLoss = Literal["mse", "ranking"]
+"""Fine-tuning objectives (``activeloop.ml.lora.LOSSES``)."""
+
 SURROGATE_KINDS: tuple[str, ...] = get_args(SurrogateKind)
 FIXED_ENCODINGS: tuple[str, ...] = get_args(FixedEncoding)
 ENCODINGS: tuple[str, ...] = get_args(Encoding)

@@ -27,11 +27,12 @@ from activeloop.store.local import LocalStore
 
 def landscape_scores(landscape: Landscape, scorer: str) -> np.ndarray:
     """Zero-shot scores of every variant of ``landscape``: ``hamming``, a language model (ESM-2 id or
-    directory, ``unirep:1900``, ...), or a CSV of ``variant,score`` computed elsewhere (e.g. on a GPU)."""
+    directory, ``unirep:1900``, ...), or a CSV (or ``.csv.gz``) of ``variant,score`` computed elsewhere
+    (e.g. on a GPU, by ``benchmarks/foundation.py zero-shot``)."""
     from activeloop.ml.zeroshot import score_library
 
     path = Path(scorer)
-    if scorer.endswith(".csv"):
+    if scorer.endswith((".csv", ".csv.gz")):
         if not path.is_file():
             raise InputError("scorer", f"{scorer} is not a file")
         table = pd.read_csv(path)

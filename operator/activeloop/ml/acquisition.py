@@ -1,14 +1,19 @@
 """Batch acquisition over a discrete candidate library.
 
-Every strategy takes a fitted :class:`~activeloop.ml.surrogates.base.Surrogate`, the candidate
-features ``X`` (``N x d``), a boolean mask of candidates that may be chosen (``available``: not
+Every strategy takes a fitted :class:`~activeloop.ml.surrogates.base.Surrogate`, the candidates
+(:class:`~activeloop.ml.candidates.Candidates`, whose features are computed a chunk at a time, or
+an ``N x d`` matrix), a boolean mask of candidates that may be chosen (``available``: not
 measured, not pending), the batch size ``q``, the best value measured so far and a random
 generator, and returns ``q`` distinct row indices into ``X``. Strategies are chosen by config name
 through :data:`STRATEGIES` (``get_strategy("thompson")``).
 
-Scaling: a library of 150,000 candidates is handled by computing marginal predictions once
-(chunked) and, where a strategy needs joint or Monte-Carlo computations, restricting them to a
-*shortlist* of the candidates with the highest upper confidence bound.
+Scaling: every strategy but random first keeps the best candidates by a score of the marginal
+prediction (mean, standard deviation, UCB, log-EI), computed chunk by chunk with a running top
+(:func:`~activeloop.ml.candidates.top_k`); joint and Monte-Carlo computations (Thompson draws,
+BoTorch's qLogNEI) then run on that *shortlist* only. A surrogate that can bound its standard
+deviation cheaply (a GP: the prior's) has the variance, ``O(n^2)`` per candidate, computed only for
+candidates whose score at that bound could still enter the shortlist. The choice is the same as
+scoring every candidate, whatever the chunk size; memory is bounded by the chunk.
 
 Example:
     >>> strategy = get_strategy("thompson")
@@ -24,6 +29,7 @@ import numpy as np
 from typing_extensions import override
 
 from activeloop.errors import ConfigError
+from activeloop.ml.candidates import Candidates, as_candidates, top_k
 from activeloop.ml.surrogates.base import Surrogate
 
 __all__ = [
@@ -56,10 +62,28 @@ def _fitted(surrogate: Surrogate | None) -> Surrogate:
     return surrogate
 
 
-def _top(scores: np.ndarray, rows: np.ndarray, q: int) -> np.ndarray:
-    """The ``q`` rows with the highest scores (stable for ties)."""
-    order = np.argsort(-scores, kind="stable")[:q]
-    return rows[order]
+ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``(mean, std) -> score``, non-decreasing in ``std`` (so a bound on ``std`` bounds the score)."""
+
+
+def best_by(surrogate: Surrogate | None, candidates: Candidates, rows: np.ndarray, k: int,
+            score: ScoreFn) -> np.ndarray:
+    """The ``k`` rows with the highest ``score`` of the marginal prediction (ties: lower row),
+    chunk by chunk, computing variances only where the surrogate's bound says they can matter."""
+    model = _fitted(surrogate)
+
+    def exact(X: np.ndarray) -> np.ndarray:
+        pred = model.predict(X)
+        return score(pred.mean, pred.std)
+
+    bound = None
+    if model.std_bound() is not None:
+        def bound(X: np.ndarray) -> np.ndarray:
+            mean = model.predict_mean(X)
+            return score(mean, np.full_like(mean, model.std_bound()))
+
+    chosen, _ = top_k(candidates, rows, k, exact, bound)
+    return chosen
 
 
 class AcquisitionStrategy(ABC):
@@ -72,7 +96,7 @@ class AcquisitionStrategy(ABC):
     def select(
         self,
         surrogate: Surrogate | None,
-        X: np.ndarray,
+        X: Candidates | np.ndarray,
         available: np.ndarray,
         q: int,
         best_f: float,
@@ -88,7 +112,7 @@ class RandomStrategy(AcquisitionStrategy):
     needs_model = False
 
     @override
-    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
                best_f: float, rng: np.random.Generator) -> np.ndarray:
         return rng.choice(_check(available, q), size=q, replace=False)
 
@@ -99,10 +123,9 @@ class Greedy(AcquisitionStrategy):
     name = "greedy"
 
     @override
-    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
                best_f: float, rng: np.random.Generator) -> np.ndarray:
-        avail = _check(available, q)
-        return _top(_fitted(surrogate).predict(X[avail]).mean, avail, q)
+        return best_by(surrogate, as_candidates(X), _check(available, q), q, lambda mean, std: mean)
 
 
 class Uncertainty(AcquisitionStrategy):
@@ -111,10 +134,9 @@ class Uncertainty(AcquisitionStrategy):
     name = "uncertainty"
 
     @override
-    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
                best_f: float, rng: np.random.Generator) -> np.ndarray:
-        avail = _check(available, q)
-        return _top(_fitted(surrogate).predict(X[avail]).std, avail, q)
+        return best_by(surrogate, as_candidates(X), _check(available, q), q, lambda mean, std: std)
 
 
 class UpperConfidenceBound(AcquisitionStrategy):
@@ -130,11 +152,10 @@ class UpperConfidenceBound(AcquisitionStrategy):
         self.beta = beta
 
     @override
-    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
                best_f: float, rng: np.random.Generator) -> np.ndarray:
-        avail = _check(available, q)
-        pred = _fitted(surrogate).predict(X[avail])
-        return _top(pred.mean + self.beta * pred.std, avail, q)
+        beta = self.beta
+        return best_by(surrogate, as_candidates(X), _check(available, q), q, lambda mean, std: mean + beta * std)
 
 
 class ThompsonSampling(AcquisitionStrategy):
@@ -156,13 +177,14 @@ class ThompsonSampling(AcquisitionStrategy):
         self.shortlist_beta = shortlist_beta
 
     @override
-    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
                best_f: float, rng: np.random.Generator) -> np.ndarray:
+        cands = as_candidates(X)
         avail = _check(available, q)
         if len(avail) > self.shortlist:
-            pred = _fitted(surrogate).predict(X[avail])
-            avail = _top(pred.mean + self.shortlist_beta * pred.std, avail, self.shortlist)
-        draws = _fitted(surrogate).sample(X[avail], q, rng)  # q x K
+            beta = self.shortlist_beta
+            avail = best_by(surrogate, cands, avail, self.shortlist, lambda mean, std: mean + beta * std)
+        draws = _fitted(surrogate).sample(cands.features(avail), q, rng)  # q x K
         chosen: list[int] = []
         taken = np.zeros(len(avail), dtype=bool)
         for k in range(q):
@@ -192,7 +214,7 @@ class LogExpectedImprovement(AcquisitionStrategy):
         self.mc_samples = mc_samples
 
     @override
-    def select(self, surrogate: Surrogate | None, X: np.ndarray, available: np.ndarray, q: int,
+    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
                best_f: float, rng: np.random.Generator) -> np.ndarray:
         import torch
         from botorch.acquisition.logei import qLogNoisyExpectedImprovement
@@ -203,15 +225,19 @@ class LogExpectedImprovement(AcquisitionStrategy):
         from activeloop.ml.surrogates.botorch_view import MemberEnsembleModel, botorch_view
 
         model, X_baseline = botorch_view(surrogate)
+        cands = as_candidates(X)
         avail = _check(available, q)
-        pred = _fitted(surrogate).predict(X[avail])
-        z = (pred.mean - best_f) / np.maximum(pred.std, 1e-12)
-        # log EI = log(std) + log(z Phi(z) + phi(z)), computed stably enough for ranking
-        log_ei = np.log(np.maximum(pred.std, 1e-12)) + np.logaddexp(
-            np.log(np.maximum(z, 1e-300)) + log_ndtr(z), -0.5 * z * z - 0.5 * np.log(2 * np.pi)
-        )
-        short = _top(log_ei, avail, max(self.shortlist, q))
-        choices = torch.as_tensor(X[short], dtype=torch.float64)
+
+        def log_ei(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+            # log EI = log(std) + log(z Phi(z) + phi(z)), computed stably enough for ranking;
+            # EI grows with std, so a bound on std bounds it
+            z = (mean - best_f) / np.maximum(std, 1e-12)
+            return np.log(np.maximum(std, 1e-12)) + np.logaddexp(
+                np.log(np.maximum(z, 1e-300)) + log_ndtr(z), -0.5 * z * z - 0.5 * np.log(2 * np.pi)
+            )
+
+        short = best_by(surrogate, cands, avail, max(self.shortlist, q), log_ei)
+        choices = torch.as_tensor(cands.features(short), dtype=torch.float64)
         sampler: MCSampler
         if isinstance(model, MemberEnsembleModel):
             from botorch.sampling.index_sampler import IndexSampler

@@ -13,6 +13,7 @@ import numpy as np
 
 from activeloop.errors import ConfigError
 from activeloop.ml.acquisition import get_strategy
+from activeloop.ml.candidates import Candidates, as_candidates
 from activeloop.ml.determinism import single_threaded
 from activeloop.ml.surrogates import Prediction, Surrogate, get_surrogate
 from activeloop.ml.zeroshot import standardised
@@ -47,7 +48,7 @@ class RoundResult:
 
 
 def propose_batch(
-    X: np.ndarray,
+    X: np.ndarray | Candidates,
     measured: np.ndarray,
     y: np.ndarray,
     q: int,
@@ -62,7 +63,8 @@ def propose_batch(
     """Fit ``surrogate`` on ``X[measured]``/``y`` and choose ``q`` new rows of ``X``.
 
     Args:
-        X: features of the whole candidate library, ``N x d``.
+        X: the candidate library's features: an ``N x d`` matrix, or :class:`Candidates` that
+            compute them a chunk at a time (libraries of millions).
         measured: row indices of measured variants (``n``), aligned with ``y`` (``n``).
         y: measured fitness.
         q: batch size.
@@ -84,23 +86,24 @@ def propose_batch(
     if not np.isfinite(y).all():
         raise ConfigError("y", "measured values must be finite numbers")
     rng = np.random.default_rng(seed)
-    available = np.ones(len(X), dtype=bool)
+    cands = as_candidates(X)
+    available = np.ones(len(cands), dtype=bool)
     available[measured] = False
     if excluded is not None and len(excluded):
         available[np.asarray(excluded, dtype=np.int64)] = False
     strategy = get_strategy(acquisition)
     if prior is not None:
-        if len(prior) != len(X):
-            raise ConfigError("prior", f"{len(prior)} prior scores for {len(X)} candidates")
-        X = np.hstack([X, standardised(np.asarray(prior, dtype=np.float64))[:, None]])
+        if len(prior) != len(cands):
+            raise ConfigError("prior", f"{len(prior)} prior scores for {len(cands)} candidates")
+        cands = cands.with_column(standardised(np.asarray(prior, dtype=np.float64)))
     model: Surrogate | None = None
     yt = transform_targets(y, transform)
     with single_threaded():  # the same batch whatever the machine's thread count
         if strategy.needs_model:
             if len(measured) < 2:
                 raise ConfigError("measured", "at least two measured variants are needed to fit")
-            model = get_surrogate(surrogate, seed=seed, prior=prior is not None).fit(X[measured], yt)
+            model = get_surrogate(surrogate, seed=seed, prior=prior is not None).fit(cands.features(measured), yt)
         best = float(yt.max()) if len(yt) else 0.0
-        rows = np.asarray(strategy.select(model, X, available, q, best, rng), dtype=np.int64)
-        prediction = model.predict(X[rows]) if model is not None else None
+        rows = np.asarray(strategy.select(model, cands, available, q, best, rng), dtype=np.int64)
+        prediction = model.predict(cands.features(rows)) if model is not None else None
     return RoundResult(rows=rows, surrogate=model, prediction=prediction)

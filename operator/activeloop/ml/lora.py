@@ -43,6 +43,8 @@ class TunedModel:
     head: RegressionHead
     y_mean: float
     y_std: float
+    history: TuningHistory | None = None
+    """Validation Spearman per epoch and the epoch kept (set by :func:`tune_lora`)."""
 
     def parameter_counts(self) -> tuple[int, int]:
         """``(trainable, total)`` parameters, adapters and head counted as trainable."""
@@ -85,6 +87,60 @@ class TunedModel:
         return np.concatenate(out) if out else np.zeros(0)
 
 
+LOSSES = ("mse", "ranking")
+"""Training objectives: mean-squared error on standardised targets, or a pairwise ranking loss."""
+
+DEFAULT_LEARNING_RATES = {"esm": 3e-4, "unirep": 1e-3}
+"""AdamW learning rates that suit each backbone family with LoRA (transformers want a smaller one)."""
+
+
+def default_learning_rate(backbone: Backbone, full: bool = False) -> float:
+    """The learning rate for ``backbone``: by family, ten times smaller for full fine-tuning."""
+    family = "unirep" if backbone.lora_targets == ("wx", "wh") else "esm"
+    return DEFAULT_LEARNING_RATES[family] / (10.0 if full else 1.0)
+
+
+def pairwise_ranking_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Bradley-Terry (RankNet) loss: ``-log sigmoid(s_i - s_j)`` over pairs with ``y_i > y_j``."""
+    diff = scores[:, None] - scores[None, :]
+    better = (targets[:, None] > targets[None, :]).to(scores.dtype)
+    pairs = better.sum()
+    if pairs == 0:
+        return scores.sum() * 0.0
+    return (nn.functional.softplus(-diff) * better).sum() / pairs
+
+
+def ridge_head(X: np.ndarray, t: np.ndarray, hidden: int) -> RegressionHead:
+    """A head fitted by ridge regression (alpha by leave-one-out, on standardised features) on
+    embeddings ``X`` for standardised targets ``t``: the linear probe that tuning starts from."""
+    from sklearn.linear_model import RidgeCV
+
+    mu, sd = X.mean(0), X.std(0) + 1e-8
+    ridge = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit((X - mu) / sd, t)
+    head = RegressionHead(hidden)
+    with torch.no_grad():
+        w = ridge.coef_ / sd
+        head.linear.weight.copy_(torch.as_tensor(w[None, :], dtype=torch.float32))
+        head.linear.bias.fill_(float(ridge.intercept_ - (w * mu).sum()))
+    return head
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    value = spearmanr(a, b).statistic
+    return float(value) if np.isfinite(value) else 0.0
+
+
+@dataclass(frozen=True)
+class TuningHistory:
+    """What early stopping saw: validation Spearman after each epoch (index 0: the linear probe)."""
+
+    validation_spearman: list[float]
+    best_epoch: int
+    train_loss: list[float]
+
+
 def tune_lora(
     backbone: Backbone,
     sequences: Sequence[str],
@@ -95,53 +151,108 @@ def tune_lora(
     dropout: float = 0.05,
     target_modules: Sequence[str] | None = None,
     epochs: int = 10,
-    learning_rate: float = 1e-3,
+    learning_rate: float | None = None,
     batch_size: int = 16,
+    loss: str = "mse",
+    validation: float = 0.2,
+    patience: int = 3,
+    full: bool = False,
     seed: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> TunedModel:
-    """Add LoRA adapters to ``backbone`` and train them with a head on ``(sequences, y)``.
+    """Fine-tune ``backbone`` with a regression head on ``(sequences, y)``.
 
-    The backbone's own weights stay frozen; only adapters and head are trained (MSE on standardised
-    targets, AdamW). ``target_modules`` defaults to the backbone's own choice (ESM-2: query, key,
-    value; UniRep: wx, wh). ``on_epoch(epoch, mean_loss)`` reports progress.
+    LoRA adapters by default (the backbone's own weights stay frozen); ``full=True`` trains every
+    weight instead (for comparison). The head starts as the ridge probe of the frozen embeddings
+    (linear probe, then fine-tune), so tuning starts where the frozen model ends. ``loss`` is
+    ``mse`` on standardised targets or ``ranking`` (pairwise Bradley-Terry). A ``validation``
+    fraction of the data (at least 10 variants) is held out: after each epoch its Spearman is
+    read, training stops after ``patience`` epochs without gain, and the weights of the best epoch
+    are kept (epoch 0, the probe itself, included). The head is then refitted by ridge on all the
+    data. ``learning_rate`` defaults to one that suits the backbone (:func:`default_learning_rate`).
+    ``on_epoch(epoch, mean_loss)`` reports progress; the history is on ``TunedModel.history``.
     """
+    if loss not in LOSSES:
+        raise ValueError(f"loss: {loss!r}; use one of {', '.join(LOSSES)}")
     from peft import LoraConfig, get_peft_model
 
+    from activeloop.ml.backbones import embed_sequences
+
+    y = np.asarray(y, dtype=np.float64)
+    seqs = list(sequences)
+    y_mean, y_std = float(y.mean()), float(y.std() or 1.0)
+    t_all = (y - y_mean) / y_std
+    rng = np.random.default_rng(seed)
+    n_val = int(round(validation * len(seqs))) if validation > 0 and len(seqs) * validation >= 10 else 0
+    order = rng.permutation(len(seqs))
+    val, fit = np.sort(order[:n_val]), np.sort(order[n_val:])
+    lr = learning_rate or default_learning_rate(backbone, full)
     with seeded(seed):  # adapters' initial weights and dropout from the seed, global state restored
-        config = LoraConfig(
-            r=rank,
-            lora_alpha=alpha,  # type: ignore[arg-type]  # peft annotates int; a float scales as well
-            lora_dropout=dropout,
-            target_modules=list(target_modules or backbone.lora_targets),
-            bias="none",
-        )
-        peft_model = get_peft_model(backbone.model, config)
-        tuned_backbone = Backbone(peft_model, backbone.tokenizer, backbone.name, backbone.lora_targets)
-        head = RegressionHead(backbone.hidden_size).to(backbone.device)
-        y = np.asarray(y, dtype=np.float64)
-        y_mean, y_std = float(y.mean()), float(y.std() or 1.0)
+        frozen = embed_sequences(backbone, seqs)
+        if full:
+            model = backbone.model
+            for p in model.parameters():
+                p.requires_grad_(True)
+        else:
+            config = LoraConfig(
+                r=rank,
+                lora_alpha=alpha,  # type: ignore[arg-type]  # peft annotates int; a float scales as well
+                lora_dropout=dropout,
+                target_modules=list(target_modules or backbone.lora_targets),
+                bias="none",
+            )
+            model = get_peft_model(backbone.model, config)
+        tuned_backbone = Backbone(model, backbone.tokenizer, backbone.name, backbone.lora_targets)
+        head = ridge_head(frozen[fit], t_all[fit], backbone.hidden_size).to(backbone.device)
         tuned = TunedModel(tuned_backbone, head, y_mean, y_std)
-        targets = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32, device=backbone.device)
-        params = [p for p in peft_model.parameters() if p.requires_grad] + list(head.parameters())
-        opt = torch.optim.AdamW(params, lr=learning_rate)
+        targets = torch.as_tensor(t_all, dtype=torch.float32, device=backbone.device)
+        params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
+        opt = torch.optim.AdamW(params, lr=lr)
         gen = torch.Generator().manual_seed(seed)
-        seqs = list(sequences)
+        objective = nn.functional.mse_loss if loss == "mse" else pairwise_ranking_loss
+
+        def trainable_state() -> dict[str, torch.Tensor]:
+            named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+            return {n: p.detach().clone() for n, p in named}
+
+        def validation_spearman() -> float:
+            if not n_val:
+                return 0.0
+            scores = tuned._run([seqs[i] for i in val], 64, head=True)
+            return _spearman(scores, t_all[val])
+
+        history = [validation_spearman()]
+        best, best_state, losses = 0, trainable_state(), []
         for epoch in range(epochs):
-            peft_model.train()
+            model.train()
             head.train()
-            order = torch.randperm(len(seqs), generator=gen).tolist()
+            perm = fit[torch.randperm(len(fit), generator=gen).numpy()]
             total = 0.0
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
+            for start in range(0, len(perm), batch_size):
+                idx = perm[start : start + batch_size].tolist()
                 batch = tokenize_batch(tuned_backbone, [seqs[i] for i in idx])
-                loss = nn.functional.mse_loss(head(tuned._pooled(batch)), targets[idx])
+                step_loss = objective(head(tuned._pooled(batch)), targets[idx])
                 opt.zero_grad()
-                loss.backward()
+                step_loss.backward()
                 opt.step()
-                total += float(loss.detach()) * len(idx)
+                total += float(step_loss.detach()) * len(idx)
+            losses.append(total / len(perm))
             if on_epoch:
-                on_epoch(epoch + 1, total / len(seqs))
+                on_epoch(epoch + 1, losses[-1])
+            if not n_val:
+                best, best_state = epoch + 1, trainable_state()
+                continue
+            history.append(validation_spearman())
+            if history[-1] > history[best]:
+                best, best_state = epoch + 1, trainable_state()
+            elif epoch + 1 - best >= patience:
+                break
+        with torch.no_grad():
+            params_by_name = dict(model.named_parameters())
+            for name, value in best_state.items():
+                params_by_name[name].copy_(value)
+        tuned.head = ridge_head(tuned.embed(seqs, batch_size=64), t_all, backbone.hidden_size).to(backbone.device)
+        tuned.history = TuningHistory(history, best, losses)
         return tuned
 
 
@@ -194,3 +305,46 @@ def load_tuned(
         meta["y_mean"],
         meta["y_std"],
     )
+
+
+@dataclass(frozen=True)
+class TunedVsFrozen:
+    """Cross-validated Spearman (pooled out-of-fold predictions) of the tuned and frozen models."""
+
+    tuned: float
+    frozen: float
+    folds: int
+
+    @property
+    def better(self) -> str:
+        """``tuned`` when tuning beat the frozen model's ridge probe, else ``frozen``."""
+        return "tuned" if self.tuned > self.frozen else "frozen"
+
+
+def tuned_vs_frozen(
+    load: Callable[[], Backbone],
+    sequences: Sequence[str],
+    y: np.ndarray,
+    *,
+    folds: int = 3,
+    seed: int = 0,
+    **tune_kwargs: object,
+) -> TunedVsFrozen:
+    """K-fold comparison of LoRA tuning (:func:`tune_lora` with ``tune_kwargs``) with a ridge probe
+    of the frozen embeddings, on the same folds. ``load()`` gives a fresh backbone for each fold."""
+    from activeloop.ml.backbones import embed_sequences
+
+    y = np.asarray(y, dtype=np.float64)
+    seqs = list(sequences)
+    fold_of = np.random.default_rng(seed).permutation(len(seqs)) % folds
+    frozen_x = embed_sequences(load(), seqs)
+    pred = {"tuned": np.zeros(len(seqs)), "frozen": np.zeros(len(seqs))}
+    for k in range(folds):
+        train, test = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        mean, std = y[train].mean(), y[train].std() or 1.0
+        probe = ridge_head(frozen_x[train], (y[train] - mean) / std, frozen_x.shape[1])
+        with torch.no_grad():
+            pred["frozen"][test] = probe(torch.as_tensor(frozen_x[test], dtype=torch.float32)).double().numpy()
+        tuned = tune_lora(load(), [seqs[i] for i in train], y[train], seed=seed + k, **tune_kwargs)  # type: ignore[arg-type]
+        pred["tuned"][test] = tuned.predict([seqs[i] for i in test], batch_size=64)
+    return TunedVsFrozen(_spearman(pred["tuned"], y), _spearman(pred["frozen"], y), folds)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
 from activeloop.api.names import LANGUAGE_MODEL_ENCODING
+from activeloop.ml.candidates import Candidates
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.initial import initial_batch
 from activeloop.ml.library import Library
@@ -40,10 +41,11 @@ def featuriser(
 ) -> Featuriser:
     """The surrogate's features (tuned-model embeddings for ``esm``), with the model loaded once."""
     if spec.surrogate.encoding != LANGUAGE_MODEL_ENCODING:
-        X = get_encoder(spec.surrogate.encoding).encode(library)
+        encoder = get_encoder(spec.surrogate.encoding)
 
         def fixed(rows: np.ndarray | None = None) -> np.ndarray:
-            return X if rows is None else X[rows]
+            # encoded when asked, never the whole library at once (see ml.candidates)
+            return encoder.encode(library, rows)
 
         return fixed
     prefix = f"{round_prefix(round_number)}/model"
@@ -178,12 +180,12 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
                                                    measured, X_measured, yt, available, seed)
                 # the sub-problem: measured rows first, then the candidates the teacher sees
                 candidates = np.concatenate([measured, sent])
-                X = np.vstack([X_measured, featurise(sent)])
+                X: np.ndarray | Candidates = np.vstack([X_measured, featurise(sent)])
                 prior_rows = candidates
                 sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
             else:
                 candidates = None
-                X = featurise(None)
+                X = Candidates(len(library), featurise)  # features a chunk at a time
                 prior_rows = np.arange(len(library))
                 sub_measured, sub_excluded = measured, blocked
             result = propose_batch(

@@ -1,9 +1,12 @@
 """The tune step: LoRA adapters on the round's measurements (``encoding: esm`` with LoRA enabled).
 
 A function of ``(store, round_number)`` like every step; ``python -m activeloop.steps tune`` runs
-it in a Job. It reads the round's pinned inputs, writes ``rounds/round-NNN/model/`` (adapters and
-head, safetensors) and ``tune.json`` with parameter counts, content hashes and what it cost. A
-round already tuned is not tuned again.
+it in a Job. It reads the round's pinned inputs and first compares, by ``lora.cvFolds``-fold
+cross-validation, the tuned model with a ridge probe of the frozen embeddings. When tuning wins it
+writes ``rounds/round-NNN/model/`` (adapters and head, safetensors) and the surrogate reads the tuned
+embeddings; otherwise no model is written and the surrogate reads the frozen ones. ``tune.json``
+records both Spearman figures, the choice (``features``), the early-stopping history, parameter
+counts, content hashes and what it cost. A round already tuned is not tuned again.
 """
 
 from __future__ import annotations
@@ -40,27 +43,53 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
         reason = ("fixed encoding" if spec.surrogate.encoding != LANGUAGE_MODEL_ENCODING
                   else "LoRA disabled" if not spec.lora.enabled else "fewer than 2 measured variants")
         return write_record(store, key, {**record, "tuned": False, "reason": reason})
-    from activeloop.ml.backbones import load_backbone
-    from activeloop.ml.lora import save_tuned, tune_lora
+    from activeloop.ml.backbones import Backbone, load_backbone
+    from activeloop.ml.lora import save_tuned, tune_lora, tuned_vs_frozen
 
     parser = build_library(spec).parser
     sequences = [parser.sequence(v) for v in train["variant"]]
+    y = train["value"].to_numpy()
     prefix = f"{round_prefix(round_number)}/model"
-    hashes = {}
+    hashes: dict[str, str] = {}
+    lora = spec.lora.model_dump(exclude={"enabled", "cv_folds"})
+    lora["target_modules"] = lora["target_modules"] or None
+    seed = spec.seed + round_number
+
+    def load() -> Backbone:  # a fresh backbone: adapters are added to the model in place
+        return load_backbone(spec.backbone.model, revision=spec.backbone.revision)
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        log.info("round %d tune epoch %d loss %.4f", round_number, epoch, loss)
+
     with measure() as cost:
-        backbone = load_backbone(spec.backbone.model, revision=spec.backbone.revision)
-        lora = spec.lora.model_dump(exclude={"enabled"})
-        lora["target_modules"] = lora["target_modules"] or None
-        tuned = tune_lora(
-            backbone, sequences, train["value"].to_numpy(), seed=spec.seed + round_number,
-            on_epoch=lambda e, loss: log.info("round %d tune epoch %d loss %.4f", round_number, e, loss),
-            **lora,
-        )
-        trainable, total = tuned.parameter_counts()
-        with tempfile.TemporaryDirectory() as tmp:
-            save_tuned(tuned, tmp, revision=spec.backbone.revision)
-            for f in sorted(Path(tmp).iterdir()):
-                hashes[f.name] = store.put_file(f"{prefix}/{f.name}", f)
+        folds = min(spec.lora.cv_folds, len(train) // 5)
+        comparison = None
+        if folds >= 2:
+            comparison = tuned_vs_frozen(load, sequences, y, folds=folds, seed=seed, **lora)
+            log.info("round %d cross-validated Spearman: tuned %.3f, frozen %.3f", round_number,
+                     comparison.tuned, comparison.frozen)
+        features = comparison.better if comparison else "tuned"
+        history = None
+        if features == "tuned":
+            tuned = tune_lora(load(), sequences, y, seed=seed, on_epoch=on_epoch, **lora)
+            trainable, total = tuned.parameter_counts()
+            history = tuned.history
+            with tempfile.TemporaryDirectory() as tmp:
+                save_tuned(tuned, tmp, revision=spec.backbone.revision)
+                for f in sorted(Path(tmp).iterdir()):
+                    hashes[f.name] = store.put_file(f"{prefix}/{f.name}", f)
+        else:  # the surrogate reads frozen embeddings (no model/ written)
+            backbone = load()
+            trainable, total = 0, backbone.num_parameters()
+    record.update(
+        features=features,
+        cv_spearman=None if comparison is None else {
+            "tuned": comparison.tuned, "frozen": comparison.frozen, "folds": comparison.folds},
+        loss=spec.lora.loss,
+        history=None if history is None else {
+            "validation_spearman": history.validation_spearman, "best_epoch": history.best_epoch,
+            "train_loss": history.train_loss},
+    )
     return write_record(
         store,
         key,
@@ -71,10 +100,10 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
             "revision": spec.backbone.revision,
             "trainable_parameters": trainable,
             "total_parameters": total,
-            "trainable_fraction": trainable / total,
+            "trainable_fraction": trainable / total if total else 0.0,
             "seconds": cost["wall_seconds"],
             "cost": cost,
-            "model_uri": store.uri(prefix),
+            "model_uri": store.uri(prefix) if hashes else None,
             "model_sha256": hashes,
         },
     )

@@ -36,3 +36,13 @@ class Surrogate(ABC):
     @abstractmethod
     def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         """``n_samples x N`` draws of the function at ``X`` (jointly over the N points)."""
+
+    def std_bound(self) -> float | None:
+        """An upper bound of :meth:`predict`'s standard deviation anywhere, if one is cheap (a GP's
+        prior standard deviation); ``None`` when there is none. Acquisition then computes variances
+        only where this bound says they can change the choice."""
+        return None
+
+    def predict_mean(self, X: np.ndarray) -> np.ndarray:
+        """The predictive mean alone (cheaper than :meth:`predict` where the surrogate allows)."""
+        return self.predict(X).mean
