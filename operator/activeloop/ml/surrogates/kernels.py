@@ -37,6 +37,17 @@ class EpistasisKernel(Kernel):
     @override
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: object) -> torch.Tensor:
         m = (x1 * x2).sum(-1) if diag else x1 @ x2.transpose(-2, -1)
+        if not torch.is_grad_enabled() and m.dim() == 2 and m.numel() > 4096:
+            # predicting: on one-hot inputs m only takes the values 0..P, so the kernel is a
+            # lookup in a table of P + 1 values, the same numbers as below (a million candidates
+            # against 384 measured: one gather instead of fifteen passes over 400 million entries)
+            whole = m.round()
+            if torch.equal(whole, m) and whole.min() >= 0:
+                return self._series(torch.arange(int(whole.max()) + 1, dtype=m.dtype))[whole.long()]
+        return self._series(m)
+
+    def _series(self, m: torch.Tensor) -> torch.Tensor:
+        """``sum_j w_j C(m, j)`` elementwise."""
         w = self.weights
         out = torch.zeros_like(m)
         falling = torch.ones_like(m)  # m (m-1) ... (m-j+1)
