@@ -132,3 +132,26 @@ def test_a_zero_shot_prior_helps_when_informative_and_is_ignored_when_not(tmp_pa
 def test_a_student_ensemble_refuses_a_prior():
     with pytest.raises(ConfigError, match="surrogate.prior"):
         get_surrogate("student_ensemble", prior=True)
+
+
+def test_epistasis_kernel_lookup_when_predicting_gives_the_same_numbers_as_the_series():
+    import torch
+
+    from activeloop.ml.surrogates.kernels import EpistasisKernel
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 20, size=(300, 4))
+    X = np.zeros((300, 80))
+    X[np.arange(300)[:, None], np.arange(4) * 20 + tokens] = 1.0
+    k = EpistasisKernel(max_order=4)
+    with torch.no_grad():
+        k.raw_weights.copy_(torch.tensor([0.1, -0.3, 0.7, 0.2, -1.0], dtype=torch.float32))
+    x = torch.as_tensor(X, dtype=torch.float32)
+    with torch.enable_grad():
+        series = k.forward(x, x).detach()
+    with torch.no_grad():
+        table = k.forward(x, x)  # 90,000 entries: the lookup path
+        assert torch.equal(table, series)
+        # inputs that are not one-hot (m not an integer) fall back to the series
+        soft = x * 0.5
+        np.testing.assert_allclose(k.forward(soft, soft).numpy(), k._series(soft @ soft.T).numpy())
