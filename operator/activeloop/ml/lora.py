@@ -314,6 +314,8 @@ class TunedVsFrozen:
     tuned: float
     frozen: float
     folds: int
+    backbone_parameters: int
+    """Parameters of the frozen backbone (what the surrogate uses when ``frozen`` wins)."""
 
     @property
     def better(self) -> str:
@@ -337,7 +339,8 @@ def tuned_vs_frozen(
     y = np.asarray(y, dtype=np.float64)
     seqs = list(sequences)
     fold_of = np.random.default_rng(seed).permutation(len(seqs)) % folds
-    frozen_x = embed_sequences(load(), seqs)
+    frozen_model = load()
+    frozen_x = embed_sequences(frozen_model, seqs)
     pred = {"tuned": np.zeros(len(seqs)), "frozen": np.zeros(len(seqs))}
     for k in range(folds):
         train, test = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
@@ -347,4 +350,5 @@ def tuned_vs_frozen(
             pred["frozen"][test] = probe(torch.as_tensor(frozen_x[test], dtype=torch.float32)).double().numpy()
         tuned = tune_lora(load(), [seqs[i] for i in train], y[train], seed=seed + k, **tune_kwargs)  # type: ignore[arg-type]
         pred["tuned"][test] = tuned.predict([seqs[i] for i in test], batch_size=64)
-    return TunedVsFrozen(_spearman(pred["tuned"], y), _spearman(pred["frozen"], y), folds)
+    return TunedVsFrozen(_spearman(pred["tuned"], y), _spearman(pred["frozen"], y), folds,
+                         frozen_model.num_parameters())

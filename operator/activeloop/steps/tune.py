@@ -79,8 +79,8 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
                 for f in sorted(Path(tmp).iterdir()):
                     hashes[f.name] = store.put_file(f"{prefix}/{f.name}", f)
         else:  # the surrogate reads frozen embeddings (no model/ written)
-            backbone = load()
-            trainable, total = 0, backbone.num_parameters()
+            assert comparison is not None
+            trainable, total = 0, comparison.backbone_parameters
     record.update(
         features=features,
         cv_spearman=None if comparison is None else {
