@@ -126,13 +126,18 @@ def init(
 def propose(
     run_dir: Annotated[Path, typer.Option(help="The campaign's directory.")] = Path("campaign"),
     force: Annotated[bool, typer.Option(help="Close the latest round now, whatever is pending, and start the next.")] = False,
+    jobs: Annotated[int, typer.Option(min=1, help="Processes scoring a sharded library's shards at once (acquisition.shards).")] = 1,
 ) -> None:
     """Start the next round when the latest one is complete, and write its batch to assay (CSV)."""
     from activeloop.local.campaign import open_campaign
     from activeloop.local.campaign import propose as do_propose
 
+    def on_shard(record: dict) -> None:
+        console.print(f"  shard {record['shard'] + 1} of {record['shards']}: {record['ranked']:,} candidates "
+                      f"ranked in {record['seconds']:.1f} s (peak {record['peak_rss_mb']:.0f} MB)", highlight=False)
+
     try:
-        p = do_propose(run_dir, force=force)
+        p = do_propose(run_dir, force=force, jobs=jobs, on_shard=on_shard)
         _, spec = open_campaign(run_dir)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)

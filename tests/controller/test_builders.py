@@ -58,6 +58,19 @@ def test_step_job_runs_the_step_with_store_credentials_and_hardened_pod():
         build_step_job("gb1", SPEC, 2, "train", CONFIG, "s3://x")
 
 
+def test_score_job_is_an_indexed_job_with_one_completion_per_shard_retried_per_shard():
+    job = build_step_job("gb1", SPEC, 3, "score", CONFIG, "s3://x", shards=8)
+    assert job["metadata"]["name"] == "gb1-r3-score"
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == 8
+    assert spec["parallelism"] == SPEC.acquisition.parallelism == 2
+    assert spec["backoffLimitPerIndex"] == 3 and spec["maxFailedIndexes"] == 0 and "backoffLimit" not in spec
+    c = spec["template"]["spec"]["containers"][0]
+    assert c["args"][3] == "score" and "--shard" not in c["args"]  # the pod reads JOB_COMPLETION_INDEX
+    assert "nvidia.com/gpu" not in c["resources"]["limits"]
+    assert build_step_job("gb1", SPEC, 3, "score", CONFIG, "s3://x", shards=1)["spec"]["parallelism"] == 1
+
+
 def test_distil_job_is_named_after_the_student_and_carries_its_options():
     spec = StudentModelSpec(campaign="gb1", round=3, channels=16, ensemble=4)
     job = build_distil_job("gb1-small", spec, SPEC, CONFIG, "s3://x")

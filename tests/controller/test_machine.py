@@ -265,3 +265,35 @@ def test_conditions_keep_transition_time_when_status_is_unchanged():
     assert b[0].last_transition_time == a[0].last_transition_time and b[0].reason == "StillOk"
     c = m.with_condition(b, "Failed", "True", "X", "m", 2, NOW)
     assert [x.type for x in c] == ["Failed", "Ready"]
+
+
+SHARD_NAMES = {**NAMES, "score": "c-r1-score"}
+
+
+def test_a_sharded_round_runs_the_score_indexed_job_between_tune_and_acquire():
+    st = LoopRoundStatus(phase=RoundPhase.TUNING, inputs=INPUTS)
+    tuned = m.StepOutput("file:///s/tune.json", {"tuned": False, "shards": 4})
+    v = m.RoundView(name="c-r1", number=1, generation=1, status=st, job_names=SHARD_NAMES, inputs=INPUTS,
+                    jobs={"tune": ok_job("tune")}, outputs={"tune": tuned})
+    d = m.decide_round(v, TRIGGER, NOW)
+    assert d.status.phase == RoundPhase.SCORING and d.status.shards == 4
+    assert d.actions == (m.CreateStepJob(1, "score", 4),)
+    scored = m.StepOutput("file:///s/shards/", {"shards": 4, "ranked": 1000, "cost": {"wall_seconds": 3.0}})
+    v = m.RoundView(name="c-r1", number=1, generation=1, status=d.status, job_names=SHARD_NAMES, inputs=INPUTS,
+                    jobs={"tune": ok_job("tune"), "score": m.JobView("c-r1-score", True)},
+                    outputs={"score": scored})
+    d = m.decide_round(v, TRIGGER, NOW)
+    assert d.status.phase == RoundPhase.ACQUIRING and d.actions == (m.CreateStepJob(1, "acquire", 4),)
+    assert d.status.score.state == "Succeeded" and d.status.score.cost.wall_seconds == 3.0
+    assert next(c for c in d.status.conditions if c.type == "Scored").message == "1,000 candidates ranked in 4 shards"
+
+
+def test_a_failed_shard_fails_the_round_with_its_reason_and_no_acquire_job():
+    st = LoopRoundStatus(phase=RoundPhase.SCORING, inputs=INPUTS, shards=4)
+    v = m.RoundView(name="c-r1", number=1, generation=1, status=st, job_names=SHARD_NAMES, inputs=INPUTS,
+                    jobs={"tune": ok_job("tune"), "score": m.JobView("c-r1-score", False, 2)},
+                    failures={"score": "shard 2: OOMKilled (exit 137): "})
+    d = m.decide_round(v, TRIGGER, NOW)
+    assert d.status.phase == RoundPhase.FAILED and d.actions == ()
+    failed = next(c for c in d.status.conditions if c.type == "Failed")
+    assert failed.reason == "ScoreJobFailed" and failed.message.startswith("shard 2: OOMKilled")

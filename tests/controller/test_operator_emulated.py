@@ -91,7 +91,8 @@ def runner(api):
     from activeloop.testing.jobs import InProcessJobRunner
 
     hooks = Hooks()
-    with InProcessJobRunner(api, NS, fail=lambda name: name.startswith("doomed"), before=hooks) as r:
+    with InProcessJobRunner(api, NS, fail=lambda name: name.startswith("doomed"), before=hooks,
+                            fail_index=lambda name, index: name.startswith("shardfail") and index == 1) as r:
         r.hooks = hooks
         yield r
 
@@ -338,6 +339,39 @@ def test_failed_step_job_fails_the_round_and_the_campaign_with_the_pod_reason(ap
                     and status(api, "campaigns", "doomed"))
     assert "round 1: Error (exit 1): RuntimeError: CUDA out of memory" in next(
         c["message"] for c in camp["conditions"] if c["type"] == "RoundFailed")
+
+
+def test_a_sharded_round_scores_its_library_in_an_indexed_job_then_merges(api, operator, jobs, cluster):
+    spec = campaign(acquisition={"strategy": "ucb", "batchSize": 8, "shards": 3, "parallelism": 2})
+    create(api, "campaigns", "sharded", spec)
+    r1 = wait_for("round 1 proposals", lambda: waiting(api, "sharded-r1"))
+    assert r1.get("shards", 1) == 1 and not (r1.get("score") or {}).get("state")  # a random first batch
+    create(api, "assayresults", "sharded-plate1", {"campaign": "sharded", "measurements": LAB.plate(r1["proposals"])})
+    r2 = wait_for("round 2 proposals", lambda: waiting(api, "sharded-r2"))
+    assert r2["shards"] == 3 and r2["score"]["state"] == "Succeeded" and len(r2["proposals"]) == 8
+    scored = next(c for c in r2["conditions"] if c["type"] == "Scored")
+    assert scored["message"] == f"{400 - 16:,} candidates ranked in 3 shards"
+    job = kubernetes.client.BatchV1Api(api).read_namespaced_job("sharded-r2-score", NS)
+    assert job.spec.completion_mode == "Indexed" and job.spec.completions == 3 and job.spec.parallelism == 2
+    store = cluster.store_root / NS / "sharded" / "rounds" / "round-002"
+    assert sorted(p.name for p in (store / "shards").iterdir()) == [f"shard-000{i}.json" for i in range(3)]
+    acquire = pd.read_json(store / "acquire.json", typ="series")
+    assert acquire["shards"]["shards"] == 3 and acquire["shards"]["ranked"] == 400 - 16
+    assert job_names(api, "sharded-") == ["sharded-r1-acquire", "sharded-r1-tune", "sharded-r2-acquire",
+                                          "sharded-r2-score", "sharded-r2-tune"]
+
+
+def test_a_failing_shard_fails_the_round_with_its_reason(api, operator, jobs):
+    spec = campaign(acquisition={"strategy": "ucb", "batchSize": 8, "shards": 3}, jobs={"backoffLimit": 0})
+    create(api, "campaigns", "shardfail", spec)
+    r1 = wait_for("round 1 proposals", lambda: waiting(api, "shardfail-r1"))
+    create(api, "assayresults", "shardfail-plate1", {"campaign": "shardfail", "measurements": LAB.plate(r1["proposals"])})
+    st = wait_for("round 2 failed", lambda: status(api, "looprounds", "shardfail-r2").get("phase") == "Failed"
+                  and status(api, "looprounds", "shardfail-r2"))
+    failed = next(c for c in st["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "ScoreJobFailed"
+    assert "shard 1: Error (exit 1): RuntimeError: shard ran out of memory (simulated)" in failed["message"]
+    assert st["score"]["state"] == "Failed" and "shardfail-r2-acquire" not in job_names(api)
 
 
 def test_a_minimize_campaign_with_failed_wells_and_a_closed_round(api, operator, jobs, cluster):

@@ -40,8 +40,9 @@ class LibrarySpec(Model):
     max_candidates: int = Field(
         5_000_000, ge=1,
         description=(
-            "Largest combinatorial library accepted (a guard against a typo in sites); features are "
-            "computed a chunk at a time, so memory grows by about 60 bytes per candidate."
+            "Most candidates one process scores: the library divided by acquisition.shards must not "
+            "exceed it (a guard against a typo in sites; a process needs about 60 bytes per "
+            "candidate it scores, plus a fixed 1 GB)."
         ),
     )
     exclude: list[str] = Field(
@@ -69,15 +70,28 @@ class LibrarySpec(Model):
     def _one_source(self) -> LibrarySpec:
         if bool(self.sites) == bool(self.variants_uri):
             raise ValueError("give exactly one of sites or variantsUri")
-        combinations = len(self.alphabet) ** len(self.sites) if self.sites else 0
-        if combinations > self.max_candidates:
-            raise ValueError(
-                f"{len(self.alphabet)}^{len(self.sites)} = {combinations:,} combinations is over "
-                f"library.maxCandidates ({self.max_candidates:,}); raise maxCandidates (proposing needs "
-                "about 60 bytes per candidate plus a fixed 1 GB), or give fewer sites, a smaller alphabet "
-                "or a variantsUri"
-            )
         return self
+
+    @property
+    def combinations(self) -> int:
+        """Rows of a site-combination library (0 for a variant list, whose size is known once read)."""
+        return len(self.alphabet) ** len(self.sites) if self.sites else 0
+
+
+def check_library_size(candidates: int, library: LibrarySpec, shards: int, what: str) -> None:
+    """Raise ``ValueError`` saying what to change when a process would score more than
+    ``library.maxCandidates`` (``candidates`` over ``shards`` shards)."""
+    per_shard = -(-candidates // shards)
+    if per_shard <= library.max_candidates:
+        return
+    needed = -(-candidates // library.max_candidates)
+    raise ValueError(
+        f"{what} = {candidates:,} candidates in {shards} shard(s) is {per_shard:,} per process, over "
+        f"library.maxCandidates ({library.max_candidates:,}); set acquisition.shards to at least {needed} "
+        "(Kubernetes Jobs on a cluster, processes with `propose --jobs` on a workstation), raise "
+        "maxCandidates (about 60 bytes per candidate plus a fixed 1 GB per process), or give fewer "
+        "sites or a smaller alphabet"
+    )
 
 
 class ObjectiveSpec(Model):
@@ -227,6 +241,17 @@ class AcquisitionSpec(Model):
     strategy: Strategy = Field("thompson", description="How the batch is chosen.")
     batch_size: int = Field(96, ge=1, le=10_000, description="Variants proposed per round.")
     cascade: CascadeSpec = Field(default_factory=CascadeSpec)
+    shards: int = Field(
+        1, ge=1, le=1000,
+        description=(
+            "Score the library in this many slices (a Kubernetes Indexed Job on a cluster; processes "
+            "on a workstation with `propose --jobs`), each keeping its best candidates; the merge "
+            "chooses the batch one process would choose. For libraries of tens of millions."
+        ),
+    )
+    parallelism: int = Field(
+        2, ge=1, le=1000, description="On a cluster: shards running at once (the Indexed Job's parallelism)."
+    )
 
 
 class RoundTrigger(Model):
@@ -292,6 +317,17 @@ class CampaignSpec(Model):
         if self.surrogate.prior == "zeroShot" and self.surrogate.kind == "student_ensemble":
             raise ValueError("surrogate.prior: student_ensemble cannot use a zero-shot prior; "
                              "use a GP or an ensemble")
+        return self
+
+    @model_validator(mode="after")
+    def _library_size(self) -> CampaignSpec:
+        lib = self.library
+        if lib.sites:
+            check_library_size(lib.combinations, lib, self.acquisition.shards,
+                               f"library: {len(lib.alphabet)}^{len(lib.sites)}")
+        if self.acquisition.shards > 1 and self.acquisition.cascade.mode == "always":
+            raise ValueError("acquisition.cascade.mode 'always' and acquisition.shards > 1: a cascade "
+                             "round scores the library in one process; set shards to 1 or cascade.mode to auto")
         return self
 
     @model_validator(mode="after")

@@ -118,6 +118,7 @@ class RoundPhase(str, Enum):
 
     PENDING = "Pending"
     TUNING = "Tuning"
+    SCORING = "Scoring"
     ACQUIRING = "Acquiring"
     WAITING_FOR_ASSAYS = "WaitingForAssays"
     COMPLETED = "Completed"
@@ -166,7 +167,9 @@ class LoopRoundStatus(Model):
     completed_at: str | None = None
     inputs: RoundInputsStatus | None = None
     tune: StepStatus = Field(default_factory=StepStatus)
+    score: StepStatus = Field(default_factory=StepStatus, description="Sharded rounds: the Indexed Job of shards.")
     acquire: StepStatus = Field(default_factory=StepStatus)
+    shards: int = Field(1, description="Shards the library is scored in (acquisition.shards; 1: no score step).")
     proposals: list[str] = Field(default_factory=list, description="Variants proposed (canonical).")
     proposals_uri: str | None = None
     proposals_sha256: str | None = None

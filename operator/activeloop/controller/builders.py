@@ -18,7 +18,7 @@ LABEL_CAMPAIGN = "activeloop.dev/campaign"
 LABEL_ROUND = "activeloop.dev/round"
 LABEL_STEP = "activeloop.dev/step"
 LABEL_OWNER = "activeloop.dev/owner"
-STEPS = ("tune", "acquire", "distil")
+STEPS = ("tune", "score", "acquire", "distil")
 
 
 def dns_name(*parts: str | int, limit: int = 63) -> str:
@@ -105,6 +105,7 @@ def build_step_job(
     step: str,
     config: OperatorConfig,
     store_uri: str,
+    shards: int = 1,
 ) -> dict[str, Any]:
     """The ``batch/v1`` Job that runs ``python -m activeloop.steps STEP`` for one round.
 
@@ -112,6 +113,11 @@ def build_step_job(
     store credentials from the configured Secret, and asks for GPUs only for tune and distil.
     Failures are retried ``spec.jobs.backoffLimit`` times by the Job controller; the container's
     last log lines become its termination message, which the operator copies into the status.
+
+    The score step of a sharded round is an Indexed Job: ``shards`` completions, at most
+    ``acquisition.parallelism`` at once, each pod scoring the shard ``JOB_COMPLETION_INDEX``. A
+    shard is retried ``backoffLimit`` times on its own (``backoffLimitPerIndex``), and the Job fails
+    as soon as one shard has failed for good (``maxFailedIndexes: 0``).
     """
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}")
@@ -161,16 +167,22 @@ def build_step_job(
     if config.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": n} for n in config.image_pull_secrets]
     lbl = labels(campaign, round_number, step)
+    job_spec: dict[str, Any] = {
+        "backoffLimit": jobs.backoff_limit,
+        "activeDeadlineSeconds": jobs.active_deadline_seconds,
+        "ttlSecondsAfterFinished": 7 * 24 * 3600,
+        "template": {"metadata": {"labels": lbl}, "spec": pod_spec},
+    }
+    if step == "score":
+        del job_spec["backoffLimit"]
+        job_spec.update(completionMode="Indexed", completions=shards,
+                        parallelism=min(spec.acquisition.parallelism, shards),
+                        backoffLimitPerIndex=jobs.backoff_limit, maxFailedIndexes=0)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": job_name(campaign, round_number, step), "labels": lbl},
-        "spec": {
-            "backoffLimit": jobs.backoff_limit,
-            "activeDeadlineSeconds": jobs.active_deadline_seconds,
-            "ttlSecondsAfterFinished": 7 * 24 * 3600,
-            "template": {"metadata": {"labels": lbl}, "spec": pod_spec},
-        },
+        "spec": job_spec,
     }
 
 

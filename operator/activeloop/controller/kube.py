@@ -15,6 +15,8 @@ from kubernetes.client import ApiException
 from activeloop.api.resources import GROUP, VERSION
 
 REQUEST_TIMEOUT = 30.0
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+"""Annotation of an Indexed Job's pod: its index (for the score step, the shard)."""
 """Default seconds before a call is given up (a hung API server costs a retry, not the loop)."""
 
 
@@ -93,8 +95,10 @@ class Kube:
                 term = cs.state and cs.state.terminated
                 if term and term.exit_code:
                     text = (term.message or "").strip().splitlines()[-5:]
-                    messages.append(f"{term.reason or 'Error'} (exit {term.exit_code}): " + " | ".join(text))
+                    index = (pod.metadata.annotations or {}).get(COMPLETION_INDEX)
+                    shard = f"shard {index}: " if index is not None else ""  # an Indexed Job's pod
+                    messages.append(f"{shard}{term.reason or 'Error'} (exit {term.exit_code}): " + " | ".join(text))
         return messages[-1] if messages else ""
 
 
-__all__ = ["REQUEST_TIMEOUT", "Kube", "api_client"]
+__all__ = ["COMPLETION_INDEX", "REQUEST_TIMEOUT", "Kube", "api_client"]

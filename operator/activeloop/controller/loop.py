@@ -46,7 +46,7 @@ from activeloop.controller.metrics import METRICS
 from activeloop.errors import RecordError, format_validation_error
 from activeloop.ml.library import Library
 from activeloop.steps import ingest
-from activeloop.steps.data import SPEC_KEY, build_library, dump_spec, round_prefix
+from activeloop.steps.data import SPEC_KEY, build_library, dump_spec, round_prefix, shard_key
 from activeloop.steps.rounds import progress
 from activeloop.steps.snapshot import read_inputs, take_snapshot
 from activeloop.store import ArtifactStore, store_from_uri
@@ -375,7 +375,7 @@ class CampaignLoop:
             if status.phase in machine.TERMINAL_ROUND:
                 out[spec.round] = status
                 continue
-            names = {s: builders.job_name(obs.name, spec.round, s) for s in ("tune", "acquire")}
+            names = {s: builders.job_name(obs.name, spec.round, s) for s in ("tune", "score", "acquire")}
             created: dict[str, machine.JobView] = {}
             decision = None
             for _ in range(MAX_ITERATIONS):
@@ -441,6 +441,8 @@ class CampaignLoop:
         key = (n, step)
         if key in mem.outputs:
             return mem.outputs[key]
+        if step == "score":
+            return self._shards_output(mem, store, n)
         record_key = f"{round_prefix(n)}/{step}.json"
         if not store.exists(record_key):
             return None
@@ -453,6 +455,21 @@ class CampaignLoop:
         mem.outputs[key] = machine.StepOutput(store.uri(record_key), record, proposals)
         return mem.outputs[key]
 
+    @staticmethod
+    def _shards_output(mem: CampaignMemory, store: ArtifactStore, n: int) -> machine.StepOutput | None:
+        """A finished score Job's output: every shard's record (``None`` while one is missing)."""
+        tune = json.loads(store.get_bytes(f"{round_prefix(n)}/tune.json"))
+        shards = int(tune.get("shards") or 1)
+        keys = [shard_key(n, i) for i in range(shards)]
+        if not all(store.exists(k) for k in keys):
+            return None
+        records = [json.loads(store.get_bytes(k)) for k in keys]
+        summary = {"shards": shards, "ranked": sum(int(r["ranked"]) for r in records),
+                   "cost": {"wall_seconds": max(float(r["seconds"]) for r in records),
+                            "cpu_seconds": sum(float(r["seconds"]) for r in records)}}
+        mem.outputs[(n, "score")] = machine.StepOutput(store.uri(shard_key(n, 0)).rsplit("/", 1)[0] + "/", summary)
+        return mem.outputs[(n, "score")]
+
     def _round_action(self, action: machine.Action, obs: Observed, r: Mapping[str, Any], mem: CampaignMemory,
                       store: ArtifactStore, created: dict[str, machine.JobView], quiet_for: float,
                       now: datetime) -> None:
@@ -461,7 +478,7 @@ class CampaignLoop:
             take_snapshot(store, action.round, mem.spec.core(), machine.rfc3339(now))
         elif isinstance(action, machine.CreateStepJob):
             job = builders.build_step_job(obs.name, mem.spec, action.round, action.step, self.config,
-                                          self.config.campaign_store(obs.namespace, obs.name))
+                                          self.config.campaign_store(obs.namespace, obs.name), action.shards)
             builders.adopt(job, {"apiVersion": API_VERSION, "kind": "LoopRound", "metadata": {
                 "name": r["name"], "uid": r.get("uid"), "namespace": obs.namespace}})
             if self.kube.create_job_if_absent(obs.namespace, job):
@@ -472,7 +489,7 @@ class CampaignLoop:
 
     @staticmethod
     def _round_metrics(old: LoopRoundStatus, new: LoopRoundStatus) -> None:
-        for step in ("tune", "acquire"):
+        for step in ("tune", "score", "acquire"):
             before, after = getattr(old, step), getattr(new, step)
             if after.state in ("Succeeded", "Failed") and before.state != after.state:
                 METRICS.jobs_finished.labels(step=step, outcome=after.state.lower()).inc()

@@ -12,9 +12,10 @@ twice and nothing is lost.
 
 LoopRound::
 
-    Pending --snapshot--> Tuning --tune Job ok--> Acquiring --acquire Job ok--> WaitingForAssays
+    Pending --snapshot--> Tuning --tune Job ok--> [Scoring --score Indexed Job ok-->] Acquiring
+    Acquiring --acquire Job ok--> WaitingForAssays   (Scoring: sharded rounds only, ``shards`` > 1)
     WaitingForAssays --enough results (+ quiet time) or spec.close--> Completed
-    Tuning | Acquiring --Job failed after its retries--> Failed
+    Tuning | Scoring | Acquiring --Job failed after its retries (a shard: its own)--> Failed
 
 Campaign::
 
@@ -51,7 +52,7 @@ from activeloop.api.resources import (
 from activeloop.steps.rounds import RoundProgress, is_complete
 
 S = TypeVar("S")
-STEP_OF_PHASE = {RoundPhase.TUNING: "tune", RoundPhase.ACQUIRING: "acquire"}
+STEP_OF_PHASE = {RoundPhase.TUNING: "tune", RoundPhase.SCORING: "score", RoundPhase.ACQUIRING: "acquire"}
 TERMINAL_ROUND = (RoundPhase.COMPLETED, RoundPhase.FAILED)
 
 
@@ -97,10 +98,12 @@ class TakeSnapshot:
 
 @dataclass(frozen=True)
 class CreateStepJob:
-    """Create the Job of a round's step (a no-op if it exists)."""
+    """Create the Job of a round's step (a no-op if it exists); ``shards``: the score step's
+    Indexed Job completions."""
 
     round: int
     step: str
+    shards: int = 1
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,7 @@ def decide_round(v: RoundView, trigger: RoundTrigger, now: datetime) -> Decision
         step = STEP_OF_PHASE[phase]
         job = v.jobs.get(step)
         if job is None:
-            actions.append(CreateStepJob(v.number, step))
+            actions.append(CreateStepJob(v.number, step, upd.get("shards", st.shards)))
             upd[step] = StepStatus(job=v.job_names[step], state="Pending")
             break
         base: dict[str, Any] = {"job": job.name, "started_at": job.started_at, "finished_at": job.finished_at}
@@ -244,6 +247,12 @@ def decide_round(v: RoundView, trigger: RoundTrigger, now: datetime) -> Decision
             upd["model_sha256"] = (output.record.get("model_sha256") or {}).get("adapter_model.safetensors")
             conditions = with_condition(conditions, "Tuned", "True", "TuneJobSucceeded",
                                         _tuned_message(output.record), gen, now)
+            upd["shards"] = int(output.record.get("shards") or 1)
+            phase = RoundPhase.SCORING if upd["shards"] > 1 else RoundPhase.ACQUIRING
+        elif step == "score":
+            conditions = with_condition(conditions, "Scored", "True", "ScoreJobSucceeded",
+                                        f"{output.record.get('ranked', 0):,} candidates ranked in "
+                                        f"{output.record.get('shards', 0)} shards", gen, now)
             phase = RoundPhase.ACQUIRING
         else:
             upd.update(proposals=list(output.proposals), proposals_uri=output.record.get("proposals_uri"),

@@ -9,6 +9,7 @@ steps read the inputs pinned when it started (``steps.snapshot``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -130,8 +131,12 @@ def close_round(run_dir: str | Path, reason: str = "closed by the lab") -> int:
     return last
 
 
-def propose(run_dir: str | Path, force: bool = False) -> Proposal:
+def propose(run_dir: str | Path, force: bool = False, jobs: int = 1,
+            on_shard: Callable[[dict], None] | None = None) -> Proposal:
     """Start the next round (tune, then acquire) and write its proposals CSV.
+
+    A sharded round (``acquisition.shards``) runs its shards (``steps.score``) in ``jobs``
+    processes, calling ``on_shard`` with each shard's record as it finishes, then merges them.
 
     While the latest round is not complete (see ``steps.rounds``) its proposals are returned again
     with their progress, unless ``force`` closes it first. A campaign past its ``rounds`` starts
@@ -158,10 +163,44 @@ def propose(run_dir: str | Path, force: bool = False) -> Proposal:
     from activeloop.steps.tune import tune
 
     take_snapshot(store, nxt, spec, _now())
-    tune(store, nxt)
+    shards = int(tune(store, nxt).get("shards") or 1)
+    if shards > 1:
+        run_shards(store.root, nxt, shards, jobs, on_shard)
     record = acquire(store, nxt)
     return Proposal(nxt, store.path(f"{round_prefix(nxt)}/proposals.csv"), True, record,
                     round_progress(store, nxt))
+
+
+def _score_shard(run_dir: str, round_number: int, index: int) -> dict:
+    from activeloop.steps.score import score
+
+    return score(LocalStore(run_dir), round_number, index)
+
+
+def run_shards(run_dir: str | Path, round_number: int, shards: int, jobs: int = 1,
+               on_shard: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run a round's score shards, ``jobs`` at a time in separate processes (in this process when
+    ``jobs`` is 1); shards already written are not run again. Returns their records by index."""
+    if jobs < 1:
+        raise ConfigError("jobs", f"must be at least 1, got {jobs}")
+    records: dict[int, dict] = {}
+    if jobs == 1:
+        for i in range(shards):
+            records[i] = _score_shard(str(run_dir), round_number, i)
+            if on_shard:
+                on_shard(records[i])
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: a fresh interpreter per worker (forking a process that holds torch's threads can hang)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_score_shard, str(run_dir), round_number, i): i for i in range(shards)}
+            for future in as_completed(futures):
+                records[futures[future]] = future.result()
+                if on_shard:
+                    on_shard(records[futures[future]])
+    return [records[i] for i in range(shards)]
 
 
 def _record(store: LocalStore, round_number: int) -> dict:

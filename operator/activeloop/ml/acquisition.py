@@ -35,17 +35,21 @@ from activeloop.ml.surrogates.base import Surrogate
 __all__ = [
     "STRATEGIES",
     "AcquisitionStrategy",
+    "Shortlist",
     "Greedy",
     "LogExpectedImprovement",
     "RandomStrategy",
     "ThompsonSampling",
     "UpperConfidenceBound",
     "Uncertainty",
+    "available_rows",
+    "best_by",
     "get_strategy",
 ]
 
 
-def _check(available: np.ndarray, q: int) -> np.ndarray:
+def available_rows(available: np.ndarray, q: int) -> np.ndarray:
+    """Rows of the ``available`` mask; an error naming ``batch_size`` if fewer than ``q``."""
     avail = np.nonzero(available)[0]
     if q < 1:
         raise ConfigError("batch_size", f"must be at least 1, got {q}")
@@ -67,9 +71,11 @@ ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def best_by(surrogate: Surrogate | None, candidates: Candidates, rows: np.ndarray, k: int,
-            score: ScoreFn) -> np.ndarray:
-    """The ``k`` rows with the highest ``score`` of the marginal prediction (ties: lower row),
-    chunk by chunk, computing variances only where the surrogate's bound says they can matter."""
+            score: ScoreFn) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows with the highest ``score`` of the marginal prediction (ties: lower row) and
+    their scores, best first, chunk by chunk, computing variances only where the surrogate's bound
+    says they can matter. Top lists of disjoint parts of ``rows`` merge (``merge_top``) into the
+    top list of the whole: this is what each shard of a sharded acquisition computes."""
     model = _fitted(surrogate)
 
     def exact(X: np.ndarray) -> np.ndarray:
@@ -82,17 +88,32 @@ def best_by(surrogate: Surrogate | None, candidates: Candidates, rows: np.ndarra
             mean = model.predict_mean(X)
             return score(mean, np.full_like(mean, model.std_bound()))
 
-    chosen, _ = top_k(candidates, rows, k, exact, bound)
-    return chosen
+    return top_k(candidates, rows, k, exact, bound)
+
+
+Shortlist = tuple[int, ScoreFn]
+"""How many candidates a strategy's joint choice needs, and the marginal score that ranks them."""
 
 
 class AcquisitionStrategy(ABC):
-    """Chooses a batch of ``q`` distinct available candidates."""
+    """Chooses a batch of ``q`` distinct available candidates, in two parts: a *shortlist* of the
+    best candidates by a marginal score (:meth:`shortlist`; computed chunk by chunk, or by shards
+    that each rank a slice of the library), then the joint choice among them (:meth:`choose`)."""
 
     name: str = ""
     needs_model: bool = True
 
+    def shortlist(self, q: int, available: int, best_f: float) -> Shortlist | None:
+        """``(k, score)``: :meth:`choose` needs the ``k`` best by ``score``; ``None``: it looks at
+        every available row (in row order)."""
+        return None
+
     @abstractmethod
+    def choose(self, surrogate: Surrogate | None, candidates: Candidates, rows: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
+        """The batch (``q`` distinct rows) from ``rows``: the shortlist, best first, or every
+        available row when :meth:`shortlist` is ``None``."""
+
     def select(
         self,
         surrogate: Surrogate | None,
@@ -103,6 +124,12 @@ class AcquisitionStrategy(ABC):
         rng: np.random.Generator,
     ) -> np.ndarray:
         """Row indices (``q``, distinct, all ``available``) of the next batch."""
+        cands = as_candidates(X)
+        avail = available_rows(available, q)
+        plan = self.shortlist(q, len(avail), best_f)
+        if plan is not None:
+            avail, _ = best_by(surrogate, cands, avail, *plan)
+        return self.choose(surrogate, cands, avail, q, best_f, rng)
 
 
 class RandomStrategy(AcquisitionStrategy):
@@ -112,34 +139,49 @@ class RandomStrategy(AcquisitionStrategy):
     needs_model = False
 
     @override
-    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
+    def choose(self, surrogate: Surrogate | None, candidates: Candidates, rows: np.ndarray, q: int,
                best_f: float, rng: np.random.Generator) -> np.ndarray:
-        return rng.choice(_check(available, q), size=q, replace=False)
+        return rng.choice(rows, size=q, replace=False)
 
 
-class Greedy(AcquisitionStrategy):
+class _TopByScore(AcquisitionStrategy):
+    """The ``q`` best by a marginal score: the shortlist is the batch."""
+
+    def score(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """The marginal score (non-decreasing in ``std``)."""
+        raise NotImplementedError
+
+    @override
+    def shortlist(self, q: int, available: int, best_f: float) -> Shortlist | None:
+        return q, self.score
+
+    @override
+    def choose(self, surrogate: Surrogate | None, candidates: Candidates, rows: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
+        return np.asarray(rows[:q], dtype=np.int64)
+
+
+class Greedy(_TopByScore):
     """The ``q`` highest predicted means (pure exploitation)."""
 
     name = "greedy"
 
     @override
-    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
-               best_f: float, rng: np.random.Generator) -> np.ndarray:
-        return best_by(surrogate, as_candidates(X), _check(available, q), q, lambda mean, std: mean)
+    def score(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        return mean
 
 
-class Uncertainty(AcquisitionStrategy):
+class Uncertainty(_TopByScore):
     """The ``q`` highest predictive standard deviations (pure exploration)."""
 
     name = "uncertainty"
 
     @override
-    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
-               best_f: float, rng: np.random.Generator) -> np.ndarray:
-        return best_by(surrogate, as_candidates(X), _check(available, q), q, lambda mean, std: std)
+    def score(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        return std
 
 
-class UpperConfidenceBound(AcquisitionStrategy):
+class UpperConfidenceBound(_TopByScore):
     """Batch UCB: the ``q`` highest ``mean + beta * std``.
 
     Args:
@@ -152,10 +194,8 @@ class UpperConfidenceBound(AcquisitionStrategy):
         self.beta = beta
 
     @override
-    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
-               best_f: float, rng: np.random.Generator) -> np.ndarray:
-        beta = self.beta
-        return best_by(surrogate, as_candidates(X), _check(available, q), q, lambda mean, std: mean + beta * std)
+    def score(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        return mean + self.beta * std
 
 
 class ThompsonSampling(AcquisitionStrategy):
@@ -173,25 +213,27 @@ class ThompsonSampling(AcquisitionStrategy):
     name = "thompson"
 
     def __init__(self, shortlist: int = 1500, shortlist_beta: float = 3.0) -> None:
-        self.shortlist = shortlist
+        self.size = shortlist
         self.shortlist_beta = shortlist_beta
 
     @override
-    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
+    def shortlist(self, q: int, available: int, best_f: float) -> Shortlist | None:
+        if available <= self.size:
+            return None
+        beta = self.shortlist_beta
+        return self.size, lambda mean, std: mean + beta * std
+
+    @override
+    def choose(self, surrogate: Surrogate | None, candidates: Candidates, rows: np.ndarray, q: int,
                best_f: float, rng: np.random.Generator) -> np.ndarray:
-        cands = as_candidates(X)
-        avail = _check(available, q)
-        if len(avail) > self.shortlist:
-            beta = self.shortlist_beta
-            avail = best_by(surrogate, cands, avail, self.shortlist, lambda mean, std: mean + beta * std)
-        draws = _fitted(surrogate).sample(cands.features(avail), q, rng)  # q x K
+        draws = _fitted(surrogate).sample(candidates.features(rows), q, rng)  # q x K
         chosen: list[int] = []
-        taken = np.zeros(len(avail), dtype=bool)
+        taken = np.zeros(len(rows), dtype=bool)
         for k in range(q):
             scores = np.where(taken, -np.inf, draws[k])
             j = int(np.argmax(scores))
             taken[j] = True
-            chosen.append(int(avail[j]))
+            chosen.append(int(rows[j]))
         return np.asarray(chosen, dtype=np.int64)
 
 
@@ -210,23 +252,12 @@ class LogExpectedImprovement(AcquisitionStrategy):
     name = "logei"
 
     def __init__(self, shortlist: int = 256, mc_samples: int = 64) -> None:
-        self.shortlist = shortlist
+        self.size = shortlist
         self.mc_samples = mc_samples
 
     @override
-    def select(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
-               best_f: float, rng: np.random.Generator) -> np.ndarray:
-        import torch
-        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
-        from botorch.optim import optimize_acqf_discrete
-        from botorch.sampling import MCSampler, SobolQMCNormalSampler
+    def shortlist(self, q: int, available: int, best_f: float) -> Shortlist | None:
         from scipy.special import log_ndtr
-
-        from activeloop.ml.surrogates.botorch_view import MemberEnsembleModel, botorch_view
-
-        model, X_baseline = botorch_view(surrogate)
-        cands = as_candidates(X)
-        avail = _check(available, q)
 
         def log_ei(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
             # log EI = log(std) + log(z Phi(z) + phi(z)), computed stably enough for ranking;
@@ -236,8 +267,20 @@ class LogExpectedImprovement(AcquisitionStrategy):
                 np.log(np.maximum(z, 1e-300)) + log_ndtr(z), -0.5 * z * z - 0.5 * np.log(2 * np.pi)
             )
 
-        short = best_by(surrogate, cands, avail, max(self.shortlist, q), log_ei)
-        choices = torch.as_tensor(cands.features(short), dtype=torch.float64)
+        return max(self.size, q), log_ei
+
+    @override
+    def choose(self, surrogate: Surrogate | None, candidates: Candidates, rows: np.ndarray, q: int,
+               best_f: float, rng: np.random.Generator) -> np.ndarray:
+        import torch
+        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+        from botorch.optim import optimize_acqf_discrete
+        from botorch.sampling import MCSampler, SobolQMCNormalSampler
+
+        from activeloop.ml.surrogates.botorch_view import MemberEnsembleModel, botorch_view
+
+        model, X_baseline = botorch_view(surrogate)
+        choices = torch.as_tensor(candidates.features(rows), dtype=torch.float64)
         sampler: MCSampler
         if isinstance(model, MemberEnsembleModel):
             from botorch.sampling.index_sampler import IndexSampler
@@ -253,7 +296,7 @@ class LogExpectedImprovement(AcquisitionStrategy):
         cand, _ = optimize_acqf_discrete(acq, q=q, choices=choices, unique=True)
         # optimize_acqf_discrete returns rows, not indices: map them back
         lookup = {tuple(r): i for i, r in enumerate(choices.numpy().tolist())}
-        return np.asarray([short[lookup[tuple(r)]] for r in cand.numpy().tolist()], dtype=np.int64)
+        return np.asarray([rows[lookup[tuple(r)]] for r in cand.numpy().tolist()], dtype=np.int64)
 
 
 STRATEGIES: dict[str, Callable[..., AcquisitionStrategy]] = {

@@ -95,7 +95,7 @@ def top_k(
     for block in candidates.chunks_of(order):
         if len(best_scores) >= k:
             # a margin of rounding: the bound and the score are computed along different paths
-            threshold = best_scores[-1] - 1e-9 * abs(best_scores[-1]) - 1e-12
+            threshold = best_scores[-1] - 1e-8 * max(1.0, abs(best_scores[-1]))
             block = block[bounds[block] >= threshold]
             if not len(block):
                 break  # bounds only decrease from here

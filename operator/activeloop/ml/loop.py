@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from activeloop.errors import ConfigError
-from activeloop.ml.acquisition import get_strategy
+from activeloop.ml.acquisition import available_rows, get_strategy
 from activeloop.ml.candidates import Candidates, as_candidates
 from activeloop.ml.determinism import single_threaded
+from activeloop.ml.shards import free_rows, merge_shards, shard_range, shard_top
 from activeloop.ml.surrogates import Prediction, Surrogate, get_surrogate
 from activeloop.ml.zeroshot import standardised
 
@@ -35,6 +36,14 @@ def transform_targets(y: np.ndarray, transform: str) -> np.ndarray:
 
         return ndtri((rankdata(y) - 0.5) / len(y))
     raise ConfigError("transform", f"unknown transform {transform!r}; known: {TRANSFORMS}")
+
+
+def fit_surrogate(X: np.ndarray, yt: np.ndarray, surrogate: str, *, seed: int = 0, prior: bool = False) -> Surrogate:
+    """``surrogate`` fitted on features ``X`` of the measured variants and targets ``yt`` (already
+    transformed); ``prior``: the last column of ``X`` is a prior score."""
+    if len(yt) < 2:
+        raise ConfigError("measured", "at least two measured variants are needed to fit")
+    return get_surrogate(surrogate, seed=seed, prior=prior).fit(X, yt)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ def propose_batch(
     excluded: np.ndarray | None = None,
     seed: int = 0,
     prior: np.ndarray | None = None,
+    shards: int = 1,
 ) -> RoundResult:
     """Fit ``surrogate`` on ``X[measured]``/``y`` and choose ``q`` new rows of ``X``.
 
@@ -75,6 +85,8 @@ def propose_batch(
         seed: seeds the surrogate and the strategy.
         prior: a score of every row (``N``; e.g. zero-shot), given to the surrogate as prior
             knowledge: standardised and appended to ``X`` as its last column.
+        shards: rank the library in this many slices and merge their top lists
+            (:mod:`activeloop.ml.shards`; here one after another): the same batch as one slice.
 
     Returns:
         :class:`RoundResult` with ``q`` distinct rows, none measured or excluded.
@@ -100,10 +112,16 @@ def propose_batch(
     yt = transform_targets(y, transform)
     with single_threaded():  # the same batch whatever the machine's thread count
         if strategy.needs_model:
-            if len(measured) < 2:
-                raise ConfigError("measured", "at least two measured variants are needed to fit")
-            model = get_surrogate(surrogate, seed=seed, prior=prior is not None).fit(cands.features(measured), yt)
+            model = fit_surrogate(cands.features(measured), yt, surrogate, seed=seed, prior=prior is not None)
         best = float(yt.max()) if len(yt) else 0.0
-        rows = np.asarray(strategy.select(model, cands, available, q, best, rng), dtype=np.int64)
+        if shards <= 1:
+            rows = np.asarray(strategy.select(model, cands, available, q, best, rng), dtype=np.int64)
+        else:
+            avail = available_rows(available, q)
+            blocked = np.flatnonzero(~available)
+            tops = [shard_top(strategy, model, cands, free_rows(*shard_range(len(cands), shards, i), blocked),
+                              q, len(avail), best) for i in range(shards)]
+            shortlist = merge_shards(strategy, tops, q, len(avail), best)
+            rows = np.asarray(strategy.choose(model, cands, shortlist, q, best, rng), dtype=np.int64)
         prediction = model.predict(cands.features(rows)) if model is not None else None
     return RoundResult(rows=rows, surrogate=model, prediction=prediction)

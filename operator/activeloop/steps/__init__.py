@@ -1,4 +1,5 @@
-"""The steps of a round as functions over an artifact store: ``tune``, ``acquire``, ``distil``.
+"""The steps of a round as functions over an artifact store: ``tune``, ``score`` (one shard of a
+sharded round), ``acquire``, ``distil``.
 
 Each is ``step(store, round_number, **options) -> record``: it reads the round's pinned inputs
 (``steps.snapshot``) and artifacts from the store, writes its outputs and a JSON record with their
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import import_module
 
-STEP_NAMES = ("tune", "acquire", "distil")
+STEP_NAMES = ("tune", "score", "acquire", "distil")
 """Steps by name, as the operator's Jobs and ``python -m activeloop.steps`` call them."""
 
 

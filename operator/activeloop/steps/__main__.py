@@ -22,13 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("step", choices=sorted(STEP_NAMES))
     parser.add_argument("--store", required=True, help="file:///dir or s3://bucket/prefix")
     parser.add_argument("--round", type=int, required=True, dest="round_number")
+    parser.add_argument("--shard", type=int, help="score: the shard (default: JOB_COMPLETION_INDEX)")
     parser.add_argument("--student", help="distil: name of the StudentModel")
     parser.add_argument("--architecture", choices=["cnn", "mlp"], default="cnn", help="distil")
     parser.add_argument("--channels", type=int, default=32, help="distil: student width")
     parser.add_argument("--ensemble", type=int, default=1, help="distil: students in the ensemble")
     parser.add_argument("--mean-only", action="store_true", help="distil: do not learn the teacher's variance")
     args = parser.parse_args(argv)
-    options = {}
+    options: dict = {}
+    if args.step == "score":
+        options = {"shard": args.shard}
     if args.step == "distil":
         options = {"student": args.student or "student", "architecture": args.architecture,
                    "channels": args.channels, "ensemble": args.ensemble,

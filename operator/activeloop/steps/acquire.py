@@ -10,9 +10,11 @@ Re-running it for a round that already has proposals returns the stored record (
 from __future__ import annotations
 
 import json
+import pickle
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +22,28 @@ import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
 from activeloop.api.names import LANGUAGE_MODEL_ENCODING
+from activeloop.errors import ConfigError
+from activeloop.ml.acquisition import get_strategy
 from activeloop.ml.candidates import Candidates
+from activeloop.ml.determinism import single_threaded
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.initial import initial_batch
 from activeloop.ml.library import Library
-from activeloop.ml.loop import propose_batch, transform_targets
+from activeloop.ml.loop import fit_surrogate, propose_batch, transform_targets
+from activeloop.ml.shards import ShardTop, merge_shards
+from activeloop.ml.surrogates import Surrogate
+from activeloop.ml.zeroshot import standardised
 from activeloop.steps import ingest
 from activeloop.steps.cost import measure
-from activeloop.steps.data import build_library, read_proposals, round_prefix, write_record
-from activeloop.steps.snapshot import load_inputs
+from activeloop.steps.data import (
+    build_library,
+    read_proposals,
+    round_prefix,
+    shard_key,
+    surrogate_key,
+    write_record,
+)
+from activeloop.steps.snapshot import RoundInputs, load_inputs
 from activeloop.steps.zeroshot import zero_shot_scores
 from activeloop.store.base import ArtifactStore
 
@@ -77,7 +92,7 @@ def use_cascade(spec: CampaignSpec, library: Library) -> bool:
     mode = spec.acquisition.cascade.mode
     if mode != "auto":
         return mode == "always"
-    return (spec.surrogate.encoding == LANGUAGE_MODEL_ENCODING
+    return (spec.acquisition.shards == 1 and spec.surrogate.encoding == LANGUAGE_MODEL_ENCODING
             and len(library) >= spec.acquisition.cascade.min_library)
 
 
@@ -129,88 +144,152 @@ def cascade_candidates(
     return sent, summary
 
 
-def acquire(store: ArtifactStore, round_number: int) -> dict:
-    """Propose round ``round_number``'s batch; writes ``proposals.csv`` and ``acquire.json``.
+@dataclass(frozen=True)
+class RoundContext:
+    """What a round's acquisition reads, derived from its pinned inputs: the same in the acquire
+    step and in every shard of the score step."""
 
-    With fewer than two measured variants, the batch is ``initialBatchSize`` variants chosen by
-    ``initialBatch`` (at random, or by the library's zero-shot scores). Variants measured, failed,
-    pending (proposed in an earlier round, no result in this round's inputs) or excluded are never
-    proposed.
-    """
-    prefix = round_prefix(round_number)
-    key = f"{prefix}/acquire.json"
-    if store.exists(key) and store.exists(f"{prefix}/proposals.csv"):
-        return json.loads(store.get_bytes(key))
+    spec: CampaignSpec
+    inputs: RoundInputs
+    library: Library
+    train: pd.DataFrame
+    measured: np.ndarray
+    failed: list[str]
+    pending: np.ndarray
+    blocked: np.ndarray
+    sign: float
+    seed: int
+    scores: np.ndarray | None
+    zero_shot: dict | None
+
+    @property
+    def available(self) -> int:
+        """Rows that may be proposed (neither measured nor blocked)."""
+        return len(self.library) - len(np.union1d(self.measured, self.blocked))
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The measured values as the surrogate sees them (higher is better, transformed)."""
+        y = self.sign * self.train["value"].to_numpy(dtype=np.float64)
+        return transform_targets(y, self.spec.surrogate.transform)
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the library is scored in ``acquisition.shards`` shards this round."""
+        return (self.spec.acquisition.shards > 1 and len(self.measured) >= 2
+                and get_strategy(self.spec.acquisition.strategy).needs_model)
+
+
+def round_context(store: ArtifactStore, round_number: int) -> RoundContext:
+    """The :class:`RoundContext` of round ``round_number`` (reads its pinned inputs)."""
     spec, data, inputs = load_inputs(store, round_number)
     library = build_library(spec)
-    train = ingest.fitted(data)
-    train = ingest.in_library(train, library)
+    train = ingest.in_library(ingest.fitted(data), library)
     measured = library.rows_of(train["variant"])
     tried = set(data["variant"])
     failed = [v for v in data.loc[data["failed"], "variant"] if library.contains(v)]
     pending = _pending_rows(store, library, tried, round_number)
     blocked = np.unique(np.concatenate(
         [library.rows_of(failed), pending, library.excluded_rows()]).astype(np.int64))
-    sign = 1.0 if spec.objective.direction == "maximize" else -1.0
-    seed = spec.seed * 1000 + round_number
+    scores = zero_shot = None
+    if spec.uses_zero_shot:
+        scores, zs = zero_shot_scores(store, spec, library)
+        zero_shot = {k: zs[k] for k in ("scorer", "model", "uri", "sha256", "seconds")}
+    return RoundContext(spec, inputs, library, train, measured, failed, pending, blocked,
+                        1.0 if spec.objective.direction == "maximize" else -1.0,
+                        spec.seed * 1000 + round_number, scores, zero_shot)
+
+
+def round_candidates(store: ArtifactStore, ctx: RoundContext, round_number: int) -> Candidates:
+    """The surrogate's candidates: every library row, features a chunk at a time (with the
+    standardised zero-shot score as the last column when the surrogate uses it as a prior)."""
+    cands = Candidates(len(ctx.library), featuriser(store, ctx.spec, ctx.library, round_number))
+    if ctx.scores is not None and ctx.spec.surrogate.prior == "zeroShot":
+        cands = cands.with_column(standardised(np.asarray(ctx.scores, dtype=np.float64)))
+    return cands
+
+
+def fit_round_surrogate(store: ArtifactStore, round_number: int) -> dict:
+    """Fit the round's surrogate once and store it for the shards and the merge; returns a record.
+
+    The store is the campaign's own (written by its steps only): the pickled surrogate is read
+    back by this campaign's Jobs, like its model weights.
+    """
+    ctx = round_context(store, round_number)
+    cands = round_candidates(store, ctx, round_number)
+    with single_threaded():
+        model = fit_surrogate(cands.features(ctx.measured), ctx.targets, ctx.spec.surrogate.kind,
+                              seed=ctx.seed, prior=ctx.spec.surrogate.prior == "zeroShot" and ctx.scores is not None)
+    digest = store.put_bytes(surrogate_key(round_number), pickle.dumps(model, protocol=5))
+    return {"shards": ctx.spec.acquisition.shards, "surrogate_uri": store.uri(surrogate_key(round_number)),
+            "surrogate_sha256": digest}
+
+
+def load_round_surrogate(store: ArtifactStore, round_number: int) -> Surrogate:
+    """The surrogate :func:`fit_round_surrogate` stored for round ``round_number``."""
+    key = surrogate_key(round_number)
+    if not store.exists(key):
+        raise ConfigError("surrogate", f"round {round_number} is sharded but its fitted surrogate "
+                                       f"({key}) is missing: run the tune step first")
+    return pickle.loads(store.get_bytes(key))
+
+
+def read_shard_tops(store: ArtifactStore, round_number: int, shards: int) -> list[ShardTop]:
+    """Every shard's top list; an error naming the shards that have none."""
+    missing = [i for i in range(shards) if not store.exists(shard_key(round_number, i))]
+    if missing:
+        raise ConfigError("shards", f"round {round_number}: shard(s) {missing} of {shards} have no "
+                                    "result in the store; run the score step for them first")
+    tops = []
+    for i in range(shards):
+        rec = json.loads(store.get_bytes(shard_key(round_number, i)))
+        tops.append(ShardTop(np.asarray(rec["rows"], dtype=np.int64),
+                             np.asarray(rec["scores"], dtype=np.float64), int(rec["ranked"])))
+    return tops
+
+
+def acquire(store: ArtifactStore, round_number: int) -> dict:
+    """Propose round ``round_number``'s batch; writes ``proposals.csv`` and ``acquire.json``.
+
+    With fewer than two measured variants, the batch is ``initialBatchSize`` variants chosen by
+    ``initialBatch`` (at random, or by the library's zero-shot scores). Variants measured, failed,
+    pending (proposed in an earlier round, no result in this round's inputs) or excluded are never
+    proposed. A sharded round (``acquisition.shards``) merges the top lists its shards wrote
+    (``steps.score``) and chooses from them with the surrogate the tune step fitted.
+    """
+    prefix = round_prefix(round_number)
+    key = f"{prefix}/acquire.json"
+    if store.exists(key) and store.exists(f"{prefix}/proposals.csv"):
+        return json.loads(store.get_bytes(key))
+    ctx = round_context(store, round_number)
+    spec, library, train, measured, seed = ctx.spec, ctx.library, ctx.train, ctx.measured, ctx.seed
     cascade = None
-    zero_shot = scores = None
     prior_weight = None
+    shards = None
     with measure() as cost:
-        if spec.uses_zero_shot:
-            scores, zs = zero_shot_scores(store, spec, library)
-            zero_shot = {k: zs[k] for k in ("scorer", "model", "uri", "sha256", "seconds")}
         if len(measured) < 2:
             rng = np.random.default_rng(seed)
-            available = np.setdiff1d(np.arange(len(library)), np.concatenate([measured, blocked]))
-            first = spec.initial_batch
-            rows = initial_batch(first.strategy, library, available, spec.initial_batch_size, rng,
-                                 scores, first.top_fraction, first.max_share)
+            free = np.ones(len(library), dtype=bool)  # a mask: setdiff1d sorts the whole library
+            free[np.concatenate([measured, ctx.blocked])] = False
+            rows = initial_batch(spec.initial_batch.strategy, library, np.flatnonzero(free),
+                                 spec.initial_batch_size, rng, ctx.scores, spec.initial_batch.top_fraction,
+                                 spec.initial_batch.max_share)
             mean = std = np.full(len(rows), np.nan)
-            strategy = f"{first.strategy} (first batch)"
+            strategy = f"{spec.initial_batch.strategy} (first batch)"
         else:
-            y = sign * train["value"].to_numpy(dtype=np.float64)
-            available = np.ones(len(library), dtype=bool)
-            available[np.concatenate([measured, blocked])] = False
-            featurise = featuriser(store, spec, library, round_number)
-            if use_cascade(spec, library):
-                yt = transform_targets(y, spec.surrogate.transform)
-                X_measured = featurise(measured)
-                sent, cascade = cascade_candidates(store, spec, library, round_number, featurise,
-                                                   measured, X_measured, yt, available, seed)
-                # the sub-problem: measured rows first, then the candidates the teacher sees
-                candidates = np.concatenate([measured, sent])
-                X: np.ndarray | Candidates = np.vstack([X_measured, featurise(sent)])
-                prior_rows = candidates
-                sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
+            strategy = spec.acquisition.strategy
+            if ctx.sharded:
+                rows, pred, model, shards = _merge_shards(store, ctx, round_number)
             else:
-                candidates = None
-                X = Candidates(len(library), featurise)  # features a chunk at a time
-                prior_rows = np.arange(len(library))
-                sub_measured, sub_excluded = measured, blocked
-            result = propose_batch(
-                X,
-                sub_measured,
-                y,
-                min(spec.acquisition.batch_size, int(available.sum()) if candidates is None else len(sent)),
-                surrogate=spec.surrogate.kind,
-                acquisition=spec.acquisition.strategy,
-                transform=spec.surrogate.transform,
-                excluded=sub_excluded,
-                seed=seed,
-                prior=scores[prior_rows] if scores is not None and spec.surrogate.prior == "zeroShot" else None,
-            )
-            prior_weight = getattr(result.surrogate, "prior_weight", None)
-            rows = result.rows if candidates is None else candidates[result.rows]
-            if result.prediction is not None:
-                pred = result.prediction
+                rows, pred, model, cascade = _propose(store, ctx, round_number)
+            prior_weight = getattr(model, "prior_weight", None)
+            if pred is not None:
                 # predictions in the objective's units, or (transform: rank) as normal scores of the
                 # measured values, where higher is always better
-                mean = sign * pred.mean if spec.surrogate.transform == "none" else pred.mean
+                mean = ctx.sign * pred.mean if spec.surrogate.transform == "none" else pred.mean
                 std = pred.std
             else:
                 mean = std = np.full(len(rows), np.nan)
-            strategy = spec.acquisition.strategy
     proposals = pd.DataFrame(
         {
             "variant": library.names_of(rows),
@@ -232,16 +311,17 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "surrogate": spec.surrogate.kind,
         "encoding": spec.surrogate.encoding,
         "measured": int(len(measured)),
-        "failed_excluded": int(len(failed)),
-        "pending_excluded": int(len(pending)),
+        "failed_excluded": int(len(ctx.failed)),
+        "pending_excluded": int(len(ctx.pending)),
         "proposed": int(len(rows)),
         "best_measured": best,
         "direction": spec.objective.direction,
-        "measurements_sha256": inputs.measurements_sha256,
-        "spec_sha256": inputs.spec_sha256,
+        "measurements_sha256": ctx.inputs.measurements_sha256,
+        "spec_sha256": ctx.inputs.spec_sha256,
         "tune_sha256": store.content_hash(tune_key) if store.exists(tune_key) else None,
         "cascade": cascade,
-        "zero_shot": zero_shot,
+        "shards": shards,
+        "zero_shot": ctx.zero_shot,
         "prior": spec.surrogate.prior,
         "prior_weight": prior_weight,
         "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
@@ -251,6 +331,67 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "cost": cost,
     }
     return write_record(store, key, record)
+
+
+def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tuple:
+    """One process: fit and choose (through the cascade's students when it applies)."""
+    spec, library, measured = ctx.spec, ctx.library, ctx.measured
+    y = ctx.sign * ctx.train["value"].to_numpy(dtype=np.float64)
+    available = np.ones(len(library), dtype=bool)
+    available[np.concatenate([measured, ctx.blocked])] = False
+    featurise = featuriser(store, spec, library, round_number)
+    cascade = None
+    if use_cascade(spec, library):
+        X_measured = featurise(measured)
+        sent, cascade = cascade_candidates(store, spec, library, round_number, featurise, measured,
+                                           X_measured, ctx.targets, available, ctx.seed)
+        # the sub-problem: measured rows first, then the candidates the teacher sees
+        candidates = np.concatenate([measured, sent])
+        X: np.ndarray | Candidates = np.vstack([X_measured, featurise(sent)])
+        prior_rows = candidates
+        sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
+    else:
+        candidates = None
+        X = Candidates(len(library), featurise)  # features a chunk at a time
+        prior_rows = np.arange(len(library))
+        sub_measured, sub_excluded = measured, ctx.blocked
+    choosable = int(available.sum()) if candidates is None else len(candidates) - len(measured)
+    result = propose_batch(
+        X,
+        sub_measured,
+        y,
+        min(spec.acquisition.batch_size, choosable),
+        surrogate=spec.surrogate.kind,
+        acquisition=spec.acquisition.strategy,
+        transform=spec.surrogate.transform,
+        excluded=sub_excluded,
+        seed=ctx.seed,
+        prior=ctx.scores[prior_rows] if ctx.scores is not None and spec.surrogate.prior == "zeroShot" else None,
+    )
+    rows = result.rows if candidates is None else candidates[result.rows]
+    return rows, result.prediction, result.surrogate, cascade
+
+
+def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tuple:
+    """A sharded round: the shards' top lists merged, then the strategy's joint choice (the
+    batch :func:`~activeloop.ml.loop.propose_batch` would choose in one process)."""
+    spec = ctx.spec
+    n = spec.acquisition.shards
+    tops = read_shard_tops(store, round_number, n)
+    model = load_round_surrogate(store, round_number)
+    cands = round_candidates(store, ctx, round_number)
+    strategy = get_strategy(spec.acquisition.strategy)
+    yt = ctx.targets
+    best_f = float(yt.max())
+    q = min(spec.acquisition.batch_size, ctx.available)
+    with single_threaded():
+        shortlist = merge_shards(strategy, tops, q, ctx.available, best_f)
+        rows = np.asarray(strategy.choose(model, cands, shortlist, q, best_f, np.random.default_rng(ctx.seed)),
+                          dtype=np.int64)
+        pred = model.predict(cands.features(rows))
+    summary = {"shards": n, "ranked": int(sum(t.ranked for t in tops)), "shortlist": int(len(shortlist)),
+               "shard_uris": [store.uri(shard_key(round_number, i)) for i in range(n)]}
+    return rows, pred, model, summary
 
 
 def _pending_rows(

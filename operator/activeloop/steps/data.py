@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from activeloop.api.campaign import CampaignSpec
-from activeloop.errors import InputError
+from activeloop.api.campaign import CampaignSpec, check_library_size
+from activeloop.errors import ConfigError, InputError
 from activeloop.ml.library import CombinatorialLibrary, Library
 from activeloop.ml.sequences import VariantLibrary, VariantParser
 from activeloop.store.base import ArtifactStore
@@ -68,6 +68,16 @@ def _read_variants_uri(uri: str) -> list[str]:
     return df["variant"].astype(str).tolist()
 
 
+def surrogate_key(round_number: int) -> str:
+    """Where a sharded round's fitted surrogate is kept (one fit, read by every shard)."""
+    return f"{round_prefix(round_number)}/surrogate.pkl"
+
+
+def shard_key(round_number: int, index: int) -> str:
+    """Where shard ``index`` of a sharded round writes its top list (``steps.score``)."""
+    return f"{round_prefix(round_number)}/shards/shard-{index:04d}.json"
+
+
 def build_library(spec: CampaignSpec) -> Library:
     """The candidate library of a campaign (every site combination, or the listed variants).
 
@@ -79,6 +89,10 @@ def build_library(spec: CampaignSpec) -> Library:
         exclude = [parser.name(v, "library.exclude") for v in lib.exclude]
         return CombinatorialLibrary(spec.parent_sequence, lib.sites, lib.alphabet, exclude)
     library = VariantLibrary.from_strings(spec.parent_sequence, _read_variants_uri(lib.variants_uri or ""))
+    try:
+        check_library_size(len(library), lib, spec.acquisition.shards, "library.variantsUri")
+    except ValueError as exc:
+        raise ConfigError("library.variantsUri", str(exc)) from None
     if lib.exclude:
         drop = set(library.index_of(library.parser.name(v, "library.exclude") for v in lib.exclude))
         library = library.subset(np.asarray([i for i in range(len(library)) if i not in drop]))

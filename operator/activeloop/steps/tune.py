@@ -6,7 +6,8 @@ cross-validation, the tuned model with a ridge probe of the frozen embeddings. W
 writes ``rounds/round-NNN/model/`` (adapters and head, safetensors) and the surrogate reads the tuned
 embeddings; otherwise no model is written and the surrogate reads the frozen ones. ``tune.json``
 records both Spearman figures, the choice (``features``), the early-stopping history, parameter
-counts, content hashes and what it cost. A round already tuned is not tuned again.
+counts, content hashes and what it cost. A round already tuned is not tuned again. For a sharded
+round (``acquisition.shards``) it also fits the surrogate once, for every shard to read.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
     if spec.surrogate.encoding != LANGUAGE_MODEL_ENCODING or not spec.lora.enabled or len(train) < 2:
         reason = ("fixed encoding" if spec.surrogate.encoding != LANGUAGE_MODEL_ENCODING
                   else "LoRA disabled" if not spec.lora.enabled else "fewer than 2 measured variants")
-        return write_record(store, key, {**record, "tuned": False, "reason": reason})
+        return write_record(store, key, {**record, "tuned": False, "reason": reason,
+                                         **_sharded_surrogate(store, round_number)})
     from activeloop.ml.backbones import Backbone, load_backbone
     from activeloop.ml.lora import save_tuned, tune_lora, tuned_vs_frozen
 
@@ -105,5 +107,16 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
             "cost": cost,
             "model_uri": store.uri(prefix) if hashes else None,
             "model_sha256": hashes,
+            **_sharded_surrogate(store, round_number),
         },
     )
+
+
+def _sharded_surrogate(store: ArtifactStore, round_number: int) -> dict:
+    """For a sharded round, the surrogate fitted once for every shard (see ``steps.score``); the
+    record's ``shards`` tells the operator to run the score step's Indexed Job next."""
+    from activeloop.steps.acquire import fit_round_surrogate, round_context
+
+    if not round_context(store, round_number).sharded:
+        return {"shards": 1}
+    return fit_round_surrogate(store, round_number)

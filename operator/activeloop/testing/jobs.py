@@ -2,18 +2,24 @@
 
 A real cluster runs each step Job's container (``python -m activeloop.steps ...``); in tests
 :class:`InProcessJobRunner` finds new Jobs, calls the same step function with the same arguments,
-and patches the Job's status to Complete or Failed, as the Job controller would.
+and patches the Job's status to Complete or Failed, as the Job controller would. An Indexed Job
+(the score step's shards) runs once per index with ``JOB_COMPLETION_INDEX`` set, as its pods do.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 
 import kubernetes
 
+from activeloop.controller.kube import COMPLETION_INDEX
 from activeloop.steps.__main__ import main as step_main
+
+INDEX_ENV = "JOB_COMPLETION_INDEX"
+"""What Kubernetes sets in each pod of an Indexed Job (read by ``steps.score``)."""
 
 
 class InProcessJobRunner:
@@ -26,6 +32,8 @@ class InProcessJobRunner:
         interval: seconds between polls.
         before: optional callback run with a Job's name just before the Job runs (tests use it to
             make something happen "while the cluster schedules the pod").
+        fail_index: optional predicate on a Job name and an index of an Indexed Job: matching
+            indexes fail (after their retries) with a pod saying so.
     """
 
     def __init__(
@@ -35,11 +43,13 @@ class InProcessJobRunner:
         fail: Callable[[str], bool] | None = None,
         interval: float = 0.1,
         before: Callable[[str], None] | None = None,
+        fail_index: Callable[[str, int], bool] | None = None,
     ) -> None:
         self.batch = kubernetes.client.BatchV1Api(api)
         self.namespace = namespace
         self.fail = fail or (lambda name: False)
         self.before = before
+        self.fail_index = fail_index or (lambda name, index: False)
         self.interval = interval
         self.ran: list[str] = []
         self.paused = threading.Event()
@@ -71,6 +81,9 @@ class InProcessJobRunner:
         if self.before is not None:
             self.before(name)
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if job.spec.completion_mode == "Indexed":
+            self._run_indexed(job, args, started)
+            return
         if self.fail(name):
             code = 1
             self._failed_pod(name, "RuntimeError: CUDA out of memory (simulated)")
@@ -91,12 +104,47 @@ class InProcessJobRunner:
                  "lastTransitionTime": now}]}
         self.batch.patch_namespaced_job_status(name, self.namespace, {"status": status})
 
-    def _failed_pod(self, job: str, message: str) -> None:
+    def _run_indexed(self, job: kubernetes.client.V1Job, args: list[str], started: str) -> None:
+        """Every index of an Indexed Job; the Job fails when one fails (``maxFailedIndexes: 0``)."""
+        name = job.metadata.name
+        done: list[str] = []
+        failed: list[str] = []
+        for index in range(job.spec.completions or 1):
+            os.environ[INDEX_ENV] = str(index)
+            try:
+                if self.fail_index(name, index):
+                    code = 1
+                    self._failed_pod(name, "RuntimeError: shard ran out of memory (simulated)", index)
+                else:
+                    code = step_main(args[3:])
+            except Exception as exc:
+                code = 1
+                self._failed_pod(name, f"{type(exc).__name__}: {exc}", index)
+            finally:
+                del os.environ[INDEX_ENV]
+            (done if code == 0 else failed).append(str(index))
+            if failed:
+                break
+        self.ran.append(name)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        status: dict = {"succeeded": len(done), "failed": len(failed), "startTime": started,
+                        "completedIndexes": ",".join(done)}
+        if failed:
+            status.update(failedIndexes=",".join(failed), conditions=[
+                {"type": "Failed", "status": "True", "reason": "MaxFailedIndexesExceeded", "lastTransitionTime": now}])
+        else:
+            status.update(completionTime=now, conditions=[
+                {"type": "Complete", "status": "True", "lastTransitionTime": now}])
+        self.batch.patch_namespaced_job_status(name, self.namespace, {"status": status})
+
+    def _failed_pod(self, job: str, message: str, index: int | None = None) -> None:
         """A failed pod of ``job`` whose container's termination message is ``message``."""
         core = kubernetes.client.CoreV1Api(self.batch.api_client)
+        annotations = {} if index is None else {COMPLETION_INDEX: str(index)}
         core.create_namespaced_pod(self.namespace, {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"{job}-pod", "labels": {"job-name": job}},
+            "metadata": {"name": f"{job}-pod" if index is None else f"{job}-{index}-pod",
+                         "labels": {"job-name": job}, "annotations": annotations},
             "spec": {"containers": [{"name": "step", "image": "worker"}], "restartPolicy": "Never"},
             "status": {"phase": "Failed", "containerStatuses": [{
                 "name": "step", "image": "worker", "imageID": "", "ready": False,

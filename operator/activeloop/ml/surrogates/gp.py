@@ -12,7 +12,7 @@ from typing_extensions import override
 
 from activeloop.errors import ConfigError
 from activeloop.ml.surrogates.base import Prediction, Surrogate
-from activeloop.ml.surrogates.kernels import KERNELS
+from activeloop.ml.surrogates.kernels import KERNELS, EpistasisKernel, EpistasisTables, one_hot_tokens
 
 EXACT_UP_TO = 20_000
 """Training points up to which the GP's fit uses Cholesky factors (exact; GPyTorch's default is 800)."""
@@ -87,6 +87,9 @@ class GPSurrogate(Surrogate):
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         model.eval()
         self.model = model
+        self._features = features
+        self._epistasis_tables: EpistasisTables | None = None
+        self._tables_built = False  # built when first asked
         with torch.no_grad():
             train_x = model.train_inputs[0]
             K = model.covar_module(train_x).to_dense()
@@ -139,6 +142,13 @@ class GPSurrogate(Surrogate):
         tf = m.outcome_transform
         Xt = torch.as_tensor(X, dtype=torch.float64)
         train_x = m.train_inputs[0]
+        tables = self._tables()
+        if tables is not None:
+            tokens = one_hot_tokens(np.asarray(X, dtype=np.float64)[:, : self._features])
+            if tokens is not None:
+                with torch.no_grad():
+                    prior_mean = m.mean_module(Xt).numpy()
+                return (tables(tokens) + prior_mean) * float(tf.stdvs.squeeze()) + float(tf.means.squeeze())
         out = []
         with torch.no_grad():
             for start in range(0, len(Xt), self.chunk):
@@ -146,6 +156,21 @@ class GPSurrogate(Surrogate):
                 out.append((m.covar_module(block, train_x).to_dense() @ self._alpha).squeeze(-1) + m.mean_module(block))
         mean = torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
         return mean.numpy() * float(tf.stdvs.squeeze()) + float(tf.means.squeeze())
+
+    def _tables(self) -> EpistasisTables | None:
+        """Lookup tables of the posterior mean for the one-hot epistasis kernel, built once per fit;
+        ``None`` for other kernels, other features, or tables too large to be worth it."""
+        if not self._tables_built:
+            covar = self.model.covar_module
+            tables = None
+            tokens = one_hot_tokens(self.model.train_inputs[0][:, : self._features].numpy())
+            if type(covar) is EpistasisKernel and tokens is not None and EpistasisTables.size(
+                    tokens.shape[1], covar.max_order) <= EpistasisTables.MAX_ENTRIES:
+                with torch.no_grad():
+                    weights = covar.weights.detach().numpy().astype(np.float64)
+                tables = EpistasisTables(weights, tokens, self._alpha.squeeze(-1).numpy())
+            self._epistasis_tables, self._tables_built = tables, True
+        return self._epistasis_tables
 
     def _cross(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean (standardised) and ``L^-1 K(train, X)`` at ``X``."""

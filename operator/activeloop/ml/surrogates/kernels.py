@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import factorial
+from itertools import combinations
+from math import comb, factorial
 
+import numpy as np
 import torch
 from gpytorch.constraints import Positive
 from gpytorch.kernels import Kernel
@@ -55,6 +57,60 @@ class EpistasisKernel(Kernel):
             if j:
                 falling = falling * (m - (j - 1))
             out = out + w[..., j] * falling / factorial(j)
+        return out
+
+
+def one_hot_tokens(X: np.ndarray, width: int = 20) -> np.ndarray | None:
+    """The residue index at each position of one-hot rows (``n x d/width`` ``int64``), or ``None``
+    unless every ``width``-wide block of every row of ``X`` holds exactly one 1 and zeros."""
+    n, d = X.shape
+    if d % width or not d:
+        return None
+    blocks = X.reshape(n, d // width, width)
+    tokens = blocks.argmax(-1)
+    if not ((blocks.sum(-1) == 1).all() and ((X == 0) | (X == 1)).all()):
+        return None
+    return tokens
+
+
+class EpistasisTables:
+    """``K(x, train) @ alpha`` for the one-hot :class:`EpistasisKernel` as a sum of table lookups.
+
+    ``C(m, j)`` counts the ``j``-subsets of positions where ``x`` and a training variant carry the
+    same residues, so ``sum_i alpha_i k(x, x_i) = sum_j w_j sum_{|S|=j} T_S[x_S]`` with
+    ``T_S[a] = sum of alpha_i over training variants whose residues at S are a`` (a functional
+    ANOVA of the posterior mean). Five sites and order 4: 31 lookups per candidate instead of one
+    kernel row against every measured variant. The sum is the same number up to rounding (about
+    1e-15 relative): acquisition uses it to bound scores, never as a reported prediction.
+    """
+
+    MAX_ENTRIES = 1 << 22
+    """Largest total table size built (memory: 8 bytes each)."""
+
+    def __init__(self, weights: np.ndarray, train_tokens: np.ndarray, alpha: np.ndarray, width: int = 20) -> None:
+        positions = train_tokens.shape[1]
+        self.width = width
+        self.constant = float(weights[0] * alpha.sum())
+        self.terms: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = []
+        for j in range(1, min(len(weights) - 1, positions) + 1):
+            for subset in combinations(range(positions), j):
+                idx = self._index(train_tokens, subset)
+                table = weights[j] * np.bincount(idx, weights=alpha, minlength=width**j)
+                self.terms.append((subset, width ** np.arange(j - 1, -1, -1), table))
+
+    @staticmethod
+    def size(positions: int, max_order: int, width: int = 20) -> int:
+        """Entries the tables of ``positions`` one-hot positions up to ``max_order`` would hold."""
+        return sum(comb(positions, j) * width**j for j in range(1, min(max_order, positions) + 1))
+
+    def _index(self, tokens: np.ndarray, subset: tuple[int, ...]) -> np.ndarray:
+        return (tokens[:, subset] * (self.width ** np.arange(len(subset) - 1, -1, -1))).sum(1)
+
+    def __call__(self, tokens: np.ndarray) -> np.ndarray:
+        """``K(x, train) @ alpha`` for rows with residues ``tokens`` (``n x P``)."""
+        out = np.full(len(tokens), self.constant)
+        for subset, place, table in self.terms:
+            out += table[tokens[:, subset] @ place]
         return out
 
 
@@ -120,4 +176,4 @@ KERNELS: dict[str, Callable[[int], Kernel]] = {
 }
 """GP kernels by config name; each factory takes the input dimension."""
 
-__all__ = ["KERNELS", "EpistasisKernel", "SoftEpistasisKernel"]
+__all__ = ["KERNELS", "EpistasisKernel", "EpistasisTables", "SoftEpistasisKernel", "one_hot_tokens"]
