@@ -1,15 +1,20 @@
-"""Proposing from libraries of millions (issue 13): time and peak memory against library size.
+"""Libraries of millions (issue 13): time and peak memory against library size.
 
-For each library (every combination of an alphabet at 4 or 5 GB1 sites), 384 variants are
-"measured" on a synthetic landscape (additive effects plus pairwise terms, fixed seed), and one
-``propose_batch`` chooses 96 with the default surrogate (epistasis GP, rank transform) and
-strategy (Thompson), with features computed a chunk at a time (``ml.candidates``). Each size runs
-in a fresh process, so the peak resident memory is that size's alone.
+Two measurements, each library in a fresh process (so a peak of resident memory is that size's):
 
-    python benchmarks/scale.py                       # 160,000 / 1,048,576 / 3,200,000
-    python benchmarks/scale.py --sizes 20^4,20^5
+* ``propose_batch``: 384 variants "measured" on a synthetic landscape (additive effects plus
+  pairwise terms, fixed seed) of every combination of an alphabet at 4 to 6 GB1 sites; one
+  ``propose_batch`` chooses 96 with the default surrogate (epistasis GP, rank transform) and
+  strategy (Thompson), features a chunk at a time.
+* the workstation flow (``--campaign``): ``init``, a first batch of 384, ``record`` of the 384-row
+  plate (timed), and the second ``propose`` (timed: snapshot, tune, the score shards in ``--jobs``
+  processes, the merge), with ``acquisition.shards`` from ``--shards``; each shard process's peak
+  memory comes from the shard records.
 
-Writes ``benchmarks/results/scale.json`` and ``scale.png``.
+    python benchmarks/scale.py                                   # propose_batch: 160k / 1M / 3.2M
+    python benchmarks/scale.py --campaign 20^5,20^6 --shards 1,16 --jobs 2
+
+Writes ``benchmarks/results/scale.json`` (``scale-campaign.json``) and ``scale.png``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,16 +39,7 @@ SITES = [39, 40, 41, 54, 43, 45]
 ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
 
 
-def one(size: str, measured_n: int, q: int) -> dict:
-    """One proposal over the library ``A^S`` (in this process)."""
-    from activeloop.ml.candidates import Candidates
-    from activeloop.ml.encodings import get_encoder
-    from activeloop.ml.library import CombinatorialLibrary
-    from activeloop.ml.loop import propose_batch
-
-    a, s = (int(v) for v in size.split("^"))
-    library = CombinatorialLibrary(PARENT, SITES[:s], alphabet=ALPHABET[:a])
-    encoder = get_encoder("onehot")
+def _landscape(library, s: int):
     rng = np.random.default_rng(0)
     effects = rng.normal(size=(s, 20))
     pairs = rng.normal(scale=0.5, size=(s, s, 20, 20))
@@ -55,55 +52,158 @@ def one(size: str, measured_n: int, q: int) -> dict:
                 y += pairs[i, j, t[:, i], t[:, j]]
         return y
 
+    return rng, fitness
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB (Linux: KB)
+
+
+def one(size: str, measured_n: int, q: int) -> dict:
+    """One proposal over the library ``A^S`` (in this process)."""
+    from activeloop.ml.candidates import Candidates
+    from activeloop.ml.encodings import get_encoder
+    from activeloop.ml.library import CombinatorialLibrary
+    from activeloop.ml.loop import propose_batch
+
+    a, s = (int(v) for v in size.split("^"))
+    library = CombinatorialLibrary(PARENT, SITES[:s], alphabet=ALPHABET[:a])
+    encoder = get_encoder("onehot")
+    rng, fitness = _landscape(library, s)
     measured = np.sort(rng.choice(len(library), size=measured_n, replace=False))
     y = fitness(measured)
     start = time.perf_counter()
     result = propose_batch(Candidates(len(library), lambda rows: encoder.encode(library, rows)), measured, y, q,
                            surrogate="gp_epistasis", acquisition="thompson", transform="rank", seed=0)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB (Linux: KB)
     return {"library": len(library), "size": size, "measured": measured_n, "q": q, "seconds": seconds,
-            "peak_rss_mb": peak, "best_proposed": float(fitness(result.rows).max()),
+            "peak_rss_mb": _peak_mb(), "best_proposed": float(fitness(result.rows).max()),
             "best_measured": float(y.max())}
+
+
+def campaign(size: str, shards: int, jobs: int, measured_n: int, q: int) -> dict:
+    """The workstation flow over ``A^S`` with ``shards`` shards in ``jobs`` processes."""
+    import pandas as pd
+    import yaml
+
+    from activeloop.local import campaign as lc
+    from activeloop.steps.data import build_library
+
+    a, s = (int(v) for v in size.split("^"))
+    spec = {"parentSequence": PARENT, "library": {"sites": SITES[:s], "alphabet": ALPHABET[:a]},
+            "surrogate": {"kind": "gp_epistasis", "encoding": "onehot", "transform": "rank"},
+            "acquisition": {"strategy": "thompson", "batchSize": q, "shards": shards},
+            "initialBatchSize": measured_n, "rounds": 2}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "spec.yaml").write_text(yaml.safe_dump(spec))
+        run = work / "run"
+        spec_obj = lc.init_campaign(work / "spec.yaml", run)
+        library = build_library(spec_obj)
+        _, fitness = _landscape(library, s)
+        start = time.perf_counter()
+        first = lc.propose(run)
+        first_seconds = time.perf_counter() - start
+        variants = pd.read_csv(first.path)["variant"]
+        rows = library.rows_of(variants)
+        pd.DataFrame({"variant": variants, "value": fitness(rows)}).to_csv(work / "plate.csv", index=False)
+        start = time.perf_counter()
+        lc.record(run, work / "plate.csv")
+        record_seconds = time.perf_counter() - start
+        shard_records: list[dict] = []
+        start = time.perf_counter()
+        second = lc.propose(run, jobs=jobs, on_shard=shard_records.append)
+        propose_seconds = time.perf_counter() - start
+        proposed = library.rows_of(pd.read_csv(second.path)["variant"])
+        return {"library": len(library), "size": size, "shards": shards, "jobs": jobs, "measured": measured_n,
+                "q": q, "first_batch_seconds": first_seconds, "record_seconds": record_seconds,
+                "propose_seconds": propose_seconds, "peak_rss_mb": _peak_mb(),
+                "shard_peak_rss_mb": max((r["peak_rss_mb"] for r in shard_records), default=None),
+                "shard_seconds": [round(r["seconds"], 2) for r in sorted(shard_records, key=lambda r: r["shard"])],
+                "best_proposed": float(fitness(proposed).max()), "best_measured": float(fitness(rows).max())}
+
+
+def _child(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="20^4,16^5,20^5")
+    p.add_argument("--campaign", help="library sizes for the workstation flow (e.g. 20^5,20^6)")
+    p.add_argument("--shards", default="1", help="--campaign: acquisition.shards per size (comma list)")
+    p.add_argument("--jobs", type=int, default=2, help="--campaign: processes scoring shards")
     p.add_argument("--measured", type=int, default=384)
     p.add_argument("--q", type=int, default=96)
     p.add_argument("--one", help=argparse.SUPPRESS)
+    p.add_argument("--one-campaign", help=argparse.SUPPRESS)
+    p.add_argument("--one-shards", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args.measured, args.q)))
         return
-    rows = []
-    for size in args.sizes.split(","):
-        out = subprocess.run([sys.executable, __file__, "--one", size, "--measured", str(args.measured),
-                              "--q", str(args.q)], capture_output=True, text=True, check=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append(row)
-        print(f"{row['library']:>11,} candidates: propose {row['seconds']:.1f} s, peak {row['peak_rss_mb']:.0f} MB",
-              flush=True)
+    if args.one_campaign:
+        print(json.dumps(campaign(args.one_campaign, args.one_shards, args.jobs, args.measured, args.q)))
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(rows, indent=2))
+    if args.campaign:
+        rows = []
+        for size, shards in zip(args.campaign.split(","), [int(v) for v in args.shards.split(",")]):
+            row = _child("--one-campaign", size, "--one-shards", str(shards), "--jobs", str(args.jobs),
+                         "--measured", str(args.measured), "--q", str(args.q))
+            rows.append(row)
+            print(f"{row['library']:>11,} candidates, {shards} shard(s) in {args.jobs} processes: record "
+                  f"{row['record_seconds']:.2f} s, propose {row['propose_seconds']:.1f} s, peak "
+                  f"{row['peak_rss_mb']:.0f} MB (shard processes {row['shard_peak_rss_mb'] or 0:.0f} MB)", flush=True)
+        (RESULTS / "scale-campaign.json").write_text(json.dumps(rows, indent=2))
+    else:
+        rows = []
+        for size in args.sizes.split(","):
+            row = _child("--one", size, "--measured", str(args.measured), "--q", str(args.q))
+            rows.append(row)
+            print(f"{row['library']:>11,} candidates: propose {row['seconds']:.1f} s, peak "
+                  f"{row['peak_rss_mb']:.0f} MB", flush=True)
+        (RESULTS / "scale.json").write_text(json.dumps(rows, indent=2))
+    plot()
+
+
+def plot() -> None:
+    """``scale.png``: time and peak memory against library size, from the results files."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.5, 3.6))
+    batch = json.loads((RESULTS / "scale.json").read_text())
+    flow_path = RESULTS / "scale-campaign.json"
+    flow = json.loads(flow_path.read_text()) if flow_path.exists() else []
+    fig = Figure(figsize=(7.5, 3.6))
     ax1, ax2 = fig.subplots(1, 2)
-    n = [r["library"] for r in rows]
-    ax1.plot(n, [r["seconds"] for r in rows], marker="o")
-    ax1.set_ylabel("propose (s)")
-    ax2.plot(n, [r["peak_rss_mb"] for r in rows], marker="o", color="tab:orange")
+    n = [r["library"] for r in batch]
+    ax1.plot(n, [r["seconds"] for r in batch], marker="o", label="propose_batch (1 process)")
+    ax2.plot(n, [r["peak_rss_mb"] for r in batch], marker="o", label="propose_batch (1 process)")
+    if flow:
+        m = [r["library"] for r in flow]
+        ax1.plot(m, [r["propose_seconds"] for r in flow], marker="s", label="activeloop propose (CLI flow)")
+        ax1.plot(m, [r["record_seconds"] for r in flow], marker="^", label="activeloop record, 384 rows")
+        ax2.plot(m, [r["shard_peak_rss_mb"] or r["peak_rss_mb"] for r in flow], marker="s",
+                 label="propose: largest process")
+        for r in flow:
+            if r["shards"] > 1:
+                ax1.annotate(f"{r['shards']} shards,\n{r['jobs']} processes", (r["library"], r["propose_seconds"]),
+                             fontsize=7, xytext=(-60, -6), textcoords="offset points")
+    ax1.set_ylabel("seconds")
     ax2.set_ylabel("peak memory (MB)")
+    ax2.axhline(2048, color="grey", ls=":", lw=1)
     for ax in (ax1, ax2):
         ax.set_xscale("log")
         ax.set_xlabel("candidates")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"one proposal of {args.q} after {args.measured} measured (2 cores, one thread)", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("96 proposed after 384 measured, epistasis GP + Thompson (2 cores)", fontsize=9)
     fig.tight_layout()
     fig.savefig(RESULTS / "scale.png", dpi=110)
-    print(f"-> {RESULTS / 'scale.json'}, scale.png")
+    print(f"-> {RESULTS / 'scale.png'}")
 
 
 if __name__ == "__main__":
