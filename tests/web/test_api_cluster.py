@@ -157,3 +157,16 @@ def test_a_scientist_records_a_plate_and_starts_the_next_round(world):
         assert closed["reason"] == "ClosedByLab"
         page = sci.get("/campaigns/work", headers={"Accept": "text/html"})
         assert page.status_code == 200 and "Proposals of round 3" in page.text
+
+
+def test_a_sharded_round_shows_its_score_step_and_a_failing_shard_says_which():
+    from activeloop.api.resources import LoopRoundStatus
+    from activeloop.web.cluster import ClusterBackend
+
+    plain = ClusterBackend._round_summary(1, {}, LoopRoundStatus.lenient({"phase": "Acquiring"}))
+    assert list(plain.steps) == ["tune", "acquire"]
+    st = LoopRoundStatus.lenient({"phase": "Failed", "shards": 4, "score": {
+        "state": "Failed", "job": "c-r2-score", "message": "shard 1: OOMKilled (exit 137): "}})
+    summary = ClusterBackend._round_summary(2, {}, st)
+    assert list(summary.steps) == ["tune", "score", "acquire"]
+    assert summary.steps["score"].state == "Failed" and summary.steps["score"].message.startswith("shard 1:")

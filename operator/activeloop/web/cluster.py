@@ -245,7 +245,8 @@ class ClusterBackend(Backend):
             closed=closed is not None, message=failed,
             steps={s: StepView(state=getattr(st, s).state, job=getattr(st, s).job,
                                started_at=getattr(st, s).started_at, finished_at=getattr(st, s).finished_at,
-                               message=getattr(st, s).message, cost=getattr(st, s).cost) for s in ("tune", "acquire")})
+                               message=getattr(st, s).message, cost=getattr(st, s).cost)
+                   for s in (("tune", "score", "acquire") if st.shards > 1 else ("tune", "acquire"))})
 
     @override
     def rounds(self, user: User, name: str, namespace: str | None = None) -> list[RoundSummary]:

@@ -246,7 +246,7 @@ def _costs(rounds: list) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"round": r.round}
         total_wall = total_cpu = total_energy = 0.0
         seen = False
-        for step in ("tune", "acquire"):
+        for step in ("tune", "score", "acquire"):  # score: the shards of a sharded round
             cost = (r.steps.get(step) or None) and r.steps[step].cost
             if cost is not None:
                 seen = True
