@@ -209,13 +209,12 @@ def round_candidates(store: ArtifactStore, ctx: RoundContext, round_number: int)
     return cands
 
 
-def fit_round_surrogate(store: ArtifactStore, round_number: int) -> dict:
+def fit_round_surrogate(store: ArtifactStore, round_number: int, ctx: RoundContext) -> dict:
     """Fit the round's surrogate once and store it for the shards and the merge; returns a record.
 
     The store is the campaign's own (written by its steps only): the pickled surrogate is read
     back by this campaign's Jobs, like its model weights.
     """
-    ctx = round_context(store, round_number)
     cands = round_candidates(store, ctx, round_number)
     with single_threaded():
         model = fit_surrogate(cands.features(ctx.measured), ctx.targets, ctx.spec.surrogate.kind,

@@ -44,7 +44,7 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
         reason = ("fixed encoding" if spec.surrogate.encoding != LANGUAGE_MODEL_ENCODING
                   else "LoRA disabled" if not spec.lora.enabled else "fewer than 2 measured variants")
         return write_record(store, key, {**record, "tuned": False, "reason": reason,
-                                         **_sharded_surrogate(store, round_number)})
+                                         **_sharded_surrogate(store, round_number, spec.acquisition.shards)})
     from activeloop.ml.backbones import Backbone, load_backbone
     from activeloop.ml.lora import save_tuned, tune_lora, tuned_vs_frozen
 
@@ -107,16 +107,17 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
             "cost": cost,
             "model_uri": store.uri(prefix) if hashes else None,
             "model_sha256": hashes,
-            **_sharded_surrogate(store, round_number),
+            **_sharded_surrogate(store, round_number, spec.acquisition.shards),
         },
     )
 
 
-def _sharded_surrogate(store: ArtifactStore, round_number: int) -> dict:
+def _sharded_surrogate(store: ArtifactStore, round_number: int, shards: int) -> dict:
     """For a sharded round, the surrogate fitted once for every shard (see ``steps.score``); the
     record's ``shards`` tells the operator to run the score step's Indexed Job next."""
+    if shards == 1:
+        return {"shards": 1}
     from activeloop.steps.acquire import fit_round_surrogate, round_context
 
-    if not round_context(store, round_number).sharded:
-        return {"shards": 1}
-    return fit_round_surrogate(store, round_number)
+    ctx = round_context(store, round_number)
+    return fit_round_surrogate(store, round_number, ctx) if ctx.sharded else {"shards": 1}
