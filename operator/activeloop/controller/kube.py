@@ -15,9 +15,9 @@ from kubernetes.client import ApiException
 from activeloop.api.resources import GROUP, VERSION
 
 REQUEST_TIMEOUT = 30.0
+"""Default seconds before a call is given up (a hung API server costs a retry, not the loop)."""
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 """Annotation of an Indexed Job's pod: its index (for the score step, the shard)."""
-"""Default seconds before a call is given up (a hung API server costs a retry, not the loop)."""
 
 
 def api_client() -> kubernetes.client.ApiClient:

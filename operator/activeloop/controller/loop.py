@@ -375,7 +375,7 @@ class CampaignLoop:
             if status.phase in machine.TERMINAL_ROUND:
                 out[spec.round] = status
                 continue
-            names = {s: builders.job_name(obs.name, spec.round, s) for s in ("tune", "score", "acquire")}
+            names = {s: builders.job_name(obs.name, spec.round, s) for s in machine.ROUND_STEPS}
             created: dict[str, machine.JobView] = {}
             decision = None
             for _ in range(MAX_ITERATIONS):
@@ -467,7 +467,7 @@ class CampaignLoop:
         summary = {"shards": shards, "ranked": sum(int(r["ranked"]) for r in records),
                    "cost": {"wall_seconds": max(float(r["seconds"]) for r in records),
                             "cpu_seconds": sum(float(r["seconds"]) for r in records)}}
-        mem.outputs[(n, "score")] = machine.StepOutput(store.uri(shard_key(n, 0)).rsplit("/", 1)[0] + "/", summary)
+        mem.outputs[(n, "score")] = machine.StepOutput(store.uri(f"{round_prefix(n)}/shards") + "/", summary)
         return mem.outputs[(n, "score")]
 
     def _round_action(self, action: machine.Action, obs: Observed, r: Mapping[str, Any], mem: CampaignMemory,
@@ -489,7 +489,7 @@ class CampaignLoop:
 
     @staticmethod
     def _round_metrics(old: LoopRoundStatus, new: LoopRoundStatus) -> None:
-        for step in ("tune", "score", "acquire"):
+        for step in machine.ROUND_STEPS:
             before, after = getattr(old, step), getattr(new, step)
             if after.state in ("Succeeded", "Failed") and before.state != after.state:
                 METRICS.jobs_finished.labels(step=step, outcome=after.state.lower()).inc()

@@ -53,6 +53,8 @@ from activeloop.steps.rounds import RoundProgress, is_complete
 
 S = TypeVar("S")
 STEP_OF_PHASE = {RoundPhase.TUNING: "tune", RoundPhase.SCORING: "score", RoundPhase.ACQUIRING: "acquire"}
+ROUND_STEPS = tuple(STEP_OF_PHASE.values())
+"""A round's steps, in order (``score`` only in sharded rounds)."""
 TERMINAL_ROUND = (RoundPhase.COMPLETED, RoundPhase.FAILED)
 
 

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -162,10 +163,15 @@ class RoundContext:
     scores: np.ndarray | None
     zero_shot: dict | None
 
+    @cached_property
+    def unavailable(self) -> np.ndarray:
+        """Rows that may not be proposed: measured or blocked (sorted)."""
+        return np.union1d(self.measured, self.blocked)
+
     @property
     def available(self) -> int:
-        """Rows that may be proposed (neither measured nor blocked)."""
-        return len(self.library) - len(np.union1d(self.measured, self.blocked))
+        """How many rows may be proposed."""
+        return len(self.library) - len(self.unavailable)
 
     @property
     def targets(self) -> np.ndarray:
@@ -269,7 +275,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         if len(measured) < 2:
             rng = np.random.default_rng(seed)
             free = np.ones(len(library), dtype=bool)  # a mask: setdiff1d sorts the whole library
-            free[np.concatenate([measured, ctx.blocked])] = False
+            free[ctx.unavailable] = False
             rows = initial_batch(spec.initial_batch.strategy, library, np.flatnonzero(free),
                                  spec.initial_batch_size, rng, ctx.scores, spec.initial_batch.top_fraction,
                                  spec.initial_batch.max_share)
@@ -337,7 +343,7 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tupl
     spec, library, measured = ctx.spec, ctx.library, ctx.measured
     y = ctx.sign * ctx.train["value"].to_numpy(dtype=np.float64)
     available = np.ones(len(library), dtype=bool)
-    available[np.concatenate([measured, ctx.blocked])] = False
+    available[ctx.unavailable] = False
     featurise = featuriser(store, spec, library, round_number)
     cascade = None
     if use_cascade(spec, library):

@@ -14,8 +14,6 @@ import os
 import resource
 import time
 
-import numpy as np
-
 from activeloop.errors import ConfigError
 from activeloop.ml.acquisition import get_strategy
 from activeloop.ml.determinism import single_threaded
@@ -55,7 +53,7 @@ def score(store: ArtifactStore, round_number: int, shard: int | None = None) -> 
     model = load_round_surrogate(store, round_number)
     cands = round_candidates(store, ctx, round_number)
     start, end = shard_range(len(ctx.library), n, index)
-    rows = free_rows(start, end, np.union1d(ctx.blocked, ctx.measured))
+    rows = free_rows(start, end, ctx.unavailable)
     strategy = get_strategy(spec.acquisition.strategy)
     q = min(spec.acquisition.batch_size, ctx.available)
     with single_threaded():

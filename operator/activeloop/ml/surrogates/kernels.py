@@ -93,18 +93,16 @@ class EpistasisTables:
         self.constant = float(weights[0] * alpha.sum())
         self.terms: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = []
         for j in range(1, min(len(weights) - 1, positions) + 1):
+            place = width ** np.arange(j - 1, -1, -1)  # residues at the subset's sites -> table row
             for subset in combinations(range(positions), j):
-                idx = self._index(train_tokens, subset)
+                idx = train_tokens[:, subset] @ place
                 table = weights[j] * np.bincount(idx, weights=alpha, minlength=width**j)
-                self.terms.append((subset, width ** np.arange(j - 1, -1, -1), table))
+                self.terms.append((subset, place, table))
 
     @staticmethod
     def size(positions: int, max_order: int, width: int = 20) -> int:
         """Entries the tables of ``positions`` one-hot positions up to ``max_order`` would hold."""
         return sum(comb(positions, j) * width**j for j in range(1, min(max_order, positions) + 1))
-
-    def _index(self, tokens: np.ndarray, subset: tuple[int, ...]) -> np.ndarray:
-        return (tokens[:, subset] * (self.width ** np.arange(len(subset) - 1, -1, -1))).sum(1)
 
     def __call__(self, tokens: np.ndarray) -> np.ndarray:
         """``K(x, train) @ alpha`` for rows with residues ``tokens`` (``n x P``)."""
