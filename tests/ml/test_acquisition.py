@@ -49,7 +49,7 @@ def test_thompson_shortlists_a_large_library_and_still_returns_q():
 
 
 def test_errors_name_the_field():
-    with pytest.raises(ConfigError, match="acquisition: unknown strategy 'ei'"):
+    with pytest.raises(ConfigError, match="acquisition.strategy: unknown strategy 'ei'"):
         get_strategy("ei")
     with pytest.raises(ConfigError, match="batch_size: 500 proposals asked but only 360"):
         propose_batch(X, np.arange(40), Y[:40], 500, acquisition="random")

@@ -63,7 +63,7 @@ def test_epistasis_gp_learns_a_pairwise_landscape_and_is_calibrated(tmp_path):
 
 
 def test_unknown_surrogate_names_the_field():
-    with pytest.raises(ConfigError, match="surrogate: unknown surrogate 'svm'"):
+    with pytest.raises(ConfigError, match="surrogate.kind: unknown surrogate 'svm'"):
         get_surrogate("svm")
 
 

@@ -7,6 +7,7 @@ these lists agree, so a spec is validated without importing any ML library.
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Literal, get_args
 
 SurrogateKind = Literal[
@@ -44,6 +45,27 @@ SurrogatePrior = Literal["none", "zeroShot"]
 TuningLoss = Literal["mse", "ranking"]
 """Fine-tuning objectives (``activeloop.ml.lora.LOSSES``)."""
 
+
+
+class Step(str, Enum):
+    """The steps of a round (and of a StudentModel), as Jobs, step functions and records name them."""
+
+    TUNE = "tune"
+    SCORE = "score"
+    ACQUIRE = "acquire"
+    DISTIL = "distil"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ROUND_STEPS: tuple[Step, ...] = (Step.TUNE, Step.SCORE, Step.ACQUIRE)
+"""A round's steps, in order (``score`` only in sharded rounds)."""
+STEP_NAMES: tuple[str, ...] = tuple(s.value for s in Step)
+"""Every step's name (``python -m activeloop.steps STEP``)."""
+GPU_STEPS: tuple[Step, ...] = (Step.TUNE, Step.DISTIL)
+"""Steps that may use a GPU (the others score with fitted models on a CPU)."""
+
 SURROGATE_KINDS: tuple[str, ...] = get_args(SurrogateKind)
 FIXED_ENCODINGS: tuple[str, ...] = get_args(FixedEncoding)
 ENCODINGS: tuple[str, ...] = get_args(Encoding)
@@ -51,6 +73,10 @@ STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
 __all__ = [
     "ENCODINGS",
+    "GPU_STEPS",
+    "ROUND_STEPS",
+    "STEP_NAMES",
+    "Step",
     "FIXED_ENCODINGS",
     "LANGUAGE_MODEL_ENCODING",
     "STRATEGIES",

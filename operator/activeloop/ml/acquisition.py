@@ -31,6 +31,7 @@ from typing_extensions import override
 from activeloop.errors import ConfigError
 from activeloop.ml.candidates import Candidates, as_candidates, top_k
 from activeloop.ml.surrogates.base import Surrogate
+from activeloop.registry import Registry
 
 __all__ = [
     "STRATEGIES",
@@ -95,6 +96,10 @@ Shortlist = tuple[int, ScoreFn]
 """How many candidates a strategy's joint choice needs, and the marginal score that ranks them."""
 
 
+STRATEGIES: Registry[Callable[..., AcquisitionStrategy]] = Registry("acquisition.strategy", "strategy")
+"""Acquisition strategies by config name (``acquisition.strategy``)."""
+
+
 class AcquisitionStrategy(ABC):
     """Chooses a batch of ``q`` distinct available candidates, in two parts: a *shortlist* of the
     best candidates by a marginal score (:meth:`shortlist`; computed chunk by chunk, or by shards
@@ -132,6 +137,7 @@ class AcquisitionStrategy(ABC):
         return self.choose(surrogate, cands, avail, q, best_f, rng)
 
 
+@STRATEGIES.register("random")
 class RandomStrategy(AcquisitionStrategy):
     """Uniformly random batch: the baseline every strategy must beat."""
 
@@ -161,6 +167,7 @@ class _TopByScore(AcquisitionStrategy):
         return np.asarray(rows[:q], dtype=np.int64)
 
 
+@STRATEGIES.register("greedy")
 class Greedy(_TopByScore):
     """The ``q`` highest predicted means (pure exploitation)."""
 
@@ -171,6 +178,7 @@ class Greedy(_TopByScore):
         return mean
 
 
+@STRATEGIES.register("uncertainty")
 class Uncertainty(_TopByScore):
     """The ``q`` highest predictive standard deviations (pure exploration)."""
 
@@ -181,6 +189,7 @@ class Uncertainty(_TopByScore):
         return std
 
 
+@STRATEGIES.register("ucb")
 class UpperConfidenceBound(_TopByScore):
     """Batch UCB: the ``q`` highest ``mean + beta * std``.
 
@@ -198,6 +207,7 @@ class UpperConfidenceBound(_TopByScore):
         return mean + self.beta * std
 
 
+@STRATEGIES.register("thompson")
 class ThompsonSampling(AcquisitionStrategy):
     """Batch Thompson sampling: each of ``q`` posterior draws proposes its best unchosen candidate.
 
@@ -237,6 +247,7 @@ class ThompsonSampling(AcquisitionStrategy):
         return np.asarray(chosen, dtype=np.int64)
 
 
+@STRATEGIES.register("logei", "qlognei")
 class LogExpectedImprovement(AcquisitionStrategy):
     """Batch noisy log-EI (BoTorch ``qLogNoisyExpectedImprovement``) on a shortlist.
 
@@ -299,27 +310,6 @@ class LogExpectedImprovement(AcquisitionStrategy):
         return np.asarray([rows[lookup[tuple(r)]] for r in cand.numpy().tolist()], dtype=np.int64)
 
 
-STRATEGIES: dict[str, Callable[..., AcquisitionStrategy]] = {
-    s.name: s
-    for s in (
-        ThompsonSampling,
-        UpperConfidenceBound,
-        LogExpectedImprovement,
-        Greedy,
-        Uncertainty,
-        RandomStrategy,
-    )
-}
-STRATEGIES["qlognei"] = LogExpectedImprovement
-"""Registry of acquisition strategies by config name."""
-
-
 def get_strategy(name: str, **options: float) -> AcquisitionStrategy:
     """The strategy registered under ``name``, built with ``options``."""
-    try:
-        factory = STRATEGIES[name]
-    except KeyError:
-        raise ConfigError(
-            "acquisition", f"unknown strategy {name!r}; known: {sorted(STRATEGIES)}"
-        ) from None
-    return factory(**options)
+    return STRATEGIES.get(name)(**options)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from activeloop.registry import Registry
+
 
 class CNNStudent(nn.Module):
     """Two 1-D convolutions over residues, mean+max pooling, a linear head.
@@ -61,7 +63,9 @@ class MLPStudent(nn.Module):
         return out.squeeze(-1) if self.outputs == 1 else out
 
 
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"cnn": CNNStudent, "mlp": MLPStudent}
+ARCHITECTURES: Registry[Callable[..., nn.Module]] = Registry("architecture", "student architecture")
+ARCHITECTURES.add("cnn", CNNStudent)
+ARCHITECTURES.add("mlp", MLPStudent)
 
 
 def gaussian_kl(t_mean: torch.Tensor, t_std: torch.Tensor, mean: torch.Tensor,
@@ -149,7 +153,7 @@ def train_student(
         ys = None
         if target_std is not None:
             ys = torch.as_tensor(np.maximum(target_std[rows], 1e-6) / sd, dtype=torch.float32)
-        net = ARCHITECTURES[architecture](x.shape[1], channels, outputs=1 if ys is None else 2)
+        net = ARCHITECTURES.get(architecture)(x.shape[1], channels, outputs=1 if ys is None else 2)
         opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         gen = torch.Generator().manual_seed(seed)

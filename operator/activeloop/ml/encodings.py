@@ -19,8 +19,8 @@ import numpy as np
 from typing_extensions import override
 
 from activeloop.api.sequence import AMINO_ACIDS
-from activeloop.errors import ConfigError
 from activeloop.ml.library import Library
+from activeloop.registry import Registry
 
 __all__ = ["ENCODINGS", "Encoder", "OneHotEncoder", "PhyschemEncoder", "get_encoder"]
 
@@ -87,17 +87,12 @@ class OneHotPhyschemEncoder(Encoder):
                           PhyschemEncoder().encode_tokens(site_tokens)])
 
 
-ENCODINGS: dict[str, Callable[[], Encoder]] = {
-    "onehot": OneHotEncoder,
-    "physchem": PhyschemEncoder,
-    "onehot_physchem": OneHotPhyschemEncoder,
-}
+ENCODINGS: Registry[Callable[[], Encoder]] = Registry("surrogate.encoding", "encoding")
+for _encoder in (OneHotEncoder, PhyschemEncoder, OneHotPhyschemEncoder):
+    ENCODINGS.add(_encoder.name, _encoder)
 """Registry of fixed encodings by config name; ``esm`` is built with a backbone (see backbones)."""
 
 
 def get_encoder(name: str) -> Encoder:
     """The encoder registered under ``name``."""
-    try:
-        return ENCODINGS[name]()
-    except KeyError:
-        raise ConfigError("encoding", f"unknown encoding {name!r}; known: {sorted(ENCODINGS)}") from None
+    return ENCODINGS.get(name)()

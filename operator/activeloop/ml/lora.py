@@ -19,6 +19,7 @@ from torch import nn
 
 from activeloop.ml.backbones import Backbone, load_backbone, mean_pool, tokenize_batch
 from activeloop.ml.determinism import seeded
+from activeloop.registry import Registry
 
 HEAD_FILE = "regression_head.safetensors"
 META_FILE = "activeloop_tuned.json"
@@ -87,8 +88,9 @@ class TunedModel:
         return np.concatenate(out) if out else np.zeros(0)
 
 
-LOSSES = ("mse", "ranking")
+LOSSES: Registry[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = Registry("lora.loss", "tuning loss")
 """Training objectives: mean-squared error on standardised targets, or a pairwise ranking loss."""
+LOSSES.add("mse", nn.functional.mse_loss)
 
 DEFAULT_LEARNING_RATES = {"esm": 3e-4, "unirep": 1e-3}
 """AdamW learning rates that suit each backbone family with LoRA (transformers want a smaller one)."""
@@ -100,6 +102,7 @@ def default_learning_rate(backbone: Backbone, full: bool = False) -> float:
     return DEFAULT_LEARNING_RATES[family] / (10.0 if full else 1.0)
 
 
+@LOSSES.register("ranking")
 def pairwise_ranking_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Bradley-Terry (RankNet) loss: ``-log sigmoid(s_i - s_j)`` over pairs with ``y_i > y_j``."""
     diff = scores[:, None] - scores[None, :]
@@ -172,8 +175,7 @@ def tune_lora(
     data. ``learning_rate`` defaults to one that suits the backbone (:func:`default_learning_rate`).
     ``on_epoch(epoch, mean_loss)`` reports progress; the history is on ``TunedModel.history``.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss: {loss!r}; use one of {', '.join(LOSSES)}")
+    objective = LOSSES.get(loss)
     from peft import LoraConfig, get_peft_model
 
     from activeloop.ml.backbones import embed_sequences
@@ -209,7 +211,6 @@ def tune_lora(
         params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
         opt = torch.optim.AdamW(params, lr=lr)
         gen = torch.Generator().manual_seed(seed)
-        objective = nn.functional.mse_loss if loss == "mse" else pairwise_ranking_loss
 
         def trainable_state() -> dict[str, torch.Tensor]:
             named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from activeloop.errors import InputError
+from activeloop.store.parsed import ParsedCache
+
+T = TypeVar("T")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -51,6 +57,31 @@ class ArtifactStore(ABC):
     def version(self, key: str) -> str | None:
         """A token that changes whenever ``key``'s content may have changed, or ``None`` where
         the store cannot tell cheaply (then nothing is cached; see ``store.parsed``)."""
+        return None
+
+    @cached_property
+    def _parsed(self) -> ParsedCache:
+        return ParsedCache()
+
+    def parsed(self, key: str, parse: Callable[[bytes], T], tag: str = "") -> T:
+        """``parse(self.get_bytes(key))``, parsed again only when the artifact changed (see
+        :class:`~activeloop.store.parsed.ParsedCache`); ``KeyError`` if absent."""
+        return self._parsed.get(self.uri(key), self.version(key), lambda: self.get_bytes(key), parse, tag)
+
+    def key_of(self, uri: str) -> str | None:
+        """The key of ``uri`` if it names an artifact of this store (``s3://bucket/prefix/k``,
+        ``file:///dir/k``, or a key itself), else ``None``."""
+        if "://" not in uri:
+            try:
+                return check_key(uri.removeprefix("./"))
+            except InputError:
+                return None
+        base = self.uri("x")[:-1]  # this store's URI prefix
+        if uri.startswith(base) and len(uri) > len(base):
+            try:
+                return check_key(uri[len(base):])
+            except InputError:
+                return None
         return None
 
     def put_file(self, key: str, path: str | Path) -> str:

@@ -203,5 +203,16 @@ class MinioStore(ArtifactStore):
         return meta.get(f"x-amz-meta-{SHA_META}") or sha256_bytes(self.get_bytes(key))
 
     @override
+    def version(self, key: str) -> str | None:
+        """The object's ETag and content hash (one metadata request, no download)."""
+        name = self._name(key)
+        try:
+            stat = self._retry(lambda: self.client.stat_object(self.bucket, name))
+        except S3Error:
+            return None
+        meta = {k.lower(): v for k, v in (stat.metadata or {}).items()}
+        return f"{stat.etag}:{meta.get(f'x-amz-meta-{SHA_META}', '')}"
+
+    @override
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._name(key)}"

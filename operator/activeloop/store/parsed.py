@@ -1,9 +1,11 @@
 """Parsed artifacts, kept while they are unchanged: pages and status read the same proposals,
 measurements and specs many times, and parsing them is most of the cost.
 
-Only stores that can say cheaply whether an artifact changed (:meth:`ArtifactStore.version`: a
-local file's inode, modification time and size; every write replaces the file, so a new write
-is a new inode) are cached; other stores parse every time.
+Each store owns one :class:`ParsedCache` (``store.parsed(key, parse)``): nothing is kept at module
+level, so two stores (two campaigns, two tests) never share entries. Only stores that can say
+cheaply whether an artifact changed (:meth:`ArtifactStore.version`: a local file's inode,
+modification time and size, since every write replaces the file; an object's content hash from
+its metadata) are cached; others parse every time.
 """
 
 from __future__ import annotations
@@ -15,42 +17,44 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from activeloop.store.base import ArtifactStore
-
 T = TypeVar("T")
 
-_MAX_ENTRIES = 1024
-_cache: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
-_lock = threading.Lock()
+
+class ParsedCache:
+    """Parsed artifacts by ``(key, version, parser)``, the least recently used dropped first."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, version: str | None, load: Callable[[], bytes], parse: Callable[[bytes], T],
+            tag: str = "") -> T:
+        """``parse(load())``, from the cache when ``key`` is at ``version`` since last parsed
+        (``tag``: what else the parse depends on, for parsers that close over arguments).
+
+        Data frames are returned as copies (callers may change them); other results must be
+        immutable (frozen models and dataclasses, tuples).
+        """
+        if version is None:
+            return parse(load())
+        ident = (key, version, f"{parse.__module__}.{parse.__qualname__}:{tag}")
+        with self._lock:
+            hit = self._entries.get(ident)
+            if hit is not None:
+                self._entries.move_to_end(ident)
+        if hit is None:
+            hit = parse(load())
+            with self._lock:
+                self._entries[ident] = hit
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return hit.copy() if isinstance(hit, pd.DataFrame) else hit
+
+    def clear(self) -> None:
+        """Forget every parsed artifact."""
+        with self._lock:
+            self._entries.clear()
 
 
-def parsed(store: ArtifactStore, key: str, parse: Callable[[bytes], T]) -> T:
-    """``parse(store.get_bytes(key))``, from the cache when ``key`` is unchanged since last parsed.
-
-    Data frames are returned as copies (callers may change them); other results must be
-    immutable (frozen models and dataclasses).
-    """
-    version = store.version(key)
-    if version is None:
-        return parse(store.get_bytes(key))
-    ident = (store.uri(key), version, f"{parse.__module__}.{parse.__qualname__}")
-    with _lock:
-        hit = _cache.get(ident)
-        if hit is not None:
-            _cache.move_to_end(ident)
-    if hit is None:
-        hit = parse(store.get_bytes(key))
-        with _lock:
-            _cache[ident] = hit
-            while len(_cache) > _MAX_ENTRIES:
-                _cache.popitem(last=False)
-    return hit.copy() if isinstance(hit, pd.DataFrame) else hit
-
-
-def clear() -> None:
-    """Forget every parsed artifact."""
-    with _lock:
-        _cache.clear()
-
-
-__all__ = ["clear", "parsed"]
+__all__ = ["ParsedCache"]

@@ -14,6 +14,7 @@ from torch import nn
 from typing_extensions import override
 
 from activeloop.ml.surrogates.base import Prediction, Surrogate
+from activeloop.registry import Registry
 
 Member = Callable[[np.ndarray, np.ndarray, int], Callable[[np.ndarray], np.ndarray]]
 """``member(X, y, seed) -> predict`` trains one member and returns its prediction function."""
@@ -57,7 +58,9 @@ def mlp_member(
     return predict
 
 
-MEMBERS: dict[str, Member] = {"boosting": boosting_member, "mlp": mlp_member}
+MEMBERS: Registry[Member] = Registry("member", "ensemble member")
+MEMBERS.add("boosting", boosting_member)
+MEMBERS.add("mlp", mlp_member)
 
 
 class EnsembleSurrogate(Surrogate):
@@ -77,7 +80,7 @@ class EnsembleSurrogate(Surrogate):
         self, member: str | Member = "boosting", n_members: int = 5, bootstrap: bool = True,
         seed: int = 0,
     ) -> None:
-        self.member = MEMBERS[member] if isinstance(member, str) else member
+        self.member = MEMBERS.get(member) if isinstance(member, str) else member
         self.n_members = n_members
         self.bootstrap = bootstrap
         self.seed = seed

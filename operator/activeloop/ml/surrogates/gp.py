@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from typing_extensions import override
 
-from activeloop.errors import ConfigError
 from activeloop.ml.surrogates.base import Prediction, Surrogate
 from activeloop.ml.surrogates.kernels import KERNELS, EpistasisKernel, EpistasisTables, one_hot_tokens
 
@@ -59,8 +58,7 @@ class GPSurrogate(Surrogate):
     name = "gp"
 
     def __init__(self, kernel: str = "rbf", chunk: int = 8192, prior: bool = False) -> None:
-        if kernel not in KERNELS:
-            raise ConfigError("kernel", f"unknown GP kernel {kernel!r}; known: {sorted(KERNELS)}")
+        KERNELS.get(kernel)  # an unknown name is refused now, not at the first fit
         self.kernel = kernel
         self.chunk = chunk
         self.prior = prior
@@ -76,7 +74,7 @@ class GPSurrogate(Surrogate):
         Xt = torch.as_tensor(X, dtype=torch.float64)
         yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
         features = Xt.shape[-1] - (1 if self.prior else 0)
-        covar = KERNELS[self.kernel](features)
+        covar = KERNELS.get(self.kernel)(features)
         mean = None
         if self.prior:
             covar.active_dims = torch.arange(features)

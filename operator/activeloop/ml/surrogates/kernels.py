@@ -12,6 +12,8 @@ from gpytorch.constraints import Positive
 from gpytorch.kernels import Kernel
 from typing_extensions import override
 
+from activeloop.registry import Registry
+
 
 class EpistasisKernel(Kernel):
     """All-orders epistasis kernel on one-hot features.
@@ -166,12 +168,11 @@ def _rbf(dim: int) -> Kernel:
     return get_covar_module_with_dim_scaled_prior(ard_num_dims=dim)
 
 
-KERNELS: dict[str, Callable[[int], Kernel]] = {
-    "rbf": _rbf,
-    "epistasis": lambda dim: EpistasisKernel(max_order=4),
-    "epistasis2": lambda dim: EpistasisKernel(max_order=2),
-    "soft_epistasis": _soft_epistasis,
-}
+KERNELS: Registry[Callable[[int], Kernel]] = Registry("kernel", "GP kernel")
 """GP kernels by config name; each factory takes the input dimension."""
+KERNELS.add("rbf", _rbf)
+KERNELS.add("epistasis", lambda dim: EpistasisKernel(max_order=4))
+KERNELS.add("epistasis2", lambda dim: EpistasisKernel(max_order=2))
+KERNELS.add("soft_epistasis", _soft_epistasis)
 
 __all__ = ["KERNELS", "EpistasisKernel", "EpistasisTables", "SoftEpistasisKernel", "one_hot_tokens"]
