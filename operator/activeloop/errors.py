@@ -109,3 +109,7 @@ class UnauthorizedError(ActiveLoopError, PermissionError):
 
 class ConflictError(ActiveLoopError):
     """The request conflicts with what exists (a campaign of that name, an idempotency key reused)."""
+
+
+class TooLargeError(ActiveLoopError):
+    """An upload over a limit (bytes, rows, cells, or the uncompressed size of a workbook)."""

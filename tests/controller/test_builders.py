@@ -2,15 +2,9 @@
 
 import pytest
 
+from activeloop.api.naming import dns_name, job_name
 from activeloop.api.resources import CampaignResourceSpec, StudentModelSpec
-from activeloop.controller.builders import (
-    adopt,
-    build_distil_job,
-    build_loopround,
-    build_step_job,
-    dns_name,
-    job_name,
-)
+from activeloop.controller.builders import adopt, build_distil_job, build_loopround, build_step_job
 from activeloop.controller.config import OperatorConfig
 from activeloop.landscapes import GB1_PARENT
 

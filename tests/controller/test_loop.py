@@ -10,6 +10,7 @@ import pytest
 
 from activeloop.controller.config import OperatorConfig
 from activeloop.controller.loop import CampaignLoop, StoreCache
+from activeloop.controller.metrics import Metrics
 from activeloop.landscapes import GB1_PARENT
 from activeloop.steps import get_step
 from activeloop.store import LocalStore
@@ -52,7 +53,7 @@ def world(tmp_path):
     kube = FakeKube()
     store = CountingStore(tmp_path / "store")
     config = OperatorConfig(store_uri=(tmp_path / "store").as_uri())
-    loop = CampaignLoop(kube, config, OneStore(store))
+    loop = CampaignLoop(kube, config, Metrics(), OneStore(store))
     kube.create_if_absent("campaigns", NS, {"apiVersion": "activeloop.dev/v1alpha1", "kind": "Campaign",
                                             "metadata": {"name": "c", "namespace": NS}, "spec": {
         "parentSequence": GB1_PARENT, "library": {"sites": [39, 40]}, "initialBatchSize": 10,

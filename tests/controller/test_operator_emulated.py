@@ -375,7 +375,9 @@ def test_a_failing_shard_fails_the_round_with_its_reason(api, operator, jobs):
 
 
 def test_a_minimize_campaign_with_failed_wells_and_a_closed_round(api, operator, jobs, cluster):
-    from activeloop import clusterops
+    from activeloop.service.base import User
+    from activeloop.service.cluster import ClusterService
+    from activeloop.service.kube import KubeAccess
 
     create(api, "campaigns", "c7", campaign(objective={"name": "kd", "direction": "minimize"},
                                             trigger={"minFractionMeasured": 1.0, "debounceSeconds": 0}))
@@ -390,7 +392,8 @@ def test_a_minimize_campaign_with_failed_wells_and_a_closed_round(api, operator,
     valued = [r["value"] for r in rows if "value" in r]
     assert camp["bestValue"] == min(valued) and camp["failed"] == 2  # the direction is respected
     # the lab closes the round with 4 wells pending: the next round starts
-    assert clusterops.close_round("c7", NS) == 1
+    service = ClusterService([NS], None, KubeAccess(kubeconfig=True))
+    assert service.close_round(User("lab"), "c7").closed_round == 1
     r2 = wait_for("round 2 proposals", lambda: waiting(api, "c7-r2"))
     done = next(c for c in status(api, "looprounds", "c7-r1")["conditions"] if c["type"] == "Completed")
     assert done["reason"] == "ClosedByLab"

@@ -19,9 +19,10 @@ from activeloop.api.resources import (
     StudentModelSpec,
     StudentModelStatus,
 )
-from activeloop.controller import machine as m
+from activeloop.errors import ConfigError, StateError
 from activeloop.landscapes import GB1_PARENT
-from activeloop.steps.rounds import RoundProgress
+from activeloop.lifecycle import machine as m
+from activeloop.lifecycle.rounds import RoundProgress
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 NAMES = {"tune": "c-r1-tune", "acquire": "c-r1-acquire"}
@@ -128,9 +129,14 @@ def test_debounce_asks_to_look_again_when_the_quiet_time_is_over():
     assert d.status.phase == RoundPhase.WAITING_FOR_ASSAYS and d.requeue_after == pytest.approx(18.0)
 
 
-def test_terminal_rounds_never_change():
-    done = LoopRoundStatus(phase=RoundPhase.COMPLETED)
-    assert m.decide_round(view(done, progress=RoundProgress(4, 0, 0)), TRIGGER, NOW).status is done
+def test_terminal_rounds_keep_their_phase_and_late_results_still_count_as_theirs():
+    failed = LoopRoundStatus(phase=RoundPhase.FAILED)
+    assert m.decide_round(view(failed, progress=RoundProgress(4, 1, 0)), TRIGGER, NOW).status is failed
+    closed = LoopRoundStatus(phase=RoundPhase.COMPLETED, proposals=["A", "B", "C", "D"], measured=1, pending=3)
+    d = m.decide_round(view(closed, progress=RoundProgress(4, 3, 1)), TRIGGER, NOW)
+    assert d.actions == () and d.status.phase == RoundPhase.COMPLETED
+    assert (d.status.measured, d.status.failed, d.status.pending) == (3, 1, 0)
+    assert m.decide_round(view(closed), TRIGGER, NOW).status is closed
 
 
 def test_deciding_twice_from_the_same_observation_gives_the_same_status():
@@ -158,9 +164,71 @@ def test_a_new_campaign_creates_round_one_unless_suspended():
     d = m.decide_campaign(cview(), NOW)
     assert d.actions == (m.CreateRound(1),) and d.status.phase == CampaignPhase.RUNNING
     assert d.status.current_round == 1 and d.status.rounds_planned == 3
-    suspended = SPEC.model_copy(update={"suspend": True})
-    d = m.decide_campaign(cview(spec=suspended), NOW)
+    d = m.decide_campaign(cview(suspend=True), NOW)
     assert d.actions == () and d.status.phase == CampaignPhase.PENDING
+
+
+def test_where_the_lab_starts_rounds_a_completed_round_waits_to_be_asked():
+    done = LoopRoundStatus(phase=RoundPhase.COMPLETED)
+    for kw in ({"automatic": False}, {"suspend": True}):
+        d = m.decide_campaign(cview({1: done}, **kw), NOW)
+        assert d.actions == () and d.status.phase == CampaignPhase.READY_FOR_NEXT_ROUND
+        assert d.status.current_round == 1
+    d = m.decide_campaign(cview({1: done}, automatic=False, start_requested=True), NOW)
+    assert d.actions == (m.CreateRound(2),) and d.status.phase == CampaignPhase.RUNNING
+    assert m.decide_campaign(cview(automatic=False), NOW).status.phase == CampaignPhase.PENDING
+    assert m.decide_campaign(cview({1: done}, suspend=True, start_requested=True), NOW).actions == ()
+
+
+def test_a_close_made_before_the_proposals_landed_is_refused():
+    """A round closed while still tuning would complete the moment its batch appears, and the
+    batch would never be assayed: the close counts only when made after the proposals landed."""
+    st = LoopRoundStatus(phase=RoundPhase.ACQUIRING, inputs=INPUTS)
+    jobs = {"tune": ok_job("tune"), "acquire": ok_job("acquire")}
+    outputs = {"tune": TUNED, "acquire": PROPOSED}
+    early = m.decide_round(view(st, inputs=INPUTS, jobs=jobs, outputs=outputs, close=True,
+                                progress=RoundProgress(4, 0, 0)), TRIGGER, NOW)
+    assert early.status.phase == RoundPhase.WAITING_FOR_ASSAYS and early.status.waiting_generation == 1
+    assert [c.reason for c in early.status.conditions if c.type == "CloseRefused"] == ["ClosedBeforeProposals"]
+    # looked at again with the same spec: still refused; a later change of the spec closes it
+    again = m.decide_round(m.RoundView(name="c-r1", number=1, generation=1, status=early.status, job_names=NAMES,
+                                       close=True, progress=RoundProgress(4, 0, 0)), TRIGGER, NOW)
+    assert again.status.phase == RoundPhase.WAITING_FOR_ASSAYS
+    later = m.decide_round(m.RoundView(name="c-r1", number=1, generation=3, status=early.status, job_names=NAMES,
+                                       close=True, progress=RoundProgress(4, 0, 0)), TRIGGER, NOW)
+    assert later.status.phase == RoundPhase.COMPLETED
+    assert not [c for c in later.status.conditions if c.type == "CloseRefused"]
+    assert {c.reason for c in later.status.conditions if c.type == "Completed"} == {"ClosedByLab"}
+
+
+@pytest.mark.parametrize(("current", "phase", "plan"), [
+    (0, None, m.NextRound(start=1)),
+    (2, RoundPhase.WAITING_FOR_ASSAYS, m.NextRound(start=3, close=2)),
+    (2, RoundPhase.COMPLETED, m.NextRound(start=3)),
+    (2, RoundPhase.FAILED, m.NextRound(start=2, retry=True)),
+])
+def test_the_next_round_is_planned_from_where_the_campaign_stands(current, phase, plan):
+    assert m.plan_next_round(current, phase, 4, "extend it") == plan
+
+
+def test_the_next_round_is_refused_while_one_is_prepared_or_when_rounds_are_done():
+    for phase in (RoundPhase.PENDING, RoundPhase.TUNING, RoundPhase.SCORING, RoundPhase.ACQUIRING):
+        with pytest.raises(StateError, match=f"round 2 is being prepared \\({phase.value}\\)"):
+            m.plan_next_round(2, phase, 4, "extend it")
+        # where nobody prepares it (a workstation command ended), the round is finished instead
+        assert m.plan_next_round(2, phase, 4, "", nobody_prepares=True) == m.NextRound(start=2, resume=True)
+    with pytest.raises(StateError, match=r"done its 3 rounds .*; to go on, extend it"):
+        m.plan_next_round(3, RoundPhase.WAITING_FOR_ASSAYS, 3, "extend it")
+
+
+def test_only_a_round_waiting_for_results_can_be_closed_and_rounds_only_grow():
+    m.check_close(2, RoundPhase.WAITING_FOR_ASSAYS)
+    for phase in set(RoundPhase) - {RoundPhase.WAITING_FOR_ASSAYS}:
+        with pytest.raises(StateError, match=f"round 2 is {phase.value}: only a round waiting for assay results"):
+            m.check_close(2, phase)
+    m.check_extend(5, 4)
+    with pytest.raises(ConfigError, match="rounds: 3 is below the campaign's 4"):
+        m.check_extend(3, 4)
 
 
 def test_a_completed_round_starts_the_next_until_rounds_plus_one_are_done():

@@ -77,8 +77,12 @@ class CampaignPhase(str, Enum):
     PENDING = "Pending"
     RUNNING = "Running"
     WAITING_FOR_ASSAYS = "WaitingForAssays"
+    READY_FOR_NEXT_ROUND = "ReadyForNextRound"
     COMPLETED = "Completed"
     FAILED = "Failed"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class CampaignStatus(Model):
@@ -123,6 +127,9 @@ class RoundPhase(str, Enum):
     WAITING_FOR_ASSAYS = "WaitingForAssays"
     COMPLETED = "Completed"
     FAILED = "Failed"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class StepCost(Model):
@@ -178,6 +185,8 @@ class LoopRoundStatus(Model):
     measured: int = Field(0, description="Proposals of this round with a measured value.")
     failed: int = Field(0, description="Proposals of this round whose wells failed.")
     pending: int = Field(0, description="Proposals of this round without a result.")
+    waiting_generation: int | None = Field(
+        None, description="metadata.generation when the proposals landed: only a later spec.close closes the round.")
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
 

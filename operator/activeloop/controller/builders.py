@@ -6,52 +6,13 @@ handlers treat as "already done": a restart or a retry never duplicates a Job or
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from activeloop.api.names import GPU_STEPS, STEP_NAMES, Step
+from activeloop.api.naming import LABEL_OWNER, distil_job_name, job_name, labels, round_name
 from activeloop.api.resources import API_VERSION, CampaignResourceSpec, StudentModelSpec
 from activeloop.controller.config import OperatorConfig
-
-MANAGED_BY = "activeloop-operator"
-LABEL_CAMPAIGN = "activeloop.dev/campaign"
-LABEL_ROUND = "activeloop.dev/round"
-LABEL_STEP = "activeloop.dev/step"
-LABEL_OWNER = "activeloop.dev/owner"
-STEPS = ("tune", "score", "acquire", "distil")
-
-
-def dns_name(*parts: str | int, limit: int = 63) -> str:
-    """``a-b-c`` lower-cased; names too long are cut and end in a short hash (stable)."""
-    name = "-".join(str(p) for p in parts).lower()
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9].rstrip('-')}-{digest}"
-
-
-def round_name(campaign: str, round_number: int) -> str:
-    """Name of a campaign's LoopRound."""
-    return dns_name(campaign, f"r{round_number}")
-
-
-def job_name(campaign: str, round_number: int, step: str) -> str:
-    """Name of a step Job of a round (Job names must fit in 63 characters)."""
-    return dns_name(campaign, f"r{round_number}", step)
-
-
-def labels(campaign: str, round_number: int | None = None, step: str | None = None) -> dict[str, str]:
-    """Labels of every object made for a campaign (round and step where they apply)."""
-    out = {
-        "app.kubernetes.io/name": "activeloop",
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        LABEL_CAMPAIGN: campaign,
-    }
-    if round_number is not None:
-        out[LABEL_ROUND] = str(round_number)
-    if step is not None:
-        out[LABEL_STEP] = step
-    return out
 
 
 def build_loopround(campaign: str, round_number: int) -> dict[str, Any]:
@@ -119,14 +80,15 @@ def build_step_job(
     shard is retried ``backoffLimit`` times on its own (``backoffLimitPerIndex``), and the Job fails
     as soon as one shard has failed for good (``maxFailedIndexes: 0``).
     """
-    if step not in STEPS:
+    if step not in STEP_NAMES:
         raise ValueError(f"unknown step {step!r}")
+    step = Step(step).value
     jobs = spec.jobs
     resources: dict[str, dict[str, Any]] = {
         "requests": {"cpu": jobs.cpu, "memory": jobs.memory},
         "limits": {"memory": jobs.memory},
     }
-    if jobs.gpu and step in ("tune", "distil"):
+    if jobs.gpu and step in GPU_STEPS:
         resources["limits"][config.gpu_resource] = jobs.gpu
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -173,7 +135,7 @@ def build_step_job(
         "ttlSecondsAfterFinished": 7 * 24 * 3600,
         "template": {"metadata": {"labels": lbl}, "spec": pod_spec},
     }
-    if step == "score":
+    if step == Step.SCORE:
         del job_spec["backoffLimit"]
         job_spec.update(completionMode="Indexed", completions=shards,
                         parallelism=min(spec.acquisition.parallelism, shards),
@@ -194,8 +156,8 @@ def build_distil_job(
     store_uri: str,
 ) -> dict[str, Any]:
     """The Job of a StudentModel: the distil step of the teacher's round, named after the student."""
-    job = build_step_job(spec.campaign, campaign_spec, spec.round, "distil", config, store_uri)
-    job["metadata"]["name"] = dns_name(student, "distil")
+    job = build_step_job(spec.campaign, campaign_spec, spec.round, Step.DISTIL, config, store_uri)
+    job["metadata"]["name"] = distil_job_name(student)
     job["metadata"]["labels"][LABEL_OWNER] = student
     job["spec"]["template"]["metadata"]["labels"][LABEL_OWNER] = student
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]

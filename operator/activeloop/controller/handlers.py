@@ -26,14 +26,14 @@ from typing import Any
 
 import kopf
 
+from activeloop.api import naming
 from activeloop.api.resources import API_VERSION, GROUP, VERSION
-from activeloop.controller import builders
 from activeloop.controller.config import OperatorConfig
 from activeloop.controller.kube import Kube
 from activeloop.controller.loop import CampaignLoop, Observed
-from activeloop.controller.metrics import METRICS
+from activeloop.controller.metrics import Metrics
 
-MANAGED = {"app.kubernetes.io/managed-by": builders.MANAGED_BY}
+MANAGED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
 log = logging.getLogger(__name__)
 
 
@@ -69,13 +69,14 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
     memo.config = OperatorConfig.from_env()
     settings.networking.request_timeout = memo.config.api_timeout
     memo.kube = await asyncio.to_thread(Kube, None, memo.config.api_timeout)
-    memo.loop = CampaignLoop(memo.kube, memo.config)
+    memo.metrics = Metrics()
+    memo.loop = CampaignLoop(memo.kube, memo.config, memo.metrics)
     memo.wakeups = Wakeups()
     memo.metrics_server = None
     if memo.config.metrics_port >= 0:
         from prometheus_client import start_http_server
 
-        server, _thread = start_http_server(memo.config.metrics_port)
+        server, _thread = start_http_server(memo.config.metrics_port, registry=memo.metrics.registry)
         memo.metrics_server = server
         memo.metrics_port = server.server_port
         logger.info(f"metrics on :{server.server_port}/metrics")
@@ -140,7 +141,7 @@ def students_by_campaign(name: str, namespace: str | None, meta: kopf.Meta, spec
 def jobs_by_campaign(name: str, namespace: str | None, labels: kopf.Labels, status: kopf.Status,
                      **_: Any) -> dict[Key, dict[str, Any]]:
     """Step Jobs by ``(namespace, campaign)``: name, labels and status only."""
-    return {_key(namespace, labels.get(builders.LABEL_CAMPAIGN)): {
+    return {_key(namespace, labels.get(naming.LABEL_CAMPAIGN)): {
         "name": name, "namespace": namespace, "labels": dict(labels), "status": copy.deepcopy(dict(status))}}
 
 
@@ -158,7 +159,7 @@ async def wake_campaign_of(namespace: str | None, spec: kopf.Spec, memo: kopf.Me
 @kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
 async def wake_campaign_of_job(namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
     """A step Job changed: wake its campaign's loop."""
-    memo.wakeups.wake(_key(namespace, labels.get(builders.LABEL_CAMPAIGN)))
+    memo.wakeups.wake(_key(namespace, labels.get(naming.LABEL_CAMPAIGN)))
 
 
 @kopf.on.event(GROUP, VERSION, "campaigns")
@@ -206,12 +207,12 @@ async def campaign_loop(
         try:
             result = await asyncio.to_thread(memo.loop.run, obs)
         except Exception as exc:  # retried: the next pass starts again from what it observes
-            METRICS.reconciles.labels(outcome="error").inc()
+            memo.metrics.reconciles.labels(outcome="error").inc()
             logger.warning(f"pass failed, again in {backoff:.0f}s: {type(exc).__name__}: {exc}")
             await _sleep(flag, stopped, backoff)
             backoff = min(backoff * 2, 60.0)
             continue
-        METRICS.reconciles.labels(outcome="ok").inc()
+        memo.metrics.reconciles.labels(outcome="ok").inc()
         log.debug("pass over %s/%s: %.3f s, %d writes", namespace, name,
                   asyncio.get_running_loop().time() - started, result.writes)
         backoff = 1.0
@@ -224,7 +225,7 @@ async def campaign_loop(
             await _sleep(flag, stopped, delay)
     memo.loop.forget(*key)
     memo.wakeups.forget(key)
-    METRICS.rounds.forget(*key)
+    memo.metrics.rounds.forget(*key)
 
 
 __all__ = ["Wakeups", "campaign_loop"]

@@ -14,7 +14,6 @@ accepted AssayResults changes (a fingerprint of the index).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,8 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
+from activeloop.api import naming
+from activeloop.api.names import ROUND_STEPS, Step
 from activeloop.api.resources import (
     API_VERSION,
     AssayResultSpec,
@@ -39,17 +40,18 @@ from activeloop.api.resources import (
     StudentModelSpec,
     StudentModelStatus,
 )
-from activeloop.controller import builders, machine
+from activeloop.controller import builders
 from activeloop.controller.config import OperatorConfig
 from activeloop.controller.kube import Kube
-from activeloop.controller.metrics import METRICS
-from activeloop.errors import RecordError, format_validation_error
+from activeloop.controller.metrics import Metrics
+from activeloop.errors import ActiveLoopError, RecordError, format_validation_error
+from activeloop.lifecycle import machine, observe
+from activeloop.lifecycle.rounds import progress
 from activeloop.ml.library import Library
 from activeloop.steps import ingest
-from activeloop.steps.data import SPEC_KEY, build_library, dump_spec, round_prefix, shard_key
-from activeloop.steps.rounds import progress
+from activeloop.steps.data import build_library, dump_spec
 from activeloop.steps.snapshot import read_inputs, take_snapshot
-from activeloop.store import ArtifactStore, store_from_uri
+from activeloop.store import ArtifactStore, keys, store_from_uri
 
 log = logging.getLogger(__name__)
 MAX_ITERATIONS = 6
@@ -158,9 +160,11 @@ def job_view(job: Mapping[str, Any]) -> machine.JobView:
 class CampaignLoop:
     """Reconcile passes of every campaign of one operator (one :class:`CampaignMemory` each)."""
 
-    def __init__(self, kube: Kube, config: OperatorConfig, stores: StoreCache | None = None) -> None:
+    def __init__(self, kube: Kube, config: OperatorConfig, metrics: Metrics,
+                 stores: StoreCache | None = None) -> None:
         self.kube = kube
         self.config = config
+        self.metrics = metrics
         self.stores = stores or StoreCache(config)
         self.memory: dict[tuple[str, str], CampaignMemory] = {}
 
@@ -175,8 +179,8 @@ class CampaignLoop:
         result = PassResult()
         meta = obs.campaign.get("metadata") or {}
         generation = int(meta.get("generation") or 0)
-        self._spec(mem, obs, generation)
         store = self.stores.get(obs.namespace, obs.name)
+        self._spec(mem, obs, generation, store)
         store_uri = self.config.campaign_store(obs.namespace, obs.name)
         campaign_ref = Ref("Campaign", obs.name, meta.get("uid"))
         round_statuses: dict[int, LoopRoundStatus] = {}
@@ -192,6 +196,7 @@ class CampaignLoop:
             name=obs.name, generation=generation,
             status=CampaignStatus.lenient(obs.campaign.get("status")), store_uri=store_uri,
             spec=mem.spec, spec_error=mem.spec_error, rounds=round_statuses,
+            suspend=mem.spec.suspend if mem.spec is not None else False,
             data=data.summary if data else machine.DataSummary(),
         )
         decision = machine.decide_campaign(view, now)
@@ -201,7 +206,7 @@ class CampaignLoop:
                 builders.adopt(body, obs.campaign)
                 created = self.kube.create_if_absent("looprounds", obs.namespace, body)
                 if created is not None:
-                    METRICS.rounds_started.inc()
+                    self.metrics.rounds_started.inc()
                     if data is not None:  # start it now rather than when its watch event arrives
                         entry = {"name": body["metadata"]["name"], "namespace": obs.namespace,
                                  "uid": (created.get("metadata") or {}).get("uid"), "generation": 1,
@@ -213,23 +218,23 @@ class CampaignLoop:
         if mem.spec is not None:
             self._students(obs, mem, store, now, result)
         self._write_all(obs.namespace, result)  # every action first, then the statuses
-        METRICS.observe_rounds(obs.namespace, obs.name, round_statuses)
+        self.metrics.observe_rounds(obs.namespace, obs.name, round_statuses)
         return result
 
     # ------------------------------------------------------------------------------- the spec
 
-    def _spec(self, mem: CampaignMemory, obs: Observed, generation: int) -> None:
+    def _spec(self, mem: CampaignMemory, obs: Observed, generation: int, store: ArtifactStore) -> None:
         if mem.spec_generation == generation and (mem.spec is not None or mem.spec_error):
             return
         mem.spec_generation = generation
         try:
             spec = CampaignResourceSpec.model_validate(obs.campaign.get("spec") or {})
-            library = build_library(spec.core())
+            library = build_library(spec.core(), store)
         except ValidationError as exc:
             mem.spec, mem.spec_error = None, f"Campaign {format_validation_error(exc, 'spec')}"
             return
-        except ValueError as exc:  # a library that cannot be built (variantsUri unreadable ...)
-            mem.spec, mem.spec_error = None, f"Campaign spec.library: {exc}"
+        except ActiveLoopError as exc:  # a library that cannot be built (variantsUri unreadable ...)
+            mem.spec, mem.spec_error = None, f"Campaign spec.{exc}"
             return
         mem.spec, mem.spec_error, mem.library = spec, None, library
 
@@ -239,8 +244,8 @@ class CampaignLoop:
         text = dump_spec(mem.spec.core())
         if mem.spec_stored == text:
             return
-        if not store.exists(SPEC_KEY) or store.get_bytes(SPEC_KEY) != text:
-            store.put_bytes(SPEC_KEY, text)
+        if not store.exists(keys.SPEC) or store.get_bytes(keys.SPEC) != text:
+            store.put_bytes(keys.SPEC, text)
         mem.spec_stored = text
 
     # ----------------------------------------------------------------------------- assays
@@ -275,9 +280,9 @@ class CampaignLoop:
                         declared_round=parsed.round, arrived_round=self._current_round(obs),
                         accepted_at=decision.status.accepted_at or machine.rfc3339(now)), rows)
             if decision.status.phase != status.phase:
-                METRICS.assays.labels(outcome=decision.status.phase.lower()).inc()
+                self.metrics.assays.labels(outcome=decision.status.phase.lower()).inc()
                 if decision.status.phase == "Accepted":
-                    METRICS.measurements.labels(outcome="accepted").inc(decision.status.accepted)
+                    self.metrics.measurements.labels(outcome="accepted").inc(decision.status.accepted)
             result.pending.append(("assayresults", a["name"], a.get("status"), decision.status))
             written[a["name"]] = decision.status
             result.events += [(Ref("AssayResult", a["name"], a.get("uid")), e) for e in decision.events]
@@ -297,14 +302,15 @@ class CampaignLoop:
         try:
             parsed = AssayResultSpec.model_validate(a.get("spec") or {})
         except ValidationError as exc:
-            METRICS.measurements.labels(outcome="rejected").inc(len((a.get("spec") or {}).get("measurements") or []))
+            rejected = len((a.get("spec") or {}).get("measurements") or [])
+            self.metrics.measurements.labels(outcome="rejected").inc(rejected)
             return machine.AssayCheck(False, problems=format_validation_error(exc, "spec")), None, None
         try:
             rows = ingest.check_rows(ingest.assay_spec_rows(parsed), mem.spec.core(), mem.library, a["name"])
         except RecordError as exc:
             shown = "; ".join(f"{p.column}: {p.problem}" for p in exc.problems[:20])
             more = f" (and {len(exc.problems) - 20} more)" if len(exc.problems) > 20 else ""
-            METRICS.measurements.labels(outcome="rejected").inc(len(parsed.measurements))
+            self.metrics.measurements.labels(outcome="rejected").inc(len(parsed.measurements))
             problems = f"{len(exc.problems)} invalid measurement(s): {shown}{more}"
             return machine.AssayCheck(False, problems=problems), None, None
         return (machine.AssayCheck(True, int(len(rows)), int(rows["failed"].sum()), ingest.content_hash(rows)),
@@ -312,7 +318,7 @@ class CampaignLoop:
 
     @staticmethod
     def _stored(store: ArtifactStore, name: str) -> ingest.StoredAssay | None:
-        key = f"{ingest.ASSAYS_PREFIX}{name}.json"
+        key = keys.assay_meta(name)
         return ingest.StoredAssay.from_json(store.get_bytes(key)) if store.exists(key) else None
 
     @staticmethod
@@ -335,20 +341,11 @@ class CampaignLoop:
             return mem.data
         df = ingest.measurements(store)
         body = ingest.measurements_csv(df)
-        if not store.exists("measurements.csv") or store.get_bytes("measurements.csv") != body:
-            store.put_bytes("measurements.csv", body)
-        valued = df[~df["failed"]]
-        best = None
-        if len(valued):
-            best = valued.loc[valued["value"].idxmax() if mem.spec.objective.direction == "maximize"
-                              else valued["value"].idxmin()]
+        if not store.exists(keys.MEASUREMENTS) or store.get_bytes(keys.MEASUREMENTS) != body:
+            store.put_bytes(keys.MEASUREMENTS, body)
         mem.data = CampaignData(
-            fingerprint=fingerprint,
-            summary=machine.DataSummary(
-                measured=int(len(valued)), failed=int(df["failed"].sum()),
-                best_variant=None if best is None else str(best["variant"]),
-                best_value=None if best is None else float(best["value"])),
-            measured=frozenset(valued["variant"]), failed=frozenset(df.loc[df["failed"], "variant"]),
+            fingerprint=fingerprint, summary=observe.data_summary(df, mem.spec.objective.direction),
+            measured=frozenset(df.loc[~df["failed"], "variant"]), failed=frozenset(df.loc[df["failed"], "variant"]),
         )
         return mem.data
 
@@ -372,10 +369,17 @@ class CampaignLoop:
             except ValidationError:
                 continue
             status = LoopRoundStatus.lenient(r.get("status"))
+            if status.phase == RoundPhase.COMPLETED:  # late results still count as the round's
+                late = machine.decide_round(machine.RoundView(
+                    r["name"], spec.round, int(r.get("generation") or 0), status, {},
+                    progress=progress(status.proposals, data.measured, data.failed)), mem.spec.trigger, now)
+                result.pending.append(("looprounds", r["name"], r.get("status"), late.status))
+                out[spec.round] = late.status
+                continue
             if status.phase in machine.TERMINAL_ROUND:
                 out[spec.round] = status
                 continue
-            names = {s: builders.job_name(obs.name, spec.round, s) for s in machine.ROUND_STEPS}
+            names = {str(s): naming.job_name(obs.name, spec.round, s) for s in ROUND_STEPS}
             created: dict[str, machine.JobView] = {}
             decision = None
             for _ in range(MAX_ITERATIONS):
@@ -401,12 +405,9 @@ class CampaignLoop:
         n = spec.round
         inputs = status.inputs or mem.inputs.get(n)
         if inputs is None and status.phase == RoundPhase.PENDING:
-            pinned = read_inputs(store, n)
-            if pinned is not None:
-                inputs = mem.inputs[n] = RoundInputsStatus(
-                    spec_sha256=pinned.spec_sha256, measurements_sha256=pinned.measurements_sha256,
-                    assays=len(pinned.assays), measured=pinned.measured, failed=pinned.failed,
-                    taken_at=pinned.taken_at)
+            inputs = observe.inputs_status(store, n)
+            if inputs is not None:
+                mem.inputs[n] = inputs
         views, outputs, failures = {}, {}, {}
         for step, job_name in names.items():
             job = jobs.get(job_name)
@@ -425,7 +426,7 @@ class CampaignLoop:
                     mem.failures[key] = self.kube.job_failure_message(self._ns(r), job_name)
                 failures[step] = mem.failures[key]
         prog = None
-        props = status.proposals or (outputs["acquire"].proposals if "acquire" in outputs else ())
+        props = status.proposals or (outputs[Step.ACQUIRE].proposals if Step.ACQUIRE in outputs else ())
         if props:
             prog = progress(props, data.measured, data.failed)
         return machine.RoundView(
@@ -437,38 +438,15 @@ class CampaignLoop:
     def _ns(obj: Mapping[str, Any]) -> str:
         return obj["namespace"]
 
-    def _output(self, mem: CampaignMemory, store: ArtifactStore, n: int, step: str) -> machine.StepOutput | None:
-        key = (n, step)
-        if key in mem.outputs:
-            return mem.outputs[key]
-        if step == "score":
-            return self._shards_output(mem, store, n)
-        record_key = f"{round_prefix(n)}/{step}.json"
-        if not store.exists(record_key):
-            return None
-        record = json.loads(store.get_bytes(record_key))
-        proposals: tuple[str, ...] = ()
-        if step == "acquire":
-            props = pd.read_csv(io.BytesIO(store.get_bytes(f"{round_prefix(n)}/proposals.csv")),
-                                dtype={"variant": str}, keep_default_na=False)
-            proposals = tuple(props["variant"])
-        mem.outputs[key] = machine.StepOutput(store.uri(record_key), record, proposals)
-        return mem.outputs[key]
-
     @staticmethod
-    def _shards_output(mem: CampaignMemory, store: ArtifactStore, n: int) -> machine.StepOutput | None:
-        """A finished score Job's output: every shard's record (``None`` while one is missing)."""
-        tune = json.loads(store.get_bytes(f"{round_prefix(n)}/tune.json"))
-        shards = int(tune.get("shards") or 1)
-        keys = [shard_key(n, i) for i in range(shards)]
-        if not all(store.exists(k) for k in keys):
-            return None
-        records = [json.loads(store.get_bytes(k)) for k in keys]
-        summary = {"shards": shards, "ranked": sum(int(r["ranked"]) for r in records),
-                   "cost": {"wall_seconds": max(float(r["seconds"]) for r in records),
-                            "cpu_seconds": sum(float(r["seconds"]) for r in records)}}
-        mem.outputs[(n, "score")] = machine.StepOutput(store.uri(f"{round_prefix(n)}/shards") + "/", summary)
-        return mem.outputs[(n, "score")]
+    def _output(mem: CampaignMemory, store: ArtifactStore, n: int, step: str) -> machine.StepOutput | None:
+        key = (n, step)
+        if key not in mem.outputs:
+            output = observe.step_output(store, n, step)
+            if output is None:
+                return None
+            mem.outputs[key] = output
+        return mem.outputs[key]
 
     def _round_action(self, action: machine.Action, obs: Observed, r: Mapping[str, Any], mem: CampaignMemory,
                       store: ArtifactStore, created: dict[str, machine.JobView], quiet_for: float,
@@ -482,20 +460,19 @@ class CampaignLoop:
             builders.adopt(job, {"apiVersion": API_VERSION, "kind": "LoopRound", "metadata": {
                 "name": r["name"], "uid": r.get("uid"), "namespace": obs.namespace}})
             if self.kube.create_job_if_absent(obs.namespace, job):
-                METRICS.jobs_created.labels(step=action.step).inc()
-                if action.step == "tune" and action.round > 1 and quiet_for != float("inf"):
-                    METRICS.assay_to_job.observe(quiet_for)
+                self.metrics.jobs_created.labels(step=action.step).inc()
+                if action.step == Step.TUNE and action.round > 1 and quiet_for != float("inf"):
+                    self.metrics.assay_to_job.observe(quiet_for)
             created[action.step] = machine.JobView(job["metadata"]["name"], None)
 
-    @staticmethod
-    def _round_metrics(old: LoopRoundStatus, new: LoopRoundStatus) -> None:
-        for step in machine.ROUND_STEPS:
+    def _round_metrics(self, old: LoopRoundStatus, new: LoopRoundStatus) -> None:
+        for step in ROUND_STEPS:
             before, after = getattr(old, step), getattr(new, step)
             if after.state in ("Succeeded", "Failed") and before.state != after.state:
-                METRICS.jobs_finished.labels(step=step, outcome=after.state.lower()).inc()
+                self.metrics.jobs_finished.labels(step=step, outcome=after.state.lower()).inc()
                 start, end = _parse_time(after.started_at), _parse_time(after.finished_at)
                 if start is not None and end is not None:
-                    METRICS.job_seconds.labels(step=step).observe(max(0.0, end - start))
+                    self.metrics.job_seconds.labels(step=step).observe(max(0.0, end - start))
 
     # ----------------------------------------------------------------------------- students
 
@@ -511,12 +488,12 @@ class CampaignLoop:
                 spec, error = StudentModelSpec.model_validate(s.get("spec") or {}), None
             except ValidationError as exc:
                 spec, error = None, f"StudentModel {format_validation_error(exc, 'spec')}"
-            job_name = builders.dns_name(s["name"], "distil")
+            job_name = naming.distil_job_name(s["name"])
             job = jobs.get(job_name)
             jv = job_view(job) if job is not None else None
             metrics_doc, failure = None, None
             if jv is not None and jv.outcome is True:
-                key = f"students/{s['name']}/metrics.json"
+                key = keys.student_metrics(s["name"])
                 metrics_doc = json.loads(store.get_bytes(key)) if store.exists(key) else None
             if jv is not None and jv.outcome is False:
                 failure = self.kube.job_failure_message(obs.namespace, job_name)
@@ -531,7 +508,7 @@ class CampaignLoop:
                     builders.adopt(body, {"apiVersion": API_VERSION, "kind": "StudentModel", "metadata": {
                         "name": s["name"], "uid": s.get("uid"), "namespace": obs.namespace}})
                     if self.kube.create_job_if_absent(obs.namespace, body):
-                        METRICS.jobs_created.labels(step="distil").inc()
+                        self.metrics.jobs_created.labels(step=Step.DISTIL.value).inc()
             result.pending.append(("studentmodels", s["name"], s.get("status"), decision.status))
             result.events += [(Ref("StudentModel", s["name"], s.get("uid")), e) for e in decision.events]
 

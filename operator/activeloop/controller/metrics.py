@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from threading import Lock
 
-from prometheus_client import Counter, Histogram
-from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from activeloop.api.resources import LoopRoundStatus, RoundPhase
@@ -53,29 +53,30 @@ class _RoundsByPhase(Collector):
 
 
 class Metrics:
-    """The operator's metrics (registered once per process in the default registry)."""
+    """The operator's metrics, in a registry of their own (made by the operator at startup and
+    passed to what records them: nothing is registered at import)."""
 
-    def __init__(self) -> None:
-        self.reconciles = Counter("activeloop_reconcile", "Campaign loop passes", ["outcome"])
-        self.jobs_created = Counter("activeloop_step_jobs_created", "Step Jobs created", ["step"])
-        self.jobs_finished = Counter("activeloop_step_jobs_finished", "Step Jobs finished", ["step", "outcome"])
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.reconciles = Counter("activeloop_reconcile", "Campaign loop passes", ["outcome"], registry=r)
+        self.jobs_created = Counter("activeloop_step_jobs_created", "Step Jobs created", ["step"], registry=r)
+        self.jobs_finished = Counter("activeloop_step_jobs_finished", "Step Jobs finished", ["step", "outcome"],
+                                     registry=r)
         self.job_seconds = Histogram("activeloop_step_job_seconds", "Step Job duration", ["step"],
-                                     buckets=_BUCKETS)
-        self.rounds_started = Counter("activeloop_rounds_started", "LoopRounds created")
-        self.assays = Counter("activeloop_assays", "AssayResults decided", ["outcome"])
-        self.measurements = Counter("activeloop_measurements", "Measurements checked", ["outcome"])
+                                     buckets=_BUCKETS, registry=r)
+        self.rounds_started = Counter("activeloop_rounds_started", "LoopRounds created", registry=r)
+        self.assays = Counter("activeloop_assays", "AssayResults decided", ["outcome"], registry=r)
+        self.measurements = Counter("activeloop_measurements", "Measurements checked", ["outcome"], registry=r)
         self.assay_to_job = Histogram("activeloop_assay_to_job_seconds",
                                       "From the last accepted AssayResult to the next round's tune Job",
-                                      buckets=_BUCKETS)
+                                      buckets=_BUCKETS, registry=r)
         self.rounds = _RoundsByPhase()
-        REGISTRY.register(self.rounds)
+        r.register(self.rounds)
 
     def observe_rounds(self, namespace: str, name: str, rounds: Mapping[int, LoopRoundStatus]) -> None:
         """Record the rounds a campaign's pass saw (for ``activeloop_rounds``)."""
         self.rounds.update(namespace, name, rounds)
 
 
-METRICS = Metrics()
-"""The process's metrics."""
-
-__all__ = ["METRICS", "Metrics"]
+__all__ = ["Metrics"]

@@ -1,12 +1,15 @@
-"""The operator's state machine: every Campaign, LoopRound, AssayResult and StudentModel
-transition, as pure functions.
+"""The state machine of campaigns: every Campaign, LoopRound, AssayResult and StudentModel
+transition, and the rules of the lab's own actions (close a round, start the next), as pure
+functions. The operator and the workstation both run it: the operator executes the actions with
+Kubernetes objects (:mod:`activeloop.controller.loop`), the workstation in-process over a run
+directory (:mod:`activeloop.local.runner`).
 
 Each ``decide_*`` takes what the operator observed of one object (a ``*View``: its status, its
 Jobs, what its steps wrote to the store) and the time, and returns a :class:`Decision`: the status
 the object should have (built from the ``api`` status models), the actions that bring the world
-there (create a Job, take a snapshot ...), and when to look again. Deciders do no I/O; the
-campaign loop (:mod:`activeloop.controller.loop`) observes, calls them, executes the actions
-(each idempotent, Jobs by deterministic names) and writes the statuses. Since a decision depends
+there (create a Job, take a snapshot ...), and when to look again. Deciders do no I/O; a runner
+observes, calls them, executes the actions (each idempotent, Jobs by deterministic names) and
+writes the statuses. Since a decision depends
 only on what is observed, a restarted or retried loop decides the same again: nothing is done
 twice and nothing is lost.
 
@@ -14,13 +17,19 @@ LoopRound::
 
     Pending --snapshot--> Tuning --tune Job ok--> [Scoring --score Indexed Job ok-->] Acquiring
     Acquiring --acquire Job ok--> WaitingForAssays   (Scoring: sharded rounds only, ``shards`` > 1)
-    WaitingForAssays --enough results (+ quiet time) or spec.close--> Completed
+    WaitingForAssays --enough results (+ quiet time) or a close--> Completed
+    (a close made before the proposals landed is refused: that batch is still to be assayed)
     Tuning | Scoring | Acquiring --Job failed after its retries (a shard: its own)--> Failed
 
 Campaign::
 
-    Pending (suspended before round 1) | Running (a round's steps run) | WaitingForAssays
-    -> Completed (round rounds + 1 completed) ; Failed (invalid spec, or a round failed)
+    Pending (no round yet: suspended, or waiting to be asked) | Running (a round's steps run)
+    | WaitingForAssays | ReadyForNextRound (the last round completed, the next not started:
+    suspended, or waiting to be asked) -> Completed (round rounds + 1 completed)
+    ; Failed (invalid spec, or a round failed)
+
+    On a cluster a completed round starts the next at once (``automatic``); on a workstation the
+    next round starts when the lab asks (``start_requested``).
 
 AssayResult: ``Pending -> Accepted | Rejected``; ``Accepted -> Superseded`` when a correction
 naming it is accepted. An edit of an accepted object is refused (it stays ``Accepted``).
@@ -34,11 +43,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
-from activeloop.api.campaign import RoundTrigger
+from activeloop.api.campaign import CampaignSpec, RoundTrigger
+from activeloop.api.names import ROUND_STEPS, Step
 from activeloop.api.resources import (
     AssayResultStatus,
     CampaignPhase,
-    CampaignResourceSpec,
     CampaignStatus,
     Condition,
     LoopRoundStatus,
@@ -49,12 +58,12 @@ from activeloop.api.resources import (
     StudentModelSpec,
     StudentModelStatus,
 )
-from activeloop.steps.rounds import RoundProgress, is_complete
+from activeloop.errors import ConfigError, StateError
+from activeloop.lifecycle.rounds import RoundProgress, is_complete
 
 S = TypeVar("S")
-STEP_OF_PHASE = {RoundPhase.TUNING: "tune", RoundPhase.SCORING: "score", RoundPhase.ACQUIRING: "acquire"}
-ROUND_STEPS = tuple(STEP_OF_PHASE.values())
-"""A round's steps, in order (``score`` only in sharded rounds)."""
+STEP_OF_PHASE = dict(zip((RoundPhase.TUNING, RoundPhase.SCORING, RoundPhase.ACQUIRING), ROUND_STEPS, strict=True))
+"""The step each working phase of a round runs."""
 TERMINAL_ROUND = (RoundPhase.COMPLETED, RoundPhase.FAILED)
 
 
@@ -202,6 +211,10 @@ def _cost(record: Mapping[str, Any]) -> StepCost | None:
 def decide_round(v: RoundView, trigger: RoundTrigger, now: datetime) -> Decision[LoopRoundStatus]:
     """The next status of a LoopRound and the actions that lead there (see the module docstring)."""
     st = v.status
+    if st.phase == RoundPhase.COMPLETED and v.progress is not None:
+        # results that arrive after a round completed (closed early) still count as its own
+        p = v.progress
+        return Decision(st.model_copy(update={"measured": p.measured, "failed": p.failed, "pending": p.pending}))
     if st.phase in TERMINAL_ROUND:
         return Decision(st)
     ts, gen = rfc3339(now), v.generation
@@ -245,13 +258,13 @@ def decide_round(v: RoundView, trigger: RoundTrigger, now: datetime) -> Decision
             break
         upd[step] = StepStatus(**base, state="Succeeded", attempts=job.failures + 1,
                                record_uri=output.uri, cost=_cost(output.record))
-        if step == "tune":
+        if step == Step.TUNE:
             upd["model_sha256"] = (output.record.get("model_sha256") or {}).get("adapter_model.safetensors")
             conditions = with_condition(conditions, "Tuned", "True", "TuneJobSucceeded",
                                         _tuned_message(output.record), gen, now)
             upd["shards"] = int(output.record.get("shards") or 1)
             phase = RoundPhase.SCORING if upd["shards"] > 1 else RoundPhase.ACQUIRING
-        elif step == "score":
+        elif step == Step.SCORE:
             conditions = with_condition(conditions, "Scored", "True", "ScoreJobSucceeded",
                                         f"{output.record.get('ranked', 0):,} candidates ranked in "
                                         f"{output.record.get('shards', 0)} shards", gen, now)
@@ -264,18 +277,30 @@ def decide_round(v: RoundView, trigger: RoundTrigger, now: datetime) -> Decision
             events.append(Event("Normal", "Proposed", f"round {v.number}: {len(output.proposals)} variants "
                                                       "proposed; waiting for assay results"))
             phase = RoundPhase.WAITING_FOR_ASSAYS
+            upd["waiting_generation"] = gen
     if phase == RoundPhase.WAITING_FOR_ASSAYS:
         proposed = len(upd.get("proposals", st.proposals))
         p = v.progress or RoundProgress(proposed, 0, 0)
         upd.update(measured=p.measured, failed=p.failed, pending=p.pending)
-        if is_complete(p, trigger, v.close):
-            wait = 0.0 if v.close else trigger.debounce_seconds - v.quiet_for
+        # a close counts only when made after the proposals landed: closing a round that is still
+        # being prepared would complete it the moment its batch appears, and lose that batch
+        waiting_since = upd.get("waiting_generation", st.waiting_generation)
+        close = v.close and (waiting_since is None or gen > waiting_since)
+        if v.close and not close:
+            conditions = with_condition(
+                conditions, "CloseRefused", "True", "ClosedBeforeProposals",
+                f"round {v.number} was closed before its proposals were made; its batch is still to be "
+                "assayed. To close it now, set spec.close to false and then to true again", gen, now)
+        else:
+            conditions = [c for c in conditions if c.type != "CloseRefused"]
+        if is_complete(p, trigger, close):
+            wait = 0.0 if close else trigger.debounce_seconds - v.quiet_for
             if wait > 0:
                 requeue = wait
             else:
                 phase = RoundPhase.COMPLETED
                 upd["completed_at"] = ts
-                reason = "ClosedByLab" if v.close and p.done < p.needed(trigger) else "AssaysRecorded"
+                reason = "ClosedByLab" if close and p.done < p.needed(trigger) else "AssaysRecorded"
                 message = f"{p.done} of {p.proposed} proposals have a result ({p.failed} failed wells)"
                 conditions = with_condition(conditions, "Completed", "True", reason, message, gen, now)
                 events.append(Event("Normal", "RoundCompleted", f"round {v.number}: {message}"))
@@ -306,16 +331,28 @@ class DataSummary:
 @dataclass(frozen=True)
 class CampaignView:
     """Everything :func:`decide_campaign` needs: the spec (or why it is invalid), the rounds'
-    statuses as just decided, and the data summary."""
+    statuses as just decided, and the data summary.
+
+    ``automatic``: a round starts as soon as the last one completes (a cluster); otherwise only when
+    ``start_requested`` (a workstation, where the lab starts each round). ``suspend``: no round starts.
+    """
 
     name: str
     generation: int
     status: CampaignStatus
     store_uri: str
-    spec: CampaignResourceSpec | None = None
+    spec: CampaignSpec | None = None
     spec_error: str | None = None
     rounds: Mapping[int, LoopRoundStatus] = field(default_factory=dict)
     data: DataSummary = field(default_factory=DataSummary)
+    suspend: bool = False
+    automatic: bool = True
+    start_requested: bool = False
+
+    @property
+    def may_start(self) -> bool:
+        """Whether a due round may be created now."""
+        return not self.suspend and (self.automatic or self.start_requested)
 
 
 def decide_campaign(v: CampaignView, now: datetime) -> Decision[CampaignStatus]:
@@ -336,7 +373,7 @@ def decide_campaign(v: CampaignView, now: datetime) -> Decision[CampaignStatus]:
         current = max(v.rounds, default=0)
         last = v.rounds.get(current)
         if last is None:
-            if spec.suspend:
+            if not v.may_start:
                 phase = CampaignPhase.PENDING
             else:
                 actions.append(CreateRound(1))
@@ -349,8 +386,8 @@ def decide_campaign(v: CampaignView, now: datetime) -> Decision[CampaignStatus]:
         elif last.phase == RoundPhase.COMPLETED:
             if current >= spec.total_rounds:
                 phase = CampaignPhase.COMPLETED
-            elif spec.suspend:
-                phase = CampaignPhase.WAITING_FOR_ASSAYS
+            elif not v.may_start:
+                phase = CampaignPhase.READY_FOR_NEXT_ROUND
             else:
                 actions.append(CreateRound(current + 1))
                 current, phase = current + 1, CampaignPhase.RUNNING
@@ -370,6 +407,61 @@ def decide_campaign(v: CampaignView, now: datetime) -> Decision[CampaignStatus]:
                measured=v.data.measured, failed=v.data.failed,
                best_variant=v.data.best_variant, best_value=v.data.best_value)
     return Decision(st.model_copy(update=upd), tuple(actions), None, tuple(events))
+
+
+# ---------------------------------------------------------------------------- the lab's actions
+
+
+def check_close(number: int, phase: RoundPhase) -> None:
+    """Refuse to close a round that is not waiting for assay results (:class:`StateError`).
+
+    Closing a round that is still being prepared would complete it the moment its proposals land,
+    so that batch would never be assayed; a completed or failed round has nothing to close.
+    """
+    if phase != RoundPhase.WAITING_FOR_ASSAYS:
+        raise StateError(f"round {number} is {phase.value}: only a round waiting for assay results can be closed")
+
+
+@dataclass(frozen=True)
+class NextRound:
+    """What "start the next round" does: close the current round first (``close``), then start
+    round ``start``; ``retry``: start a failed round's steps again; ``resume``: finish a round
+    that a command which ended left half-prepared."""
+
+    start: int
+    close: int | None = None
+    retry: bool = False
+    resume: bool = False
+
+
+def plan_next_round(current: int, phase: RoundPhase | None, total_rounds: int, extend_hint: str,
+                    nobody_prepares: bool = False) -> NextRound:
+    """The plan of "start the next round" for a campaign whose latest round is ``current`` (0: none)
+    in ``phase``, or :class:`StateError` saying why not (``extend_hint``: how to allow more rounds).
+
+    A round waiting for results is closed first, whatever is pending; a failed round is started
+    again; a round being prepared is left alone, unless ``nobody_prepares`` (the caller holds the
+    workstation's runner lock: the round was left by a command that ended), then it is finished;
+    past ``total_rounds`` nothing starts.
+    """
+    if current == 0 or phase is None:
+        return NextRound(start=1)
+    if phase == RoundPhase.FAILED:
+        return NextRound(start=current, retry=True)
+    if phase not in (RoundPhase.WAITING_FOR_ASSAYS, RoundPhase.COMPLETED):
+        if nobody_prepares:
+            return NextRound(start=current, resume=True)
+        raise StateError(f"round {current} is being prepared ({phase.value}); its proposals come first")
+    if current >= total_rounds:
+        raise StateError(f"the campaign has done its {total_rounds} rounds (the first batch and "
+                         f"rounds: {total_rounds - 1}); to go on, {extend_hint}")
+    return NextRound(start=current + 1, close=current if phase == RoundPhase.WAITING_FOR_ASSAYS else None)
+
+
+def check_extend(new_rounds: int, old_rounds: int) -> None:
+    """Refuse to lower a campaign's ``rounds`` (rounds are never taken back)."""
+    if new_rounds < old_rounds:
+        raise ConfigError("rounds", f"{new_rounds} is below the campaign's {old_rounds}; rounds are never taken back")
 
 
 # -------------------------------------------------------------------------------------- assays
@@ -507,6 +599,8 @@ def decide_student(v: StudentView, now: datetime) -> Decision[StudentModelStatus
 
 
 __all__ = [
+    "STEP_OF_PHASE",
+    "TERMINAL_ROUND",
     "Action",
     "AssayCheck",
     "AssayView",
@@ -518,16 +612,20 @@ __all__ = [
     "Decision",
     "Event",
     "JobView",
+    "NextRound",
     "RoundView",
     "StepOutput",
     "StoreAssay",
     "StudentView",
     "TakeSnapshot",
+    "check_close",
+    "check_extend",
     "decide_assay",
     "decide_campaign",
     "decide_round",
     "decide_student",
     "job_outcome",
+    "plan_next_round",
     "rfc3339",
     "with_condition",
 ]

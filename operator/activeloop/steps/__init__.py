@@ -13,15 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import import_module
 
-STEP_NAMES = ("tune", "score", "acquire", "distil")
-"""Steps by name, as the operator's Jobs and ``python -m activeloop.steps`` call them."""
+from activeloop.api.names import Step
+from activeloop.registry import Registry
+
+STEPS: Registry[str] = Registry("step")
+"""The module of each step (imported when the step is asked for)."""
+for _step in Step:
+    STEPS.add(_step.value, f"{__name__}.{_step.value}")
 
 
 def get_step(name: str) -> Callable[..., dict]:
-    """The step function called ``name`` (imports its module now)."""
-    if name not in STEP_NAMES:
-        raise KeyError(f"unknown step {name!r}; known: {list(STEP_NAMES)}")
-    return getattr(import_module(f"activeloop.steps.{name}"), name)
+    """The step function called ``name`` (imports its module now); :class:`ConfigError` if unknown."""
+    return getattr(import_module(STEPS.get(str(name))), str(name))
 
 
-__all__ = ["STEP_NAMES", "get_step"]
+__all__ = ["STEPS", "get_step"]

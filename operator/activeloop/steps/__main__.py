@@ -11,8 +11,9 @@ import json
 import logging
 import sys
 
+from activeloop.api.names import STEP_NAMES, Step
 from activeloop.errors import ActiveLoopError
-from activeloop.steps import STEP_NAMES, get_step
+from activeloop.steps import get_step
 from activeloop.store import store_from_uri
 
 
@@ -30,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mean-only", action="store_true", help="distil: do not learn the teacher's variance")
     args = parser.parse_args(argv)
     options: dict = {}
-    if args.step == "score":
+    if args.step == Step.SCORE:
         options = {"shard": args.shard}
-    if args.step == "distil":
+    if args.step == Step.DISTIL:
         options = {"student": args.student or "student", "architecture": args.architecture,
                    "channels": args.channels, "ensemble": args.ensemble,
                    "match_variance": not args.mean_only}

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
-from activeloop.api.names import LANGUAGE_MODEL_ENCODING
+from activeloop.api.names import LANGUAGE_MODEL_ENCODING, Step
 from activeloop.errors import ConfigError
 from activeloop.ml.acquisition import get_strategy
 from activeloop.ml.candidates import Candidates
@@ -36,16 +36,10 @@ from activeloop.ml.surrogates import Surrogate
 from activeloop.ml.zeroshot import standardised
 from activeloop.steps import ingest
 from activeloop.steps.cost import measure
-from activeloop.steps.data import (
-    build_library,
-    read_proposals,
-    round_prefix,
-    shard_key,
-    surrogate_key,
-    write_record,
-)
+from activeloop.steps.data import build_library, read_proposals, write_record
 from activeloop.steps.snapshot import RoundInputs, load_inputs
 from activeloop.steps.zeroshot import zero_shot_scores
+from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
 
 Featuriser = Callable[[np.ndarray | None], np.ndarray]
@@ -64,7 +58,7 @@ def featuriser(
             return encoder.encode(library, rows)
 
         return fixed
-    prefix = f"{round_prefix(round_number)}/model"
+    prefix = keys.model_prefix(round_number)
     if store.list(prefix + "/"):
         from activeloop.ml.lora import load_tuned
 
@@ -136,7 +130,7 @@ def cascade_candidates(
                               uncertain_share=c.uncertain_share, available=available)
     listing = pd.DataFrame({"variant": library.names_of(sent),
                             "student_mean": scores.mean[sent], "student_std": scores.std[sent]})
-    key = f"{round_prefix(round_number)}/cascade.csv"
+    key = keys.cascade(round_number)
     summary = {"candidates_uri": store.uri(key),
                "candidates_sha256": store.put_bytes(key, listing.to_csv(index=False).encode()),
                "students": c.students, "student_parameters": students.num_parameters(),
@@ -189,7 +183,7 @@ class RoundContext:
 def round_context(store: ArtifactStore, round_number: int) -> RoundContext:
     """The :class:`RoundContext` of round ``round_number`` (reads its pinned inputs)."""
     spec, data, inputs = load_inputs(store, round_number)
-    library = build_library(spec)
+    library = build_library(spec, store)
     train = ingest.in_library(ingest.fitted(data), library)
     measured = library.rows_of(train["variant"])
     tried = set(data["variant"])
@@ -225,14 +219,14 @@ def fit_round_surrogate(store: ArtifactStore, round_number: int, ctx: RoundConte
     with single_threaded():
         model = fit_surrogate(cands.features(ctx.measured), ctx.targets, ctx.spec.surrogate.kind,
                               seed=ctx.seed, prior=ctx.spec.surrogate.prior == "zeroShot" and ctx.scores is not None)
-    digest = store.put_bytes(surrogate_key(round_number), pickle.dumps(model, protocol=5))
-    return {"shards": ctx.spec.acquisition.shards, "surrogate_uri": store.uri(surrogate_key(round_number)),
+    digest = store.put_bytes(keys.surrogate(round_number), pickle.dumps(model, protocol=5))
+    return {"shards": ctx.spec.acquisition.shards, "surrogate_uri": store.uri(keys.surrogate(round_number)),
             "surrogate_sha256": digest}
 
 
 def load_round_surrogate(store: ArtifactStore, round_number: int) -> Surrogate:
     """The surrogate :func:`fit_round_surrogate` stored for round ``round_number``."""
-    key = surrogate_key(round_number)
+    key = keys.surrogate(round_number)
     if not store.exists(key):
         raise ConfigError("surrogate", f"round {round_number} is sharded but its fitted surrogate "
                                        f"({key}) is missing: run the tune step first")
@@ -241,13 +235,13 @@ def load_round_surrogate(store: ArtifactStore, round_number: int) -> Surrogate:
 
 def read_shard_tops(store: ArtifactStore, round_number: int, shards: int) -> list[ShardTop]:
     """Every shard's top list; an error naming the shards that have none."""
-    missing = [i for i in range(shards) if not store.exists(shard_key(round_number, i))]
+    missing = [i for i in range(shards) if not store.exists(keys.shard(round_number, i))]
     if missing:
         raise ConfigError("shards", f"round {round_number}: shard(s) {missing} of {shards} have no "
                                     "result in the store; run the score step for them first")
     tops = []
     for i in range(shards):
-        rec = json.loads(store.get_bytes(shard_key(round_number, i)))
+        rec = json.loads(store.get_bytes(keys.shard(round_number, i)))
         tops.append(ShardTop(np.asarray(rec["rows"], dtype=np.int64),
                              np.asarray(rec["scores"], dtype=np.float64), int(rec["ranked"])))
     return tops
@@ -262,9 +256,8 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     proposed. A sharded round (``acquisition.shards``) merges the top lists its shards wrote
     (``steps.score``) and chooses from them with the surrogate the tune step fitted.
     """
-    prefix = round_prefix(round_number)
-    key = f"{prefix}/acquire.json"
-    if store.exists(key) and store.exists(f"{prefix}/proposals.csv"):
+    key = keys.step_record(round_number, Step.ACQUIRE)
+    if store.exists(key) and store.exists(keys.proposals(round_number)):
         return json.loads(store.get_bytes(key))
     ctx = round_context(store, round_number)
     spec, library, train, measured, seed = ctx.spec, ctx.library, ctx.train, ctx.measured, ctx.seed
@@ -304,8 +297,8 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         }
     )
     body = proposals.to_csv(index=False).encode()
-    proposals_hash = store.put_bytes(f"{prefix}/proposals.csv", body)
-    tune_key = f"{prefix}/tune.json"
+    proposals_hash = store.put_bytes(keys.proposals(round_number), body)
+    tune_key = keys.step_record(round_number, Step.TUNE)
     best = None
     if len(train):
         values = train["value"].to_numpy(dtype=np.float64)
@@ -330,7 +323,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "prior": spec.surrogate.prior,
         "prior_weight": prior_weight,
         "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
-        "proposals_uri": store.uri(f"{prefix}/proposals.csv"),
+        "proposals_uri": store.uri(keys.proposals(round_number)),
         "proposals_sha256": proposals_hash,
         "seconds": cost["wall_seconds"],
         "cost": cost,
@@ -395,7 +388,7 @@ def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) ->
                           dtype=np.int64)
         pred = model.predict(cands.features(rows))
     summary = {"shards": n, "ranked": int(sum(t.ranked for t in tops)), "shortlist": int(len(shortlist)),
-               "shard_uris": [store.uri(shard_key(round_number, i)) for i in range(n)]}
+               "shard_uris": [store.uri(keys.shard(round_number, i)) for i in range(n)]}
     return rows, pred, model, summary
 
 

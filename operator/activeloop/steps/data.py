@@ -1,43 +1,20 @@
-"""Campaign data in the artifact store: spec, library and proposals.
-
-Keys (relative to the campaign's prefix in the store)::
-
-    campaign.yaml                          the live CampaignSpec
-    assays/<name>.csv, <name>.json         results as recorded (see ``steps.ingest``)
-    measurements.csv                       one row per variant, derived from the assays
-    rounds/round-NNN/inputs.json           the round's pinned inputs (see ``steps.snapshot``)
-    rounds/round-NNN/inputs/...            their copies: campaign.yaml, measurements.csv
-    rounds/round-NNN/proposals.csv         variant,rank,mean,std
-    rounds/round-NNN/acquire.json          what the acquire step used and produced (with hashes)
-    rounds/round-NNN/tune.json             what the tune step trained (with hashes)
-    rounds/round-NNN/model/...             tuned adapters (encoding esm + LoRA)
-"""
+"""Campaign data in the artifact store: the spec, the library and proposals (keys: ``store.keys``)."""
 
 from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from activeloop.api.campaign import CampaignSpec, check_library_size
-from activeloop.errors import ConfigError, InputError
+from activeloop.errors import ConfigError
 from activeloop.ml.library import CombinatorialLibrary, Library
 from activeloop.ml.sequences import VariantLibrary, VariantParser
+from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
-from activeloop.store.parsed import parsed
-
-SPEC_KEY = "campaign.yaml"
-MEASUREMENTS_KEY = "measurements.csv"
-
-
-def round_prefix(round_number: int) -> str:
-    """Key prefix of a round: ``rounds/round-007``."""
-    return f"rounds/round-{round_number:03d}"
-
 
 # libyaml's safe loader where PyYAML was built with it (ten times faster; pages read specs often)
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,7 +27,7 @@ def parse_spec(data: bytes) -> CampaignSpec:
 
 def load_spec(store: ArtifactStore) -> CampaignSpec:
     """The campaign spec stored in ``store``."""
-    return parsed(store, SPEC_KEY, parse_spec)
+    return store.parsed(keys.SPEC, parse_spec)
 
 
 def dump_spec(spec: CampaignSpec) -> bytes:
@@ -58,41 +35,59 @@ def dump_spec(spec: CampaignSpec) -> bytes:
     return yaml.safe_dump(spec.model_dump(by_alias=True, exclude_none=True), sort_keys=False).encode()
 
 
-def _read_variants_uri(uri: str) -> list[str]:
-    path = Path(uri.removeprefix("file://"))
-    if not path.is_file():
-        raise InputError("library.variantsUri", f"{uri} is not a readable file")
-    df = pd.read_csv(path, encoding="utf-8-sig")
+VARIANTS_FIELD = "library.variantsUri"
+
+
+def variants_key(spec: CampaignSpec, store: ArtifactStore | None) -> str:
+    """The store key of a campaign's variant list (``library.variantsUri``), or :class:`ConfigError`.
+
+    The list is an artifact of the campaign: a key of its store (``library/variants.csv``) or a URI
+    inside it; any other path or URI is refused (a campaign reads no file outside its own store).
+    """
+    uri = spec.library.variants_uri or ""
+    if store is None:
+        raise ConfigError(VARIANTS_FIELD, f"{uri}: a variant list is read from the campaign's store")
+    key = store.key_of(uri)
+    if key is None:
+        raise ConfigError(VARIANTS_FIELD, (
+            f"{uri!r} is not in the campaign's store ({store.uri('x')[:-1]}); put the list there, e.g. "
+            f"as library/variants.csv, and give that key"))
+    return key
+
+
+def _variant_names(data: bytes) -> tuple[str, ...]:
+    try:
+        df = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(VARIANTS_FIELD, f"not a readable CSV file ({exc})") from None
     if "variant" not in df.columns:
-        raise InputError("library.variantsUri", f"{uri} has no 'variant' column")
-    return df["variant"].astype(str).tolist()
+        raise ConfigError(VARIANTS_FIELD, f"the list has no 'variant' column (columns: {list(df.columns)})")
+    return tuple(df["variant"].str.strip())
 
 
-def surrogate_key(round_number: int) -> str:
-    """Where a sharded round's fitted surrogate is kept (one fit, read by every shard)."""
-    return f"{round_prefix(round_number)}/surrogate.pkl"
-
-
-def shard_key(round_number: int, index: int) -> str:
-    """Where shard ``index`` of a sharded round writes its top list (``steps.score``)."""
-    return f"{round_prefix(round_number)}/shards/shard-{index:04d}.json"
-
-
-def build_library(spec: CampaignSpec) -> Library:
+def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Library:
     """The candidate library of a campaign (every site combination, or the listed variants).
 
-    A combinatorial library is built without enumerating it; a variant list is read once.
+    A combinatorial library is built without enumerating it; a variant list is read from the
+    campaign's ``store`` and parsed once per content (the store's parsed cache).
     """
     lib = spec.library
     if lib.sites:
         parser = VariantParser(spec.parent_sequence, tuple(lib.sites))
         exclude = [parser.name(v, "library.exclude") for v in lib.exclude]
         return CombinatorialLibrary(spec.parent_sequence, lib.sites, lib.alphabet, exclude)
-    library = VariantLibrary.from_strings(spec.parent_sequence, _read_variants_uri(lib.variants_uri or ""))
+    key = variants_key(spec, store)
+    assert store is not None
     try:
-        check_library_size(len(library), lib, spec.acquisition.shards, "library.variantsUri")
+        names = store.parsed(key, _variant_names)
+    except KeyError:
+        raise ConfigError(VARIANTS_FIELD, f"no readable file {key!r} in the campaign's store") from None
+    library = store.parsed(key, lambda _: VariantLibrary.from_strings(spec.parent_sequence, names),
+                           tag=spec.parent_sequence)
+    try:
+        check_library_size(len(library), lib, spec.acquisition.shards, VARIANTS_FIELD)
     except ValueError as exc:
-        raise ConfigError("library.variantsUri", str(exc)) from None
+        raise ConfigError(VARIANTS_FIELD, str(exc)) from None
     if lib.exclude:
         drop = set(library.index_of(library.parser.name(v, "library.exclude") for v in lib.exclude))
         library = library.subset(np.asarray([i for i in range(len(library)) if i not in drop]))
@@ -106,19 +101,15 @@ def parse_proposals(data: bytes) -> pd.DataFrame:
 
 def read_proposals(store: ArtifactStore, round_number: int) -> pd.DataFrame | None:
     """Proposals of a round, or ``None`` if the round has none yet."""
-    key = f"{round_prefix(round_number)}/proposals.csv"
+    key = keys.proposals(round_number)
     if not store.exists(key):
         return None
-    return parsed(store, key, parse_proposals)
+    return store.parsed(key, parse_proposals)
 
 
 def latest_round(store: ArtifactStore) -> int:
     """Highest round started (its inputs were snapshotted), 0 when none."""
-    rounds = [
-        int(k.split("/")[1].removeprefix("round-"))
-        for k in store.list("rounds/")
-        if k.endswith("/inputs.json")
-    ]
+    rounds = [keys.round_of(k) or 0 for k in store.list(keys.ROUNDS) if k == keys.inputs(keys.round_of(k) or 0)]
     return max(rounds, default=0)
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from activeloop.api.campaign import CampaignSpec
+from activeloop.errors import ConfigError
 from activeloop.ml.distill import export_ensemble, latency_ms, onnx_member_predictions, train_ensemble
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.library import Library
@@ -27,6 +28,7 @@ from activeloop.steps.acquire import featuriser
 from activeloop.steps.cost import measure
 from activeloop.steps.data import build_library, write_record
 from activeloop.steps.snapshot import load_inputs
+from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
 
 
@@ -42,15 +44,15 @@ def distil(
     match_variance: bool = True,
 ) -> dict:
     """Distil round ``round_number``'s teacher into ``ensemble`` students; returns the record."""
-    key = f"students/{student}/metrics.json"
+    key = keys.student_metrics(student)
     if store.exists(key):
         return json.loads(store.get_bytes(key))
     spec, all_data, _ = load_inputs(store, round_number)
-    library = build_library(spec)
+    library = build_library(spec, store)
     data = ingest.fitted(all_data)
     data = ingest.in_library(data, library)
     if len(data) < 10:
-        raise ValueError(f"distillation needs at least 10 measured variants, round {round_number} "
+        raise ConfigError("round", f"distillation needs at least 10 measured variants, round {round_number} "
                          f"trained on {len(data)}")
     with measure() as cost:
         metrics = _distil(store, spec, library, data, round_number, student, architecture, channels,
@@ -95,7 +97,7 @@ def _distil(
     with tempfile.TemporaryDirectory() as tmp:
         paths = export_ensemble(students, positions, tmp)
         for st, path in zip(students.members, paths):
-            key_k = f"students/{student}/{path.name}"
+            key_k = keys.student_file(student, path.name)
             metrics["members"].append({
                 "uri": store.uri(key_k), "sha256": store.put_file(key_k, path),
                 "bytes": path.stat().st_size, "y_mean": st.y_mean, "y_std": st.y_std,

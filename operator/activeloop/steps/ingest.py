@@ -29,7 +29,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,14 +37,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from activeloop.api import naming
 from activeloop.api.campaign import CampaignSpec
 from activeloop.api.resources import API_VERSION, AssayResultSpec
 from activeloop.errors import RecordError, RowProblem, VariantError
 from activeloop.ml.library import Library
 from activeloop.ml.sequences import VariantParser
+from activeloop.store import keys
 from activeloop.store.base import ArtifactStore, sha256_bytes
 
-ASSAYS_PREFIX = "assays/"
 ROW_COLUMNS = ["variant", "value", "failed", "replicate"]
 """Columns of a stored assay (one row per measured well)."""
 MEASUREMENT_COLUMNS = ["variant", "value", "failed", "n", "assays", "arrived_round"]
@@ -373,6 +374,11 @@ class StoredAssay:
     declared_round: int | None = None
     arrived_round: int = 0
     accepted_at: str = ""
+    recorded_by: str = ""
+    """Who recorded the plate (a workstation user, or the Kubernetes username on a cluster)."""
+    idempotency_key: str | None = None
+    """SHA-256 of the ``Idempotency-Key`` the plate was sent with (the same key with other
+    results is refused)."""
 
     def to_json(self) -> bytes:
         """The stored JSON form."""
@@ -402,13 +408,13 @@ def content_hash(rows: pd.DataFrame) -> str:
 
 def list_assays(store: ArtifactStore) -> list[StoredAssay]:
     """Every stored assay, by name."""
-    keys = [k for k in store.list(ASSAYS_PREFIX) if k.endswith(".json")]
-    return [StoredAssay.from_json(store.get_bytes(k)) for k in keys]
+    names = [n for n in map(keys.assay_name, store.list(keys.ASSAYS)) if n is not None]
+    return [StoredAssay.from_json(store.get_bytes(keys.assay_meta(n))) for n in names]
 
 
 def read_assay_rows(store: ArtifactStore, name: str) -> pd.DataFrame:
     """The canonical rows of a stored assay."""
-    df = pd.read_csv(io.BytesIO(store.get_bytes(f"{ASSAYS_PREFIX}{name}.csv")), keep_default_na=False,
+    df = pd.read_csv(io.BytesIO(store.get_bytes(keys.assay_rows(name))), keep_default_na=False,
                      dtype={"variant": str, "value": str})
     df["value"] = pd.to_numeric(df["value"].replace("", math.nan))
     df["failed"] = df["failed"].astype(bool)
@@ -416,21 +422,25 @@ def read_assay_rows(store: ArtifactStore, name: str) -> pd.DataFrame:
     return df
 
 
-def store_assay(store: ArtifactStore, meta: StoredAssay, rows: pd.DataFrame) -> StoredAssay:
+def store_assay(store: ArtifactStore, meta: StoredAssay, rows: pd.DataFrame,
+                after_rows: Callable[[], None] | None = None) -> StoredAssay:
     """Store checked rows under ``meta.name``; idempotent (same name and content: nothing new).
 
-    The rows are written first, the metadata last: an interrupted write leaves no assay.
+    The rows are written first, the metadata last (the commit point): an interrupted write leaves
+    no assay. ``after_rows`` is called between the two (a test's failpoint).
     """
     body = assay_bytes(rows)
     sha = sha256_bytes(body)
-    key = f"{ASSAYS_PREFIX}{meta.name}.json"
+    key = keys.assay_meta(meta.name)
     if store.exists(key):
         old = StoredAssay.from_json(store.get_bytes(key))
         if old.sha256 == sha:
             return old
     meta = StoredAssay(**(meta.__dict__ | {"sha256": sha, "rows": int(len(rows)),
                                            "failed": int(rows["failed"].sum())}))
-    store.put_bytes(f"{ASSAYS_PREFIX}{meta.name}.csv", body)
+    store.put_bytes(keys.assay_rows(meta.name), body)
+    if after_rows is not None:
+        after_rows()
     store.put_bytes(key, meta.to_json())
     return meta
 
@@ -470,8 +480,7 @@ def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = No
             "arrived_round": a.arrived_round,
         }))
     if not per_assay:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-            MEASUREMENT_COLUMNS, [str, float, bool, int, str, int])})
+        return EMPTY_MEASUREMENTS.copy()
     allr = pd.concat(per_assay, ignore_index=True)
     grouped = allr.groupby("variant", sort=True)
     out = pd.DataFrame({
@@ -482,6 +491,11 @@ def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = No
     }).reset_index()
     out["failed"] = out["value"].isna()
     return out[MEASUREMENT_COLUMNS]
+
+
+EMPTY_MEASUREMENTS = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+    MEASUREMENT_COLUMNS, [str, float, bool, int, str, int])})
+"""The measurements of a campaign with none."""
 
 
 def read_measurements_csv(data: bytes) -> pd.DataFrame:
@@ -568,8 +582,8 @@ def assay_manifests(
             spec["supersedes"] = list(supersedes)
         AssayResultSpec.model_validate(spec)  # the same checks the API server and operator make
         meta: dict[str, Any] = {"name": base if len(chunks) == 1 else f"{base}-{k + 1}",
-                                "labels": {"activeloop.dev/campaign": campaign},
-                                "annotations": {"activeloop.dev/content-sha256": content_hash(rows)}}
+                                "labels": {naming.LABEL_CAMPAIGN: campaign},
+                                "annotations": {naming.ANNOTATION_CONTENT_SHA: content_hash(rows)}}
         if namespace:
             meta["namespace"] = namespace
         out.append({"apiVersion": API_VERSION, "kind": "AssayResult", "metadata": meta, "spec": spec})
@@ -577,7 +591,6 @@ def assay_manifests(
 
 
 __all__ = [
-    "ASSAYS_PREFIX",
     "MEASUREMENT_COLUMNS",
     "RawRow",
     "StoredAssay",

@@ -19,7 +19,8 @@ from activeloop.ml.acquisition import get_strategy
 from activeloop.ml.determinism import single_threaded
 from activeloop.ml.shards import free_rows, shard_range, shard_top
 from activeloop.steps.acquire import load_round_surrogate, round_candidates, round_context
-from activeloop.steps.data import shard_key, write_record
+from activeloop.steps.data import write_record
+from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
 
 INDEX_ENV = "JOB_COMPLETION_INDEX"
@@ -39,7 +40,7 @@ def shard_index(shard: int | None) -> int:
 def score(store: ArtifactStore, round_number: int, shard: int | None = None) -> dict:
     """Rank shard ``shard``'s slice of round ``round_number``'s library; returns its record."""
     index = shard_index(shard)
-    key = shard_key(round_number, index)
+    key = keys.shard(round_number, index)
     if store.exists(key):
         return json.loads(store.get_bytes(key))
     start_time = time.perf_counter()

@@ -17,7 +17,8 @@ import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
 from activeloop.steps import ingest
-from activeloop.steps.data import dump_spec, round_prefix
+from activeloop.steps.data import dump_spec
+from activeloop.store import keys
 from activeloop.store.base import ArtifactStore, sha256_bytes
 
 
@@ -36,17 +37,17 @@ class RoundInputs:
     @property
     def spec_key(self) -> str:
         """Key of the pinned spec."""
-        return f"{round_prefix(self.round)}/inputs/campaign.yaml"
+        return keys.pinned_spec(self.round)
 
     @property
     def measurements_key(self) -> str:
         """Key of the pinned measurements."""
-        return f"{round_prefix(self.round)}/inputs/measurements.csv"
+        return keys.pinned_measurements(self.round)
 
 
 def inputs_key(round_number: int) -> str:
     """Key of a round's ``inputs.json``."""
-    return f"{round_prefix(round_number)}/inputs.json"
+    return keys.inputs(round_number)
 
 
 def read_inputs(store: ArtifactStore, round_number: int) -> RoundInputs | None:
@@ -69,9 +70,8 @@ def take_snapshot(
     assays = ingest.list_assays(store)
     gone = ingest.superseded_names(assays)
     data = ingest.measurements(store, assays)
-    prefix = round_prefix(round_number)
-    spec_sha = store.put_bytes(f"{prefix}/inputs/campaign.yaml", dump_spec(spec))
-    meas_sha = store.put_bytes(f"{prefix}/inputs/measurements.csv", ingest.measurements_csv(data))
+    spec_sha = store.put_bytes(keys.pinned_spec(round_number), dump_spec(spec))
+    meas_sha = store.put_bytes(keys.pinned_measurements(round_number), ingest.measurements_csv(data))
     inputs = RoundInputs(
         round=round_number,
         spec_sha256=spec_sha,

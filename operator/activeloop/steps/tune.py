@@ -17,11 +17,12 @@ import logging
 import tempfile
 from pathlib import Path
 
-from activeloop.api.names import LANGUAGE_MODEL_ENCODING
+from activeloop.api.names import LANGUAGE_MODEL_ENCODING, Step
 from activeloop.steps import ingest
 from activeloop.steps.cost import measure
-from activeloop.steps.data import build_library, round_prefix, write_record
+from activeloop.steps.data import build_library, write_record
 from activeloop.steps.snapshot import load_inputs
+from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
     Writes ``rounds/round-NNN/model/`` and ``tune.json``. Nothing is tuned for residue encodings,
     with LoRA disabled, or with fewer than two measured variants (the record says why).
     """
-    key = f"{round_prefix(round_number)}/tune.json"
+    key = keys.step_record(round_number, Step.TUNE)
     if store.exists(key):
         return json.loads(store.get_bytes(key))
     spec, data, inputs = load_inputs(store, round_number)
@@ -48,10 +49,10 @@ def tune(store: ArtifactStore, round_number: int) -> dict:
     from activeloop.ml.backbones import Backbone, load_backbone
     from activeloop.ml.lora import save_tuned, tune_lora, tuned_vs_frozen
 
-    parser = build_library(spec).parser
+    parser = build_library(spec, store).parser
     sequences = [parser.sequence(v) for v in train["variant"]]
     y = train["value"].to_numpy()
-    prefix = f"{round_prefix(round_number)}/model"
+    prefix = keys.model_prefix(round_number)
     hashes: dict[str, str] = {}
     lora = spec.lora.model_dump(exclude={"enabled", "cv_folds"})
     lora["target_modules"] = lora["target_modules"] or None

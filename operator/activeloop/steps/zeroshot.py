@@ -18,12 +18,10 @@ import numpy as np
 
 from activeloop.api.campaign import CampaignSpec
 from activeloop.ml.library import Library
+from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
 
 log = logging.getLogger(__name__)
-
-PREFIX = "zero-shot"
-
 
 def scores_config(spec: CampaignSpec) -> dict:
     """What determines a campaign's zero-shot scores."""
@@ -37,13 +35,13 @@ def scores_config(spec: CampaignSpec) -> dict:
 def scores_key(spec: CampaignSpec) -> str:
     """Store key of the scores' array (``zero-shot/<hash>.npy``)."""
     digest = hashlib.sha256(json.dumps(scores_config(spec), sort_keys=True).encode()).hexdigest()[:16]
-    return f"{PREFIX}/{digest}.npy"
+    return keys.zero_shot(digest)
 
 
 def zero_shot_scores(store: ArtifactStore, spec: CampaignSpec, library: Library) -> tuple[np.ndarray, dict]:
     """The library's zero-shot scores and their record; computed and stored on first use."""
     key = scores_key(spec)
-    record_key = key.removesuffix(".npy") + ".json"
+    record_key = keys.zero_shot(key.removeprefix(keys.ZERO_SHOT).removesuffix(".npy"), ".json")
     if store.exists(key) and store.exists(record_key):
         record = json.loads(store.get_bytes(record_key))
         scores = np.load(io.BytesIO(store.get_bytes(key)), allow_pickle=False)
