@@ -71,7 +71,7 @@ def main() -> None:
     from activeloop.testing.web import SPEC, TOKEN, make_campaign, plate_csv, start_round
     from activeloop.web.app import create_app
     from activeloop.web.auth import SharedToken
-    from activeloop.web.local import LocalBackend
+    from activeloop.service.rundir import RunDirService
 
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="activeloop-web-bench-"))
     # GB1 at three sites, 20 amino acids: 8,000 variants (page and API times depend on the rounds
@@ -82,7 +82,7 @@ def main() -> None:
         make_campaign(folder, "gb1", spec)
     shutil.rmtree(folder / "runs" / "plate384", ignore_errors=True)
     make_campaign(folder, "plate384", {**spec, "initialBatchSize": 384})
-    app = create_app(LocalBackend(folder / "runs"), SharedToken(TOKEN))
+    app = create_app(RunDirService(folder / "runs"), SharedToken(TOKEN))
     out: dict[str, Any] = {"rounds": args.rounds, "batch": args.batch, "library": 8_000}
     with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}", "Accept-Encoding": "gzip"}) as client:
         print(f"building a campaign of {args.rounds} rounds x {args.batch} (the default surrogate, a synthetic lab)")

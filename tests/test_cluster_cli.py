@@ -125,7 +125,7 @@ def cluster(tmp_path, monkeypatch):
 def test_proposals_status_and_apply_against_a_cluster(cluster, tmp_path):
     res = run("proposals", "gb1", "--round", "1", "-n", "lab", "-o", "csv")
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines() == ["variant,rank", "V39F:D40W,1", "V39A,2"]
+    assert res.stdout.splitlines() == ["variant,rank,mean,std", "V39F:D40W,1,,", "V39A,2,,"]
     res = run("status", "gb1", "-n", "lab")
     assert res.exit_code == 0, res.output
     assert "WaitingForAssays" in res.output and "2 proposals pending" in res.output
@@ -137,9 +137,32 @@ def test_proposals_status_and_apply_against_a_cluster(cluster, tmp_path):
     assert {"variant": "V39F:D40W", "value": 3.5} in obj["spec"]["measurements"]
     # the same plate again creates nothing; other results under the same name are refused
     res = run("record", str(plate), "--campaign", "gb1", "--round", "1", "-n", "lab", "--apply")
-    assert res.exit_code == 0 and "holds these results already; nothing created" in res.output
+    assert res.exit_code == 0 and "recorded before (as gb1-r1); nothing recorded" in res.output
+    # other results from a file of the same name are another plate; a name given twice is refused
     plate.write_text("variant,value\nV39F:D40W,3.6\nV39A,0.1\n")
     res = run("record", str(plate), "--campaign", "gb1", "--round", "1", "-n", "lab", "--apply")
-    assert res.exit_code == 2 and "already exists with other measurements" in res.output
+    assert res.exit_code == 0 and "as gb1-r1-2" in res.output
+    plate.write_text("variant,value\nV39F:D40W,3.7\nV39A,0.1\n")
+    res = run("record", str(plate), "--campaign", "gb1", "-n", "lab", "--apply", "--name", "gb1-r1")
+    assert res.exit_code == 2 and "a plate named gb1-r1 was recorded with other results" in res.output
     res = run("proposals", "gb1", "--round", "2", "-n", "lab")
     assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_close_round_on_a_cluster_refuses_a_round_that_is_not_waiting_for_results(cluster):
+    """Closing a round still being prepared would complete it when its proposals land and lose that
+    batch: the command line refuses, as the web interface does, and changes nothing."""
+    rnd = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "LoopRound",
+           "metadata": {"name": "gb1-r2", "labels": {"activeloop.dev/campaign": "gb1"}},
+           "spec": {"campaign": "gb1", "round": 2}}
+    cluster.create_namespaced_custom_object(GROUP, VERSION, "lab", "looprounds", rnd)
+    cluster.patch_namespaced_custom_object_status(GROUP, VERSION, "lab", "looprounds", "gb1-r2",
+                                                  {"status": {"phase": "Tuning"}})
+    res = run("close-round", "gb1", "--round", "2", "-n", "lab")
+    assert res.exit_code == 2
+    assert "round 2 is Tuning: only a round waiting for assay results can be closed" in res.output
+    assert not (cluster.get_namespaced_custom_object(GROUP, VERSION, "lab", "looprounds", "gb1-r2")
+                .get("spec") or {}).get("close")
+    res = run("close-round", "gb1", "--round", "1", "-n", "lab")
+    assert res.exit_code == 0, res.output
+    assert cluster.get_namespaced_custom_object(GROUP, VERSION, "lab", "looprounds", "gb1-r1")["spec"]["close"]

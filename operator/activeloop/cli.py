@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from activeloop.errors import ActiveLoopError
+from activeloop.errors import ActiveLoopError, ConfigError, InputError
+
+if TYPE_CHECKING:
+    from activeloop.local.runner import Progress
+    from activeloop.service.base import CampaignService, User
 
 app = typer.Typer(
     help="Lab-in-the-loop active learning for protein variants.",
@@ -106,195 +113,269 @@ def simulate(
     console.print(f"results in {out}")
 
 
+# ----------------------------------------------------------------------------- one campaign
+
+CampaignArg = Annotated[str | None, typer.Argument(help="A campaign on a cluster (its name); without it, the campaign in --run-dir.")]
+RunDirOpt = Annotated[Path, typer.Option(help="The campaign's directory on this workstation.")]
+NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace (default: the kube context's).")]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a command acts: a campaign service, the campaign's name and namespace, and who acts."""
+
+    service: CampaignService
+    name: str
+    namespace: str | None
+    user: User
+
+
+def _target(campaign: str | None, run_dir: Path, namespace: str | None) -> Target:
+    """The campaign a command is about: on a cluster (a name, as the kubeconfig's user) or in a
+    run directory (as this computer's user). The only place the command line tells them apart."""
+    if campaign is None:
+        from activeloop.service.rundir import RunDirService, local_user
+
+        local, name = RunDirService.for_run_dir(run_dir)
+        return Target(local, name, None, local_user())
+    try:
+        from activeloop.service.cluster import ClusterService
+        from activeloop.service.kube import KubeAccess, kubeconfig_namespace
+    except ImportError:
+        raise ActiveLoopError("cluster commands need the operator extra: pip install 'activeloop[operator]'") from None
+    from activeloop.service.base import User
+
+    access = KubeAccess(kubeconfig=True)
+    ns = kubeconfig_namespace(namespace)
+    service = ClusterService([ns], os.environ.get("ACTIVELOOP_STORE_URI") or None, access)
+    return Target(service, campaign, ns, User(access.username()))
+
+
 @app.command()
 def init(
     spec: Annotated[Path, typer.Argument(help="Campaign YAML (a CampaignSpec or a Campaign resource).")],
-    run_dir: Annotated[Path, typer.Option(help="Directory that will hold the campaign's state.")] = Path("campaign"),
+    run_dir: RunDirOpt = Path("campaign"),
 ) -> None:
-    """Start a campaign in RUN_DIR from a campaign spec."""
-    from activeloop.local.campaign import init_campaign
+    """Start a campaign in RUN_DIR from a campaign spec (a variant list it names is copied in)."""
+    import yaml
+
+    from activeloop.service.rundir import RunDirService, local_user
 
     try:
-        s = init_campaign(spec, run_dir)
+        try:
+            doc = yaml.safe_load(spec.read_text())
+        except OSError as exc:
+            raise InputError(str(spec), f"cannot read it ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(str(spec), f"not valid YAML: {exc}") from None
+        if isinstance(doc, dict) and doc.get("kind") == "Campaign":
+            doc = doc.get("spec")
+        files = _local_files(doc, spec.parent, run_dir)
+        service, name = RunDirService.for_run_dir(run_dir)
+        detail = service.create_campaign(local_user(), name, doc, files=files)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    console.print(f"campaign started in {run_dir}: {len(s.parent_sequence)} aa parent, first batch of "
-                  f"{s.initial_batch_size}, then {s.rounds} rounds of {s.acquisition.batch_size}", highlight=False)
+    s = detail.spec
+    console.print(f"campaign started in {run_dir}: {len(s.parent_sequence)} aa parent, {detail.library_size:,} "
+                  f"candidates, first batch of {s.initial_batch_size}, then {s.rounds} rounds of "
+                  f"{s.acquisition.batch_size}", highlight=False)
+
+
+def _local_files(doc: object, base: Path, run_dir: Path) -> dict[str, bytes]:
+    """A variant list the spec names as a file beside it, to be copied into the run directory (the
+    spec then names its copy): a campaign reads nothing outside its own directory."""
+    library = doc.get("library") if isinstance(doc, dict) else None
+    if not isinstance(library, dict):
+        return {}
+    uri = library.get("variantsUri")
+    if not isinstance(uri, str) or "://" in uri:
+        return {}
+    path = (base / uri) if not Path(uri).is_absolute() else Path(uri)
+    if not path.is_file() or path.resolve().is_relative_to(run_dir.resolve()):
+        return {}
+    key = "library/variants.csv"
+    library["variantsUri"] = key
+    return {key: path.read_bytes()}
 
 
 @app.command()
 def propose(
-    run_dir: Annotated[Path, typer.Option(help="The campaign's directory.")] = Path("campaign"),
+    campaign: CampaignArg = None,
+    run_dir: RunDirOpt = Path("campaign"),
     force: Annotated[bool, typer.Option(help="Close the latest round now, whatever is pending, and start the next.")] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Processes scoring a sharded library's shards at once (acquisition.shards).")] = 1,
+    namespace: NamespaceOpt = None,
 ) -> None:
-    """Start the next round when the latest one is complete, and write its batch to assay (CSV)."""
-    from activeloop.local.campaign import open_campaign
-    from activeloop.local.campaign import propose as do_propose
+    """Start the next round when the latest one is complete, and print where its batch is."""
+    from activeloop.api.resources import CampaignPhase
 
-    def on_shard(record: dict) -> None:
-        console.print(f"  shard {record['shard'] + 1} of {record['shards']}: {record['ranked']:,} candidates "
-                      f"ranked in {record['seconds']:.1f} s (peak {record['peak_rss_mb']:.0f} MB)", highlight=False)
+    def on_progress(p: Progress) -> None:
+        if p.state == "shard" and p.detail:
+            d = p.detail
+            console.print(f"  shard {d['shard'] + 1} of {d['shards']}: {d['ranked']:,} candidates ranked in "
+                          f"{d['seconds']:.1f} s (peak {d['peak_rss_mb']:.0f} MB)", highlight=False)
+        elif p.state in ("started", "failed"):
+            console.print(f"  round {p.round}: {p.step} {p.state}", highlight=False)
 
     try:
-        p = do_propose(run_dir, force=force, jobs=jobs, on_shard=on_shard)
-        _, spec = open_campaign(run_dir)
+        t = _target(campaign, run_dir, namespace)
+        detail = t.service.campaign(t.user, t.name, t.namespace)
+        if detail.phase == CampaignPhase.WAITING_FOR_ASSAYS and not force:
+            rnd = t.service.rounds(t.user, t.name, t.namespace)[-1]
+            need = math.ceil(detail.spec.trigger.min_fraction_measured * rnd.proposed - 1e-9)
+            console.print(
+                f"round {rnd.round} is waiting for results: {rnd.measured + rnd.failed} of {rnd.proposed} recorded "
+                f"({rnd.pending} pending; {need} needed to go on). Its batch: {_batch_hint(t, rnd.round)}\n"
+                "Record plates with `activeloop record`, or close the round now with `activeloop close-round` "
+                "(or `propose --force`).", highlight=False)
+            return
+        result = t.service.next_round(t.user, t.name, t.namespace, wait=True, jobs=jobs, on_progress=on_progress)
+        total = t.service.campaign(t.user, t.name, t.namespace).rounds_planned
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    if p.new:
-        console.print(f"round {p.round} of {spec.total_rounds}: {p.record.get('proposed')} variants proposed "
-                      f"-> {p.path}", highlight=False)
-    else:
-        need = p.progress.needed(spec.trigger)
-        console.print(
-            f"round {p.round} is waiting for results: {p.progress.done} of {p.progress.proposed} recorded "
-            f"({p.progress.pending} pending; {need} needed to go on). Its batch: {p.path}\n"
-            "Record plates with `activeloop record`, or close the round now with `activeloop close-round` "
-            "(or `propose --force`).", highlight=False)
+    closed = f"round {result.closed_round} closed; " if result.closed_round else ""
+    console.print(f"{closed}{result.message} (round {result.next_round} of {total}) -> "
+                  f"{_batch_hint(t, result.next_round or 1)}", highlight=False)
+
+
+def _batch_hint(t: Target, number: int) -> str:
+    """Where a round's batch is: its CSV on a workstation, the command that exports it."""
+    if t.service.kind == "workstation":
+        from activeloop.store import keys
+
+        return str(Path(getattr(t.service, "root", ".")) / keys.proposals(number))
+    return f"`activeloop proposals {t.name} --round {number} -n {t.namespace}`"
 
 
 @app.command("close-round")
 def close_round(
-    campaign: Annotated[str | None, typer.Argument(help="Cluster mode: the Campaign's name.")] = None,
-    run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
-    round_number: Annotated[int | None, typer.Option("--round", min=1, help="Cluster mode: the round (default: current).")] = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
+    campaign: CampaignArg = None,
+    run_dir: RunDirOpt = Path("campaign"),
+    round_number: Annotated[int | None, typer.Option("--round", min=1, help="The round (default: the latest).")] = None,
+    namespace: NamespaceOpt = None,
 ) -> None:
-    """Close the latest round now, whatever is still pending: the next round may start."""
+    """Close a round now, whatever is still pending (it must be waiting for results)."""
     try:
-        if campaign is None:
-            from activeloop.local.campaign import close_round as do_close
-
-            n = do_close(run_dir)
-        else:
-            from activeloop import clusterops
-
-            n = clusterops.close_round(campaign, clusterops.namespace(namespace), round_number)
+        t = _target(campaign, run_dir, namespace)
+        result = t.service.close_round(t.user, t.name, round_number, t.namespace)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    console.print(f"round {n} closed; the next `activeloop propose` starts round {n + 1}"
-                  if campaign is None else f"round {n} of {campaign} closed; the operator starts the next",
-                  highlight=False)
+    console.print(result.message, highlight=False)
 
 
 @app.command()
 def extend(
     rounds: Annotated[int, typer.Option(min=1, help="New number of rounds after the first batch.")],
-    run_dir: Annotated[Path, typer.Option(help="The campaign's directory.")] = Path("campaign"),
+    campaign: CampaignArg = None,
+    run_dir: RunDirOpt = Path("campaign"),
+    namespace: NamespaceOpt = None,
 ) -> None:
     """Let a campaign run more rounds than its spec planned."""
-    from activeloop.local.campaign import extend as do_extend
-
     try:
-        spec = do_extend(run_dir, rounds)
+        t = _target(campaign, run_dir, namespace)
+        detail = t.service.extend(t.user, t.name, rounds, t.namespace)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    console.print(f"{run_dir}: now {spec.total_rounds} rounds in all (first batch + {spec.rounds})", highlight=False)
+    console.print(f"{t.name}: now {detail.rounds_planned} rounds in all (first batch + {detail.spec.rounds})",
+                  highlight=False)
 
 
 @app.command()
 def record(
     results: Annotated[Path, typer.Argument(help="Plate: .csv/.tsv (',' ';' or tab) or .xlsx with a variant and a value column.")],
-    run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
+    run_dir: RunDirOpt = Path("campaign"),
     value_column: Annotated[str | None, typer.Option(help="Column holding the measured value (case-insensitive).")] = None,
     decimal: Annotated[str, typer.Option(help="Decimal mark of the values: '.' or ','.")] = ".",
     sheet: Annotated[str | None, typer.Option(help="Excel: the sheet to read (default: the first).")] = None,
     replicates: Annotated[str, typer.Option(help="How a variant's replicates combine: mean or median.")] = "mean",
     name: Annotated[str | None, typer.Option(help="Name of the recorded plate (default: from the file name).")] = None,
     supersede: Annotated[list[str] | None, typer.Option("--supersede", "--supersedes", help="Recorded plate(s) this one corrects.")] = None,
-    campaign: Annotated[str | None, typer.Option(help="Cluster mode: the Campaign's name.")] = None,
-    campaign_file: Annotated[Path | None, typer.Option(help="Campaign YAML to validate against (else read from the cluster).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="A campaign on a cluster: its name.")] = None,
+    campaign_file: Annotated[Path | None, typer.Option(help="-o yaml: the Campaign YAML to check against (else read from the cluster).")] = None,
     round_number: Annotated[int | None, typer.Option("--round", min=1, help="Round whose proposals were assayed.")] = None,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Print manifests: yaml.")] = None,
-    apply: Annotated[bool, typer.Option("--apply", help="Create the AssayResults in the cluster.")] = False,
-    unit: Annotated[str | None, typer.Option(help="Unit of the values.")] = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="With --campaign: print AssayResult manifests (yaml) for GitOps instead of recording.")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="With --campaign: record on the cluster.")] = False,
+    unit: Annotated[str | None, typer.Option(help="Unit of the values (manifests).")] = None,
+    namespace: NamespaceOpt = None,
 ) -> None:
     """Check every row of a plate and record them all, or nothing if any row is bad.
 
     Mark a failed well with a 'status' column saying 'failed' (or the value 'failed'). Recording
-    the same plate twice records nothing the second time. Local mode records into RUN_DIR; with
-    --campaign the plate becomes AssayResult manifests: printed (-o yaml, for GitOps) or created
-    in the cluster (--apply).
+    the same plate twice records nothing the second time. Without --campaign the plate is recorded
+    in RUN_DIR; with --campaign it is recorded on the cluster (--apply) or printed as AssayResult
+    manifests for GitOps (-o yaml).
     """
+    from activeloop.service.plates import RecordOptions
     from activeloop.steps import ingest
 
-    if campaign is None:
-        from activeloop.local.campaign import record as do_record
-
-        try:
-            out = do_record(run_dir, results, value_column, decimal=decimal, sheet=sheet, name=name,
-                            supersede=tuple(supersede or ()), replicates=replicates)
-        except (ActiveLoopError, OSError) as exc:
-            _fail(exc)
-        if not out.new:
-            console.print(f"{results}: these results were recorded before (as {out.duplicate_of}); "
-                          "nothing recorded", highlight=False)
-            return
-        failed = f", {out.failed} failed wells" if out.failed else ""
-        corrects = f"; corrects {', '.join(out.supersedes)}" if out.supersedes else ""
-        console.print(f"recorded {out.rows} measurements from {results} as {out.name}{failed}{corrects}",
-                      highlight=False)
-        return
-    from activeloop import clusterops
-
-    if (output is None) == (not apply):
+    if campaign is not None and (output is None) == (not apply):
         _fail(ActiveLoopError("with --campaign give exactly one of -o yaml or --apply"))
     if output not in (None, "yaml"):
         _fail(ActiveLoopError(f"--output {output!r}: only yaml is supported"))
+    options = RecordOptions(value_column=value_column, decimal=decimal, sheet=sheet, name=name,
+                            supersedes=tuple(supersede or ()), replicates=replicates, round=round_number)
     try:
-        ns = clusterops.namespace(namespace) if apply or campaign_file is None else namespace
-        spec, library = clusterops.campaign_spec(campaign, ns, campaign_file)
-        rows = ingest.plate_rows(results, spec, library, value_column=value_column, decimal=decimal, sheet=sheet)
-        docs = ingest.assay_manifests(campaign, rows, name=name or f"{campaign}-{results.stem}",
-                                      round_number=round_number, unit=unit, replicates=replicates,
-                                      supersedes=supersede or (), namespace=ns)
+        table = ingest.read_table(results, sheet=sheet)
+        if output == "yaml":
+            assert campaign is not None
+            typer.echo(_manifests(campaign, campaign_file, table, options, unit, namespace), nl=False)
+            return
+        t = _target(campaign, run_dir, namespace)
+        out = t.service.record(t.user, t.name, table, options, t.namespace)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    if output == "yaml":
-        import yaml
-
-        typer.echo(yaml.safe_dump_all(docs, sort_keys=False), nl=False)
+    if not out.recorded:
+        console.print(f"{results}: these results were recorded before (as {out.duplicate_of}); nothing recorded",
+                      highlight=False)
         return
-    try:
-        for doc in docs:
-            made = clusterops.create_assay(doc, ns or "default")
-            n = len(doc["spec"]["measurements"])
-            console.print(f"created assayresult/{doc['metadata']['name']} ({n} measurements)" if made else
-                          f"assayresult/{doc['metadata']['name']} holds these results already; nothing created",
-                          highlight=False)
-    except ActiveLoopError as exc:
-        _fail(exc)
+    failed = f", {out.failed} failed wells" if out.failed else ""
+    corrects = f"; corrects {', '.join(out.supersedes)}" if out.supersedes else ""
+    console.print(f"recorded {out.rows} measurements from {results} as {out.name}{failed}{corrects}", highlight=False)
+
+
+def _manifests(campaign: str, campaign_file: Path | None, table: object, options: object, unit: str | None,
+               namespace: str | None) -> str:
+    """AssayResult manifests of a plate (for GitOps), checked against the campaign's spec."""
+    import yaml
+
+    from activeloop.service.cluster import resource_spec
+    from activeloop.service.plates import RecordOptions, check_plate, default_plate_name
+    from activeloop.steps import ingest
+    from activeloop.steps.data import build_library
+
+    assert isinstance(options, RecordOptions) and isinstance(table, ingest.Table)
+    if campaign_file is not None:
+        docs = [d for d in yaml.safe_load_all(campaign_file.read_text()) if d]
+        doc = next((d for d in docs if d.get("kind") == "Campaign" and d["metadata"]["name"] == campaign), None)
+        if doc is None:
+            raise ConfigError("campaign_file", f"{campaign_file} has no Campaign named {campaign}")
+        spec = resource_spec(doc.get("spec"), str(campaign_file)).core()
+        ns = namespace
+    else:
+        t = _target(campaign, Path("."), namespace)
+        spec, ns = t.service.campaign(t.user, campaign, t.namespace).spec, t.namespace
+    checked = check_plate(table, spec, build_library(spec), options)
+    name = options.name or f"{campaign}-{default_plate_name(options, checked)}"
+    docs = ingest.assay_manifests(campaign, checked.rows, name=name, round_number=options.round, unit=unit,
+                                  replicates=options.replicates, supersedes=options.supersedes, namespace=ns)
+    return yaml.safe_dump_all(docs, sort_keys=False)
 
 
 @app.command()
 def proposals(
-    campaign: Annotated[str | None, typer.Argument(help="Cluster mode: the Campaign's name.")] = None,
+    campaign: CampaignArg = None,
     round_number: Annotated[int | None, typer.Option("--round", min=1, help="Round number (default: the latest).")] = None,
-    run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
+    run_dir: RunDirOpt = Path("campaign"),
     output: Annotated[str, typer.Option("--output", "-o", help="csv or yaml.")] = "csv",
     layout: Annotated[int | None, typer.Option(help="Add plate and well columns for a 96- or 384-well plate.")] = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
+    namespace: NamespaceOpt = None,
 ) -> None:
     """Export a round's proposals (the batch to send to the lab)."""
-    import pandas as pd
-
     from activeloop.steps.layout import plate_map
 
     try:
-        if campaign is None:
-            from activeloop.local.campaign import proposals as local_proposals
-
-            number, props = local_proposals(run_dir, round_number)
-            name = run_dir.name
-        else:
-            from activeloop import clusterops
-
-            if round_number is None:
-                raise ActiveLoopError("--round is needed with a cluster campaign")
-            number, name = round_number, campaign
-            variants = clusterops.proposals(campaign, round_number, clusterops.namespace(namespace))
-            props = pd.DataFrame({"variant": variants, "rank": range(1, len(variants) + 1)})
+        t = _target(campaign, run_dir, namespace)
+        number, props = t.service.proposals(t.user, t.name, round_number, t.namespace)
         if layout is not None:
             props = plate_map(props, layout)
     except (ActiveLoopError, OSError, ValueError) as exc:
@@ -302,7 +383,7 @@ def proposals(
     if output == "yaml":
         import yaml
 
-        typer.echo(yaml.safe_dump({"campaign": name, "round": number,
+        typer.echo(yaml.safe_dump({"campaign": t.name, "round": number,
                                    "proposals": props.to_dict("records")}, sort_keys=False), nl=False)
     else:
         typer.echo(props.to_csv(index=False), nl=False)
@@ -310,55 +391,32 @@ def proposals(
 
 @app.command()
 def status(
-    campaign: Annotated[str | None, typer.Argument(help="Cluster mode: the Campaign's name.")] = None,
-    run_dir: Annotated[Path, typer.Option(help="Local mode: the campaign's directory.")] = Path("campaign"),
-    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Cluster namespace.")] = None,
+    campaign: CampaignArg = None,
+    run_dir: RunDirOpt = Path("campaign"),
+    namespace: NamespaceOpt = None,
 ) -> None:
-    """Rounds (done and planned), pending proposals, and the best variants so far."""
-    if campaign is not None:
-        from activeloop import clusterops
-
-        try:
-            st = clusterops.campaign_status(campaign, clusterops.namespace(namespace))
-        except ActiveLoopError as exc:
-            _fail(exc)
-        c = st["campaign"]
-        console.print(f"campaign {campaign}: {c.get('phase', '?')}, round {c.get('currentRound', 0)} of "
-                      f"{c.get('roundsPlanned', '?')}, {c.get('measured', 0)} measured, "
-                      f"{c.get('proposalsPending', 0)} proposals pending", highlight=False)
-        if c.get("bestVariant"):
-            console.print(f"best so far: {c['bestVariant']} ({c.get('bestValue'):.4g})", highlight=False)
-        table = Table(title="rounds")
-        for col in ("round", "phase", "proposed", "measured", "failed", "pending", "tune", "acquire"):
-            table.add_column(col)
-        for r in st["rounds"]:
-            table.add_row(*(str(r[k]) for k in ("round", "phase", "proposed", "measured", "failed",
-                                                "pending", "tune", "acquire")))
-        console.print(table)
-        return
-    from activeloop.local.campaign import status as do_status
-
+    """Where a campaign stands: its rounds (done and planned), pending proposals, the best so far."""
     try:
-        st = do_status(run_dir)
+        t = _target(campaign, run_dir, namespace)
+        c = t.service.campaign(t.user, t.name, t.namespace)
+        rounds = t.service.rounds(t.user, t.name, t.namespace)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
-    table = Table(title=f"{run_dir}: round {len(st['rounds'])} of {st['rounds_planned']} planned; "
-                        f"{st['measured']} variants measured, {st['failed']} failed")
-    for col in ("round", "proposed", "measured", "failed", "pending", "state"):
-        table.add_column(col, justify="right")
-    for r in st["rounds"]:
-        state = "closed" if r["closed"] else "complete" if r["complete"] else "waiting for results"
-        table.add_row(*(str(r[c]) for c in ("round", "proposed", "measured", "failed", "pending")), state)
+    console.print(f"campaign {c.name}: {c.phase}, round {c.current_round} of {c.rounds_planned}, {c.measured} "
+                  f"variants measured, {c.failed} failed, {c.pending} proposals pending", highlight=False)
+    if c.message:
+        console.print(c.message, highlight=False)
+    if c.best_variant:
+        better = "highest" if c.direction == "maximize" else "lowest"
+        console.print(f"best so far ({better}): {c.best_variant} ({c.best_value:.4g})", highlight=False)
+    table = Table(title="rounds")
+    for col in ("round", "phase", "proposed", "measured", "failed", "pending", "steps"):
+        table.add_column(col, justify="right" if col not in ("phase", "steps") else "left")
+    for r in rounds:
+        steps = ", ".join(f"{s} {v.state or '-'}" for s, v in r.steps.items())
+        phase = f"{r.phase} (closed)" if r.closed else str(r.phase)
+        table.add_row(str(r.round), phase, str(r.proposed), str(r.measured), str(r.failed), str(r.pending), steps)
     console.print(table)
-    if st["best"]:
-        best = Table(title=f"best variants so far ({'highest' if st['direction'] == 'maximize' else 'lowest'} value)")
-        best.add_column("variant")
-        best.add_column("value", justify="right")
-        for b in st["best"]:
-            best.add_row(b["variant"], f"{b['value']:.4g}")
-        console.print(best)
-    else:
-        console.print("no results recorded yet")
 
 
 @app.command()
@@ -366,22 +424,22 @@ def serve(
     run_dir: Annotated[Path, typer.Option(help="A campaign's directory, or a folder of campaign directories.")] = Path("campaign"),
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
-    token: Annotated[str | None, typer.Option(envvar="ACTIVELOOP_UI_TOKEN", help="The token to sign in with (default: a random one, printed).")] = None,
+    token_file: Annotated[Path | None, typer.Option(help="A file holding the token to sign in with (default: ACTIVELOOP_UI_TOKEN, else a random one, printed).")] = None,
 ) -> None:
     """Serve the web interface and REST API over a run directory."""
     try:
         import uvicorn
 
+        from activeloop.service.rundir import RunDirService
         from activeloop.web.app import Settings, create_app
-        from activeloop.web.auth import SharedToken
-        from activeloop.web.local import LocalBackend
-
-        backend = LocalBackend(run_dir)
+        from activeloop.web.auth import SharedToken, read_token
     except ImportError:
         _fail(ActiveLoopError("the web interface needs its extra: pip install 'activeloop[web]'"))
+    try:
+        service = RunDirService(run_dir)
+        auth = SharedToken(read_token(token_file, os.environ.get("ACTIVELOOP_UI_TOKEN")))
     except ActiveLoopError as exc:
         _fail(exc)
-    auth = SharedToken(token)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who can reach it and has the token "
                   "can record results; put it behind TLS (a reverse proxy) on a shared network", highlight=False)
@@ -389,7 +447,8 @@ def serve(
     console.print(f"ActiveLoop is serving {run_dir} at http://{shown}:{port}/\n"
                   f"Sign in with this link (or the token {auth.token}):\n"
                   f"    http://{shown}:{port}/login?token={auth.token}", highlight=False, soft_wrap=True)
-    uvicorn.run(create_app(backend, auth, Settings()), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(service, auth, Settings()), host=host, port=port, log_level="warning",
+                timeout_keep_alive=5, limit_concurrency=64, h11_max_incomplete_event_size=64 * 1024)
 
 
 @app.command("bench-models")
@@ -459,7 +518,7 @@ def zero_shot(
             land = load_landscape(landscape)
             library, fitness = land.library, land.fitness
         elif parent and sites:
-            from activeloop.local.campaign import parse_spec
+            from activeloop.service.rundir import parse_spec
             from activeloop.steps.data import build_library
 
             try:
@@ -470,7 +529,7 @@ def zero_shot(
                               "options")
             library = build_library(spec)
         elif parent and variants:
-            from activeloop.ml.sequences import VariantLibrary
+            from activeloop.ml.library import VariantLibrary
 
             if not variants.is_file():
                 raise ActiveLoopError(f"--variants: {variants} is not a file")

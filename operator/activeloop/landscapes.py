@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from activeloop.errors import InputError
-from activeloop.ml.sequences import VariantLibrary
+from activeloop.ml.library import VariantLibrary
 
 GB1_PARENT = "MQYKLILNGKTLKGETTTEAVDAATAEKVFKQYANDNGVDGEWTYDDATKTFTVTE"
 """Protein G domain B1 (56 aa); Wu et al. 2016 mutated the 1-based sites 39, 40, 41 and 54."""

@@ -30,7 +30,8 @@ def _import_with_heavy_blocked(modules: list[str]) -> subprocess.CompletedProces
 
 def test_the_api_and_the_operator_import_without_ml_libraries():
     res = _import_with_heavy_blocked(["activeloop.api", "activeloop.api.crds", "activeloop.controller.handlers",
-                                      "activeloop.steps.ingest", "activeloop.steps.snapshot", "activeloop.clusterops"])
+                                      "activeloop.steps.ingest", "activeloop.steps.snapshot", "activeloop.service.cluster",
+                                      "activeloop.service.rundir", "activeloop.web.app", "activeloop.cli"])
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 

@@ -1,4 +1,5 @@
-"""The workstation flow: init -> propose -> record -> propose, with the lab's round semantics."""
+"""The workstation flow through the campaign service: init -> propose -> record -> propose, with the
+lab's round semantics."""
 
 import os
 import stat
@@ -7,9 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from activeloop.errors import ConfigError, InputError, RecordError, StateError
+from activeloop.errors import ConfigError, ConflictError, InputError, NotFoundError, RecordError, StateError
 from activeloop.landscapes import GB1_PARENT
-from activeloop.local import campaign as lc
+from activeloop.local.runner import run_shards
+from activeloop.testing.workstation import Lab
 
 SPEC = {
     "parentSequence": GB1_PARENT,
@@ -22,11 +24,10 @@ SPEC = {
 
 
 @pytest.fixture
-def run_dir(tmp_path):
-    spec = tmp_path / "campaign.yaml"
-    spec.write_text(yaml.safe_dump(SPEC))
-    lc.init_campaign(spec, tmp_path / "run")
-    return tmp_path / "run"
+def lab(tmp_path) -> Lab:
+    lab = Lab(tmp_path / "run")
+    lab.init(SPEC)
+    return lab
 
 
 def value(v: str) -> float:
@@ -42,27 +43,26 @@ def plate(tmp_path, variants, name="plate.csv", failed=()) -> str:
 
 
 def _two_rounds(tmp_path, spec: dict):
-    """Init a campaign from ``spec``, propose, record answers, propose again: ``(run, p1, p2)``."""
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    run = tmp_path / "run"
-    lc.init_campaign(tmp_path / "spec.yaml", run)
-    p1 = lc.propose(run)
-    lc.record(run, plate(tmp_path, pd.read_csv(p1.path)["variant"]))
-    return run, p1, lc.propose(run)
+    """Init a campaign from ``spec``, propose, record answers, propose again: ``(lab, p1, p2)``."""
+    lab = Lab(tmp_path / "run")
+    lab.init(spec)
+    p1 = lab.propose()
+    lab.record(plate(tmp_path, pd.read_csv(p1.path)["variant"]))
+    return lab, p1, lab.propose()
 
 
-def test_a_round_stays_open_until_its_plates_are_in(run_dir, tmp_path):
-    p1 = lc.propose(run_dir)
+def test_a_round_stays_open_until_its_plates_are_in(lab, tmp_path):
+    p1 = lab.propose()
     first = list(pd.read_csv(p1.path)["variant"])
     assert p1.round == 1 and p1.new and len(first) == 12 and len(set(first)) == 12
     # one plate of three: the round is still waiting, and propose says how many are pending
-    assert lc.record(run_dir, plate(tmp_path, first[:4], "a.csv")).rows == 4
-    again = lc.propose(run_dir)
-    assert (again.round, again.new, again.progress.pending) == (1, False, 8)
-    lc.record(run_dir, plate(tmp_path, first[4:8], "b.csv"))
-    assert lc.propose(run_dir).progress.pending == 4 and not lc.propose(run_dir).new
-    lc.record(run_dir, plate(tmp_path, first[8:], "c.csv"))
-    p2 = lc.propose(run_dir)
+    assert lab.record(plate(tmp_path, first[:4], "a.csv")).rows == 4
+    again = lab.propose()
+    assert (again.round, again.new, again.summary.pending) == (1, False, 8)
+    lab.record(plate(tmp_path, first[4:8], "b.csv"))
+    assert lab.propose().summary.pending == 4 and not lab.propose().new
+    lab.record(plate(tmp_path, first[8:], "c.csv"))
+    p2 = lab.propose()
     assert (p2.round, p2.new) == (2, True) and p2.record["measured"] == 12
     second = pd.read_csv(p2.path)
     assert len(second) == 8 and second["mean"].notna().all() and (second["std"] > 0).all()
@@ -70,89 +70,89 @@ def test_a_round_stays_open_until_its_plates_are_in(run_dir, tmp_path):
     assert p2.record["measurements_sha256"] and p2.record["proposals_sha256"]
 
 
-def test_the_same_plate_twice_records_nothing_and_repeats_need_replicate_numbers(run_dir, tmp_path):
-    first = list(pd.read_csv(lc.propose(run_dir).path)["variant"])
+def test_the_same_plate_twice_records_nothing_and_repeats_need_replicate_numbers(lab, tmp_path):
+    first = list(pd.read_csv(lab.propose().path)["variant"])
     p = plate(tmp_path, first[:6])
-    assert lc.record(run_dir, p).new
-    again = lc.record(run_dir, p)
-    assert not again.new and again.duplicate_of == "plate"
+    assert lab.record(p).recorded
+    again = lab.record(p)
+    assert not again.recorded and again.duplicate_of == "plate"
     # the same rows in another file (other name, other order) are the same results
     shuffled = tmp_path / "copy.tsv"
     pd.read_csv(p).to_csv(shuffled, sep="\t", index=False)
-    assert not lc.record(run_dir, shuffled).new
-    assert lc.status(run_dir)["measured"] == 6 and lc.status(run_dir)["assays"] == 1
+    assert not lab.record(shuffled).recorded
+    assert lab.detail().measured == 6 and len(list((lab.run_dir / "assays").glob("*.json"))) == 1
     dup = tmp_path / "dup.csv"
     dup.write_text(f"variant,value\n{first[6]},1.0\n{first[6]},1.5\n")
     with pytest.raises(RecordError, match=r"line 3: variant: .* repeats line 2; number replicates"):
-        lc.record(run_dir, dup)
+        lab.record(dup)
     dup.write_text(f"variant,value,replicate\n{first[6]},1.0,1\n{first[6]},2.0,2\n")
-    assert lc.record(run_dir, dup).rows == 2
-    data = lc.current_measurements(lc.open_campaign(run_dir)[0]).set_index("variant")
+    assert lab.record(dup).rows == 2
+    data = lab.measurements().set_index("variant")
     assert data.loc[first[6], "value"] == 1.5 and data.loc[first[6], "n"] == 2
 
 
-def test_a_correction_supersedes_explicitly(run_dir, tmp_path):
-    first = list(pd.read_csv(lc.propose(run_dir).path)["variant"])
-    lc.record(run_dir, plate(tmp_path, first[:3], "p1.csv"))
+def test_a_correction_supersedes_explicitly(lab, tmp_path):
+    first = list(pd.read_csv(lab.propose().path)["variant"])
+    lab.record(plate(tmp_path, first[:3], "p1.csv"))
     wrong = tmp_path / "p1-fixed.csv"
     wrong.write_text(f"variant,value\n{first[0]},99\n")
-    with pytest.raises(InputError, match="supersede: no recorded assay 'p9'"):
-        lc.record(run_dir, wrong, supersede=["p9"])
-    out = lc.record(run_dir, wrong, supersede=["p1"])
-    assert out.new and out.supersedes == ("p1",)
-    data = lc.current_measurements(lc.open_campaign(run_dir)[0])
+    with pytest.raises(InputError, match="supersedes: no recorded plate 'p9'"):
+        lab.record(wrong, supersedes=["p9"])
+    out = lab.record(wrong, supersedes=["p1"])
+    assert out.recorded and out.supersedes == ["p1"]
+    data = lab.measurements()
     assert list(data["variant"]) == [first[0]] and data["value"].iloc[0] == 99
 
 
-def test_failed_wells_end_pending_are_never_proposed_again_nor_fitted(run_dir, tmp_path):
-    first = list(pd.read_csv(lc.propose(run_dir).path)["variant"])
+def test_failed_wells_end_pending_are_never_proposed_again_nor_fitted(lab, tmp_path):
+    first = list(pd.read_csv(lab.propose().path)["variant"])
     failed = first[:2]
-    out = lc.record(run_dir, plate(tmp_path, first, failed=failed))
+    out = lab.record(plate(tmp_path, first, failed=failed))
     assert out.failed == 2
-    st = lc.status(run_dir)
-    assert st["rounds"][0]["failed"] == 2 and st["rounds"][0]["pending"] == 0 and st["failed"] == 2
-    p2 = lc.propose(run_dir)
+    r1 = lab.rounds()[0]
+    assert r1.failed == 2 and r1.pending == 0 and lab.detail().failed == 2
+    p2 = lab.propose()
     assert p2.new and p2.record["measured"] == 10 and p2.record["failed_excluded"] == 2
     assert not set(pd.read_csv(p2.path)["variant"]) & set(first)
 
 
-def test_rounds_are_enforced_shown_and_extended_explicitly(run_dir, tmp_path):
+def test_rounds_are_enforced_shown_and_extended_explicitly(lab, tmp_path):
     for _ in range(3):  # the first batch, then rounds: 2
-        p = lc.propose(run_dir)
-        lc.record(run_dir, plate(tmp_path, pd.read_csv(p.path)["variant"], f"r{p.round}.csv"))
-    assert lc.status(run_dir)["rounds_planned"] == 3
+        p = lab.propose()
+        lab.record(plate(tmp_path, pd.read_csv(p.path)["variant"], f"r{p.round}.csv"))
+    assert lab.detail().rounds_planned == 3
     with pytest.raises(StateError, match=r"done its 3 rounds .*activeloop extend --rounds 3"):
-        lc.propose(run_dir)
+        lab.propose()
     with pytest.raises(StateError):
-        lc.propose(run_dir, force=True)
-    lc.extend(run_dir, 3)
-    p4 = lc.propose(run_dir)
-    assert p4.round == 4 and lc.status(run_dir)["rounds_planned"] == 4
+        lab.propose(force=True)
+    lab.extend(3)
+    p4 = lab.propose()
+    assert p4.round == 4 and lab.detail().rounds_planned == 4
 
 
-def test_closing_a_round_lets_the_next_start_and_pending_variants_are_not_reproposed(run_dir, tmp_path):
-    first = list(pd.read_csv(lc.propose(run_dir).path)["variant"])
-    lc.record(run_dir, plate(tmp_path, first[:6]))
-    assert lc.close_round(run_dir) == 1
-    p2 = lc.propose(run_dir)
+def test_closing_a_round_lets_the_next_start_and_pending_variants_are_not_reproposed(lab, tmp_path):
+    first = list(pd.read_csv(lab.propose().path)["variant"])
+    lab.record(plate(tmp_path, first[:6]))
+    assert lab.close().closed_round == 1
+    p2 = lab.propose()
     assert p2.round == 2 and p2.record["pending_excluded"] == 6
     assert not set(pd.read_csv(p2.path)["variant"]) & set(first)
-    st = lc.status(run_dir)
-    assert st["rounds"][0]["closed"] and st["rounds"][0]["pending"] == 6
+    r1 = lab.rounds()[0]
+    assert r1.closed and r1.pending == 6
     # a late plate for round 1 still counts, as round 1's results
-    lc.record(run_dir, plate(tmp_path, first[6:], "late.csv"))
-    assert lc.status(run_dir)["rounds"][0]["pending"] == 0
+    lab.record(plate(tmp_path, first[6:], "late.csv"))
+    assert lab.rounds()[0].pending == 0
 
 
-def test_record_reports_every_bad_row_and_records_nothing(run_dir, tmp_path):
+def test_record_reports_every_bad_row_and_records_nothing(lab, tmp_path):
     good = tmp_path / "good.csv"
     good.write_text("variant,value\nAAA,1.5\nV39C:D40E,2.0\n")
-    assert lc.record(run_dir, good).rows == 2
-    before = sorted(p.name for p in (run_dir / "assays").iterdir())
+    assert lab.record(good).rows == 2
+    before = sorted(p.name for p in (lab.run_dir / "assays").iterdir())
     bad = tmp_path / "bad.csv"
     bad.write_text("variant,value\nAAA,1.0\nV39Z,2.0\nCCC,abc\nDDD,nan\nV39A:D40A:G41A:T44A,1\nMMM,3\nEEE,\n")
     with pytest.raises(RecordError) as info:
-        lc.record(run_dir, bad)
+        lab.record(bad)
     assert info.value.lines == [3, 4, 5, 6, 7, 8]
     text = str(info.value)
     assert "line 3: variant: V39Z: 'Z' is not one of the 20 amino acids" in text
@@ -160,7 +160,7 @@ def test_record_reports_every_bad_row_and_records_nothing(run_dir, tmp_path):
     assert "line 5: value: 'nan' is not a finite number" in text
     assert "line 6: variant: V39A:D40A:G41A:T44A is not in the campaign's library" in text
     assert "line 8: value: empty; give a number, or mark a failed well with status 'failed'" in text
-    assert sorted(p.name for p in (run_dir / "assays").iterdir()) == before
+    assert sorted(p.name for p in (lab.run_dir / "assays").iterdir()) == before
 
 
 def test_bad_specs_name_the_field_and_create_nothing(tmp_path):
@@ -169,32 +169,31 @@ def test_bad_specs_name_the_field_and_create_nothing(tmp_path):
         (dict(SPEC, batchsize=3), "batchsize: Extra inputs are not permitted"),
         (dict(SPEC, library={"sites": [39, 99]}), "site 99 is beyond"),
     ]):
-        (tmp_path / f"{i}.yaml").write_text(yaml.safe_dump(bad))
         with pytest.raises(ConfigError, match=match):
-            lc.init_campaign(tmp_path / f"{i}.yaml", tmp_path / f"r{i}")
+            Lab(tmp_path / f"r{i}").init(bad)
         assert not (tmp_path / f"r{i}").exists()
 
 
-def test_init_refuses_to_overwrite_a_campaign(run_dir, tmp_path):
-    (tmp_path / "x.yaml").write_text(yaml.safe_dump(SPEC))
-    with pytest.raises(ConfigError, match="already holds a campaign"):
-        lc.init_campaign(tmp_path / "x.yaml", run_dir)
+def test_init_refuses_to_overwrite_a_campaign(lab, tmp_path):
+    with pytest.raises(ConflictError, match="exists already"):
+        Lab(lab.run_dir).init(SPEC)
 
 
 def test_a_missing_run_dir_is_an_error_that_creates_nothing(tmp_path):
-    for call in (lambda d: lc.propose(d), lambda d: lc.record(d, tmp_path / "p.csv"), lambda d: lc.status(d),
-                 lambda d: lc.proposals(d)):
-        with pytest.raises(InputError, match=r"run_dir: .*typo does not exist; start one with `activeloop init"):
-            call(tmp_path / "typo")
+    (tmp_path / "p.csv").write_text("variant,value\nAAA,1\n")
+    for call in (lambda lab: lab.propose(), lambda lab: lab.record(tmp_path / "p.csv"), lambda lab: lab.detail(),
+                 lambda lab: lab.service.proposals(lab.user, lab.name)):
+        with pytest.raises(NotFoundError, match=r"no campaign 'typo': .*typo holds none"):
+            call(Lab(tmp_path / "typo"))
         assert not (tmp_path / "typo").exists()
 
 
 def test_run_files_are_readable_by_the_lab_group(tmp_path):
     old = os.umask(0o002)
     try:
-        (tmp_path / "c.yaml").write_text(yaml.safe_dump(SPEC))
-        lc.init_campaign(tmp_path / "c.yaml", tmp_path / "run")
-        p = lc.propose(tmp_path / "run")
+        lab = Lab(tmp_path / "run")
+        lab.init(SPEC)
+        p = lab.propose()
     finally:
         os.umask(old)
     for path in (tmp_path / "run" / "campaign.yaml", p.path):
@@ -211,8 +210,8 @@ def test_esm_encoding_tunes_lora_in_the_loop(tmp_path, tiny_esm):
         acquisition={"strategy": "ucb", "batchSize": 4},
         initialBatchSize=6,
     )
-    run, _, p2 = _two_rounds(tmp_path, spec)
-    tune = yaml.safe_load((run / "rounds/round-002/tune.json").read_text())
+    lab, _, p2 = _two_rounds(tmp_path, spec)
+    tune = yaml.safe_load((lab.run_dir / "rounds/round-002/tune.json").read_text())
     assert tune["tuned"] is True and 0 < tune["trainable_fraction"] < 0.5
     assert "adapter_model.safetensors" in tune["model_sha256"] and tune["cost"]["cpu_seconds"] > 0
     assert p2.record["tune_sha256"] and len(pd.read_csv(p2.path)) == 4
@@ -252,12 +251,12 @@ def test_unirep_backbone_with_auto_cascade_in_the_loop(tmp_path):
                      "cascade": {"minLibrary": 500, "fraction": 0.05, "students": 2,
                                  "unlabelled": 100, "epochs": 3, "channels": 4}},
     )
-    run, _, p2 = _two_rounds(tmp_path, spec)
-    tune = yaml.safe_load((run / "rounds/round-002/tune.json").read_text())
+    lab, _, p2 = _two_rounds(tmp_path, spec)
+    tune = yaml.safe_load((lab.run_dir / "rounds/round-002/tune.json").read_text())
     assert tune["tuned"] is True and tune["backbone"] == str(weights)
     cascade = p2.record["cascade"]  # mode auto: language-model features, library 1,000 >= 500
     assert cascade["sent_to_teacher"] == 50 and cascade["teacher_labelled"] == 100
-    sent = set(pd.read_csv(run / "rounds/round-002/cascade.csv")["variant"])
+    sent = set(pd.read_csv(lab.run_dir / "rounds/round-002/cascade.csv")["variant"])
     assert set(pd.read_csv(p2.path)["variant"]) <= sent
 
 
@@ -274,14 +273,14 @@ def test_each_round_compares_tuned_with_frozen_and_the_surrogate_uses_the_better
         acquisition={"strategy": "ucb", "batchSize": 4},
         initialBatchSize=12,
     )
-    run, _, p2 = _two_rounds(tmp_path, spec)
-    tune = yaml.safe_load((run / "rounds/round-002/tune.json").read_text())
+    lab, _, p2 = _two_rounds(tmp_path, spec)
+    tune = yaml.safe_load((lab.run_dir / "rounds/round-002/tune.json").read_text())
     cv = tune["cv_spearman"]
     assert cv["folds"] == 2 and -1 <= cv["tuned"] <= 1 and -1 <= cv["frozen"] <= 1
     assert tune["features"] == ("tuned" if cv["tuned"] > cv["frozen"] else "frozen") == "frozen"
     assert tune["loss"] == "ranking"
     # a model is written (and read by acquire) only when tuning won
-    model_dir = run / "rounds/round-002/model"
+    model_dir = lab.run_dir / "rounds/round-002/model"
     assert (model_dir.is_dir() and any(model_dir.iterdir())) == (tune["features"] == "tuned")
     assert bool(tune["model_sha256"]) == (tune["features"] == "tuned")
     assert len(pd.read_csv(p2.path)) == 4
@@ -291,17 +290,17 @@ def test_sharded_rounds_in_processes_propose_what_one_process_proposes(tmp_path)
     """1,000 candidates in 3 shards scored by 2 processes: the batch one process chooses (UCB
     merges real top lists; Thompson's shortlist is larger than this library)."""
     spec = {**SPEC, "acquisition": {"strategy": "ucb", "batchSize": 8, "shards": 3}}
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    lc.init_campaign(tmp_path / "spec.yaml", tmp_path / "sharded")
-    p1 = lc.propose(tmp_path / "sharded")
-    lc.record(tmp_path / "sharded", plate(tmp_path, pd.read_csv(p1.path)["variant"]))
+    lab = Lab(tmp_path / "sharded")
+    lab.init(spec)
+    p1 = lab.propose()
+    lab.record(plate(tmp_path, pd.read_csv(p1.path)["variant"]))
     seen = []
-    p2 = lc.propose(tmp_path / "sharded", jobs=2, on_shard=seen.append)
+    p2 = lab.propose(jobs=2, on_progress=lambda p: seen.append(p.detail) if p.state == "shard" else None)
     assert sorted(r["shard"] for r in seen) == [0, 1, 2] and sum(r["ranked"] for r in seen) == 1000 - 12
     assert p2.record["shards"]["shards"] == 3 and p2.record["shards"]["shortlist"] == 8
     (tmp_path / "one").mkdir()
     _, _, whole = _two_rounds(tmp_path / "one", SPEC | {"acquisition": {"strategy": "ucb", "batchSize": 8}})
     assert list(pd.read_csv(p2.path)["variant"]) == list(pd.read_csv(whole.path)["variant"])
     # a shard already written is not run again (idempotent by its index)
-    again = lc.run_shards(tmp_path / "sharded", 2, 3)
+    again = run_shards(tmp_path / "sharded", 2, 3)
     assert [r["seconds"] for r in again] == [r["seconds"] for r in sorted(seen, key=lambda r: r["shard"])]

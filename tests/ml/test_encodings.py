@@ -4,7 +4,8 @@ import pytest
 from activeloop.errors import ConfigError
 from activeloop.landscapes import GB1_PARENT
 from activeloop.ml.encodings import descriptor_table, get_encoder
-from activeloop.ml.sequences import AMINO_ACIDS, VariantLibrary
+from activeloop.ml.library import VariantLibrary
+from activeloop.ml.sequences import AMINO_ACIDS
 
 LIB = VariantLibrary.from_strings(GB1_PARENT, ["VDGV", "FWAA", "FDGV"], (39, 40, 41, 54))
 

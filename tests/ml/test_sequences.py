@@ -3,8 +3,8 @@ import pytest
 
 from activeloop.errors import VariantError
 from activeloop.landscapes import GB1_PARENT
+from activeloop.ml.library import VariantLibrary
 from activeloop.ml.sequences import (
-    VariantLibrary,
     VariantParser,
     detokenize,
     parse_mutations,

@@ -9,8 +9,7 @@ import torch
 from activeloop.errors import ConfigError
 from activeloop.landscapes import GB1_PARENT
 from activeloop.ml.initial import initial_batch
-from activeloop.ml.library import CombinatorialLibrary
-from activeloop.ml.sequences import VariantLibrary
+from activeloop.ml.library import CombinatorialLibrary, VariantLibrary
 from activeloop.ml.zeroshot import esm_scores, hamming, score_library, unirep_scores
 
 LIB = CombinatorialLibrary(GB1_PARENT, [39, 40, 41], "ACDEFGHIKW")  # the parent has V D G there

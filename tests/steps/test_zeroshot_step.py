@@ -8,11 +8,10 @@ import json
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from activeloop.landscapes import GB1_PARENT
-from activeloop.local import campaign as lc
 from activeloop.steps.zeroshot import scores_key
+from activeloop.testing.workstation import Lab
 
 SPEC = {
     "parentSequence": GB1_PARENT,
@@ -26,22 +25,22 @@ SPEC = {
 }
 
 
-def _start(tmp_path, spec: dict):
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    run = tmp_path / "run"
-    lc.init_campaign(tmp_path / "spec.yaml", run)
-    return run
+def _start(tmp_path, spec: dict) -> Lab:
+    lab = Lab(tmp_path / "run")
+    lab.init(spec)
+    return lab
 
 
 def test_a_focused_first_batch_comes_from_the_top_of_the_zero_shot_ranking(tmp_path):
-    run = _start(tmp_path, SPEC)
-    p1 = lc.propose(run)
+    lab = _start(tmp_path, SPEC)
+    run = lab.run_dir
+    p1 = lab.propose()
     first = list(pd.read_csv(p1.path)["variant"])
     # hamming: V39 is not in the alphabet, so the best 10% of 1,000 are the 10 single mutants
     # (site 39 only) and 90 of the 180 double mutants
     assert len(first) == 12 and all(len(v.split(":")) <= 2 for v in first)
     record = json.loads((run / "rounds/round-001/acquire.json").read_text())
-    spec = lc.open_campaign(run)[1]
+    spec = lab.detail().spec
     key = scores_key(spec)
     assert record["strategy"] == "focused (first batch)"
     assert record["zero_shot"]["scorer"] == "hamming"
@@ -50,14 +49,15 @@ def test_a_focused_first_batch_comes_from_the_top_of_the_zero_shot_ranking(tmp_p
 
 
 def test_later_rounds_use_the_scores_as_a_prior_and_compute_them_once(tmp_path):
-    run = _start(tmp_path, SPEC)
-    first = list(pd.read_csv(lc.propose(run).path)["variant"])
+    lab = _start(tmp_path, SPEC)
+    run = lab.run_dir
+    first = list(pd.read_csv(lab.propose().path)["variant"])
     scores = next((run / "zero-shot").glob("*.npy"))
     stamp = scores.stat().st_mtime_ns
     plate = tmp_path / "plate.csv"
     pd.DataFrame({"variant": first, "value": [float(len(v)) for v in first]}).to_csv(plate, index=False)
-    lc.record(run, plate)
-    p2 = lc.propose(run)
+    lab.record(plate)
+    p2 = lab.propose()
     record = json.loads((run / "rounds/round-002/acquire.json").read_text())
     assert p2.round == 2 and record["prior"] == "zeroShot" and isinstance(record["prior_weight"], float)
     assert record["zero_shot"]["sha256"] == json.loads((run / "rounds/round-001/acquire.json").read_text())[
@@ -66,7 +66,7 @@ def test_later_rounds_use_the_scores_as_a_prior_and_compute_them_once(tmp_path):
 
 
 def test_the_scores_key_changes_with_what_determines_them():
-    from activeloop.local.campaign import parse_spec
+    from activeloop.service.rundir import parse_spec
 
     base = parse_spec(SPEC)
     assert scores_key(base) == scores_key(parse_spec({**SPEC, "rounds": 5, "seed": 3}))

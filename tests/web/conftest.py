@@ -19,13 +19,13 @@ def runs(tmp_path) -> Path:
 
 @pytest.fixture
 def app(runs):
+    from activeloop.service.rundir import RunDirService
     from activeloop.web.app import Settings, create_app
     from activeloop.web.auth import SharedToken
-    from activeloop.web.local import LocalBackend
     from activeloop.web.uploads import Limits
 
-    backend = LocalBackend(runs)
-    return create_app(backend, SharedToken(TOKEN), Settings(limits=Limits(max_bytes=200_000, max_rows=500),
+    service = RunDirService(runs)
+    return create_app(service, SharedToken(TOKEN), Settings(limits=Limits(max_bytes=200_000, max_rows=500),
                                                             poll_seconds=0.1))
 
 

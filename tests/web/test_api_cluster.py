@@ -50,11 +50,11 @@ def wait_for(what, check, timeout=120.0):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     from activeloop.controller import run_in_thread
+    from activeloop.service.cluster import ClusterService
     from activeloop.testing.emulator import EmulatedCluster, StampingEmulator
     from activeloop.testing.jobs import InProcessJobRunner
     from activeloop.web.app import create_app
     from activeloop.web.auth import PassThrough
-    from activeloop.web.cluster import ClusterBackend
 
     roles = chart_roles()
 
@@ -73,8 +73,8 @@ def world(tmp_path_factory):
         admin = kubernetes.config.new_client_from_config(str(cluster.kubeconfig))
         thread, stop = run_in_thread([NS])
         with InProcessJobRunner(admin, NS) as runner:
-            backend = ClusterBackend([NS], (work / "store").as_uri())
-            app = create_app(backend, PassThrough())
+            service = ClusterService([NS], (work / "store").as_uri())
+            app = create_app(service, PassThrough())
             yield SimpleNamespace(admin=kubernetes.client.CustomObjectsApi(admin), app=app, runner=runner)
         stop.set()
         thread.join(30)
@@ -161,12 +161,12 @@ def test_a_scientist_records_a_plate_and_starts_the_next_round(world):
 
 def test_a_sharded_round_shows_its_score_step_and_a_failing_shard_says_which():
     from activeloop.api.resources import LoopRoundStatus
-    from activeloop.web.cluster import ClusterBackend
+    from activeloop.service.views import round_summary
 
-    plain = ClusterBackend._round_summary(1, {}, LoopRoundStatus.lenient({"phase": "Acquiring"}))
+    plain = round_summary(1, LoopRoundStatus.lenient({"phase": "Acquiring"}))
     assert list(plain.steps) == ["tune", "acquire"]
     st = LoopRoundStatus.lenient({"phase": "Failed", "shards": 4, "score": {
         "state": "Failed", "job": "c-r2-score", "message": "shard 1: OOMKilled (exit 137): "}})
-    summary = ClusterBackend._round_summary(2, {}, st)
+    summary = round_summary(2, st)
     assert list(summary.steps) == ["tune", "score", "acquire"]
     assert summary.steps["score"].state == "Failed" and summary.steps["score"].message.startswith("shard 1:")

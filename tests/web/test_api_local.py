@@ -209,7 +209,7 @@ def test_cookie_sessions_need_the_csrf_token_and_user_strings_are_escaped(app, r
         assert browser.post("/api/v1/campaigns/gb1/rounds:next", headers={"X-CSRF-Token": "guess"}).status_code == 403
         res = browser.post("/api/v1/campaigns/gb1/rounds:next", headers={"X-CSRF-Token": csrf})
         assert res.status_code == 200
-        app.state.backend.wait("gb1")
+        app.state.service.wait("gb1")
         browser.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
         assert browser.get("/api/v1/campaigns").status_code == 401
     with TestClient(app) as stranger:

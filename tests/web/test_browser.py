@@ -30,13 +30,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 def server(tmp_path):
     import uvicorn
 
+    from activeloop.service.rundir import RunDirService
     from activeloop.web.app import Settings, create_app
     from activeloop.web.auth import SharedToken
-    from activeloop.web.local import LocalBackend
 
     runs = tmp_path / "runs"
     runs.mkdir()
-    app = create_app(LocalBackend(runs), SharedToken(TOKEN), Settings(poll_seconds=0.5))
+    app = create_app(RunDirService(runs), SharedToken(TOKEN), Settings(poll_seconds=0.5))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from activeloop.api.base import Model
 from activeloop.api.campaign import CampaignSpec
-from activeloop.api.resources import Condition, Measurement, StepCost
+from activeloop.api.resources import CampaignPhase, Condition, Measurement, RoundPhase, StepCost
 
 
 class CampaignSummary(Model):
@@ -20,7 +20,7 @@ class CampaignSummary(Model):
 
     name: str
     namespace: str | None = Field(None, description="Kubernetes namespace (cluster only).")
-    phase: str = Field(description="Pending, Running, WaitingForAssays, ReadyForNextRound, Completed or Failed.")
+    phase: CampaignPhase = Field(description="Where the campaign stands.")
     current_round: int = 0
     rounds_planned: int = 0
     measured: int = 0
@@ -44,9 +44,9 @@ class CampaignDetail(CampaignSummary):
 
 
 class StepView(Model):
-    """One step (tune, acquire) of a round."""
+    """One step (tune, score, acquire) of a round."""
 
-    state: str | None = None
+    state: Literal["Pending", "Running", "Succeeded", "Failed"] | None = None
     job: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
@@ -67,7 +67,7 @@ class RoundSummary(Model):
     """A round on the timeline."""
 
     round: int
-    phase: str
+    phase: RoundPhase
     started_at: str | None = None
     completed_at: str | None = None
     proposed: int = 0
@@ -151,7 +151,7 @@ class RecordResult(Model):
 
 
 class NextRoundResult(Model):
-    """What 'start the next round' did."""
+    """What 'start the next round' (or 'close the round') did."""
 
     closed_round: int | None = None
     next_round: int | None = None
@@ -163,7 +163,7 @@ class StudentView(Model):
 
     name: str
     round: int
-    phase: str
+    phase: Literal["Pending", "Running", "Succeeded", "Failed"]
     parameters: int | None = None
     bytes: int | None = None
     latency_ms: float | None = None
@@ -184,7 +184,7 @@ class Version(Model):
     """A campaign's state as one opaque string: it changes whenever anything shown changes."""
 
     version: str
-    phase: str
+    phase: CampaignPhase
     current_round: int
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -46,20 +48,33 @@ def landscape_scores(landscape: Landscape, scorer: str) -> np.ndarray:
                          None if scorer == "hamming" else scorer).scores
 
 
-# one campaign per task; in worker processes the landscape, features and scores arrive once, here
-_CONTEXT: dict = {}
+@dataclass(frozen=True)
+class SimulationContext:
+    """What every simulated campaign reads: the landscape, its features by encoding, its zero-shot
+    scores by scorer. Worker processes receive it once, when they start (``install``)."""
+
+    landscape: Landscape
+    features: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray]
+    in_worker: ClassVar[SimulationContext | None] = None
+    """The context of this worker process (set by the pool's initializer; the parent never sets it)."""
+
+    def install(self) -> None:
+        """Make this the worker process's context (a pool initializer)."""
+        SimulationContext.in_worker = self
+
+    def campaign(self, st: Strategy, seed: int, rounds: int, batch: int, init: int,
+                 on_round: Callable[[RoundRecord], None] | None = None) -> list[RoundRecord]:
+        """One simulated campaign of strategy ``st`` with ``seed``."""
+        return simulate_campaign(self.landscape, self.features[st.encoding], st, seed, init=init, rounds=rounds,
+                                 batch=batch, on_round=on_round,
+                                 scores=self.scores[st.scorer] if st.needs_scores else None)
 
 
-def _set_context(landscape: Landscape, features: dict[str, np.ndarray], scores: dict[str, np.ndarray]) -> None:
-    _CONTEXT.update(landscape=landscape, features=features, scores=scores)
-
-
-def _campaign(st: Strategy, seed: int, rounds: int, batch: int, init: int,
-              on_round: Callable[[RoundRecord], None] | None = None) -> list[RoundRecord]:
-    c = _CONTEXT
-    return simulate_campaign(c["landscape"], c["features"][st.encoding], st, seed, init=init, rounds=rounds,
-                             batch=batch, on_round=on_round,
-                             scores=c["scores"][st.scorer] if st.needs_scores else None)
+def _in_worker(st: Strategy, seed: int, rounds: int, batch: int, init: int) -> list[RoundRecord]:
+    ctx = SimulationContext.in_worker
+    assert ctx is not None, "no simulation context in this process"
+    return ctx.campaign(st, seed, rounds, batch, init)
 
 
 def run_strategies(
@@ -91,15 +106,14 @@ def run_strategies(
             say(f"[{rec.strategy}] seed {rec.seed} round {rec.round}: measured {rec.measured}, "
                 f"best {rec.best_fitness:.3f} ({rec.normalized_best:.3f} of max), {rec.seconds:.1f}s")
 
+    ctx = SimulationContext(landscape, features, scores)
     if jobs <= 1:
-        _set_context(landscape, features, scores)
-        return [rec for st, seed in tasks for rec in _campaign(st, seed, rounds, batch, init, log)]
+        return [rec for st, seed in tasks for rec in ctx.campaign(st, seed, rounds, batch, init, log)]
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_set_context,
-                             initargs=(landscape, features, scores)) as pool:
-        futures = [pool.submit(_campaign, st, seed, rounds, batch, init) for st, seed in tasks]
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=ctx.install) as pool:
+        futures = [pool.submit(_in_worker, st, seed, rounds, batch, init) for st, seed in tasks]
         out: list[RoundRecord] = []
         for future in futures:  # in task order: the same output whatever finishes first
             recs = future.result()

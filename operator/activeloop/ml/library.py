@@ -8,7 +8,7 @@ any rows, and the rows in chunks. Two kinds:
   mixed-radix arithmetic (row ``r`` has digit ``r // A^(S-1-i) % A`` at site ``i``), so
   membership, counting and indexing cost nothing however large the library (20^6 = 64 million).
   Rows are in the order of ``itertools.product`` over the alphabet.
-* :class:`~activeloop.ml.sequences.VariantLibrary`: an explicit list of variants held in memory
+* :class:`VariantLibrary`: an explicit list of variants held in memory
   (measured landscapes, variant lists).
 
 Residues are reported as *site tokens*: an ``n x P`` uint8 matrix of :data:`AMINO_ACIDS` indices at
@@ -19,16 +19,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 from typing_extensions import override
 
-from activeloop.api.sequence import AMINO_ACIDS
+from activeloop.api.sequence import AMINO_ACIDS, validate_sequence
 from activeloop.errors import VariantError
-
-if TYPE_CHECKING:
-    from activeloop.ml.sequences import VariantParser
+from activeloop.ml.sequences import VariantParser, detokenize, tokenize
 
 _LETTER_INDEX = np.full(256, 255, dtype=np.uint8)
 for _i, _a in enumerate(AMINO_ACIDS):
@@ -78,8 +76,6 @@ class Library(ABC):
     @property
     def parser(self) -> VariantParser:
         """A parser for this library's parent and sites."""
-        from activeloop.ml.sequences import VariantParser
-
         return VariantParser(self.parent, self.sites)
 
     def names_of(self, rows: np.ndarray) -> list[str]:
@@ -212,4 +208,121 @@ def _member(sorted_rows: np.ndarray, row: int) -> bool:
     return bool(i < len(sorted_rows) and sorted_rows[i] == row)
 
 
-__all__ = ["CombinatorialLibrary", "Library"]
+@dataclass(frozen=True)
+class VariantLibrary(Library):
+    """N variants of one parent held in memory: canonical names, sequences, ``N x L`` tokens.
+
+    Build it with :meth:`from_strings` (any accepted spelling) or :meth:`from_sequences`. Names
+    are unique: a library refuses duplicate variants, naming both rows.
+    """
+
+    parent: str
+    tokens: np.ndarray
+    names: tuple[str, ...]
+    sites: tuple[int, ...] = ()
+    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.tokens.ndim != 2 or self.tokens.shape[0] != len(self.names):
+            raise VariantError("tokens", "must be N x L with one name per row")
+        index: dict[str, int] = {}
+        for i, name in enumerate(self.names):
+            if name in index:
+                raise VariantError(
+                    f"variants[{i}]", f"{name} duplicates variants[{index[name]}]"
+                )
+            index[name] = i
+        self._index.update(index)
+
+    @classmethod
+    def from_sequences(
+        cls, parent: str, sequences: Sequence[str], sites: Sequence[int] = ()
+    ) -> VariantLibrary:
+        """A library of full sequences (each the parent's length)."""
+        parent = validate_sequence(parent, "parent")
+        tokens = tokenize(list(sequences))
+        if len(sequences) and tokens.shape[1] != len(parent):
+            raise VariantError("sequences", f"length {tokens.shape[1]} != parent {len(parent)}")
+        ptok = tokenize([parent])[0]
+        names = []
+        letters = AMINO_ACIDS
+        for row in tokens:
+            diff = np.nonzero(row != ptok)[0]
+            names.append(
+                ":".join(f"{parent[i]}{i + 1}{letters[row[i]]}" for i in diff) if len(diff) else "WT"
+            )
+        return cls(parent, tokens, tuple(names), tuple(sites))
+
+    @classmethod
+    def from_strings(
+        cls, parent: str, variants: Sequence[str], sites: Sequence[int] = ()
+    ) -> VariantLibrary:
+        """A library from any accepted spelling (see module docstring); errors name the row."""
+        parser = VariantParser(parent, tuple(sites))
+        seqs = [parser.sequence(v, f"variants[{i}]") for i, v in enumerate(variants)]
+        return cls.from_sequences(parser.parent, seqs, sites)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def sequences(self) -> list[str]:
+        """Full sequences, one per variant."""
+        return detokenize(self.tokens)
+
+    @property
+    def variable_positions(self) -> np.ndarray:
+        """0-based positions where any variant differs from any other (or the declared sites)."""
+        if self.sites:
+            return np.asarray(self.sites, dtype=np.int64) - 1
+        if len(self) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.nonzero((self.tokens != self.tokens[0]).any(axis=0))[0]
+
+    @override
+    @property
+    def positions(self) -> np.ndarray:
+        return self.variable_positions
+
+    @override
+    def contains(self, name: str) -> bool:
+        return name in self._index
+
+    @override
+    def rows_of(self, names: Iterable[str]) -> np.ndarray:
+        return self.index_of(names)
+
+    @override
+    def site_tokens(self, rows: np.ndarray) -> np.ndarray:
+        return self.tokens[np.asarray(rows, dtype=np.int64)][:, self.variable_positions]
+
+    @override
+    def names_of(self, rows: np.ndarray) -> list[str]:
+        return [self.names[i] for i in np.asarray(rows, dtype=np.int64)]
+
+    @override
+    def tokens_of(self, rows: np.ndarray) -> np.ndarray:
+        return self.tokens[np.asarray(rows, dtype=np.int64)]
+
+    def index_of(self, names: Iterable[str]) -> np.ndarray:
+        """Row indices of canonical ``names``; raises naming the first unknown variant."""
+        out = []
+        for n in names:
+            try:
+                out.append(self._index[n])
+            except KeyError:
+                raise VariantError("variant", f"{n} is not in the candidate library") from None
+        return np.asarray(out, dtype=np.int64)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def subset(self, rows: np.ndarray) -> VariantLibrary:
+        """A library of the given rows (same parent and sites)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return VariantLibrary(
+            self.parent, self.tokens[rows], tuple(self.names[i] for i in rows), self.sites
+        )
+
+
+__all__ = ["CombinatorialLibrary", "Library", "VariantLibrary"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from activeloop.api.campaign import AcquisitionSpec, SurrogateSpec
 from activeloop.errors import ConfigError
 from activeloop.ml.acquisition import available_rows, get_strategy
 from activeloop.ml.candidates import Candidates, as_candidates
@@ -20,6 +21,10 @@ from activeloop.ml.surrogates import Prediction, Surrogate, get_surrogate
 from activeloop.ml.zeroshot import standardised
 
 TRANSFORMS = ("none", "rank")
+DEFAULT_SURROGATE: str = SurrogateSpec.model_fields["kind"].default
+DEFAULT_TRANSFORM: str = SurrogateSpec.model_fields["transform"].default
+DEFAULT_STRATEGY: str = AcquisitionSpec.model_fields["strategy"].default
+"""The Python API's defaults are the campaign spec's (one source of truth: ``api.campaign``)."""
 
 
 def transform_targets(y: np.ndarray, transform: str) -> np.ndarray:
@@ -62,9 +67,9 @@ def propose_batch(
     y: np.ndarray,
     q: int,
     *,
-    surrogate: str = "gp",
-    acquisition: str = "thompson",
-    transform: str = "none",
+    surrogate: str = DEFAULT_SURROGATE,
+    acquisition: str = DEFAULT_STRATEGY,
+    transform: str = DEFAULT_TRANSFORM,
     excluded: np.ndarray | None = None,
     seed: int = 0,
     prior: np.ndarray | None = None,

@@ -27,7 +27,7 @@ import numpy as np
 
 from activeloop.errors import ConfigError
 from activeloop.ml.encodings import ENCODINGS, get_encoder
-from activeloop.ml.sequences import VariantLibrary
+from activeloop.ml.library import VariantLibrary
 from activeloop.ml.surrogates import SURROGATES, Prediction, get_surrogate
 from activeloop.ml.unirep import PUBLISHED_SIZES
 

@@ -11,8 +11,8 @@ import yaml
 
 from activeloop.api.campaign import CampaignSpec, check_library_size
 from activeloop.errors import ConfigError
-from activeloop.ml.library import CombinatorialLibrary, Library
-from activeloop.ml.sequences import VariantLibrary, VariantParser
+from activeloop.ml.library import CombinatorialLibrary, Library, VariantLibrary
+from activeloop.ml.sequences import VariantParser
 from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
 
@@ -79,11 +79,11 @@ def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Lib
     key = variants_key(spec, store)
     assert store is not None
     try:
-        names = store.parsed(key, _variant_names)
+        library = store.parsed(
+            key, lambda data: VariantLibrary.from_strings(spec.parent_sequence, _variant_names(data)),
+            tag=spec.parent_sequence)
     except KeyError:
         raise ConfigError(VARIANTS_FIELD, f"no readable file {key!r} in the campaign's store") from None
-    library = store.parsed(key, lambda _: VariantLibrary.from_strings(spec.parent_sequence, names),
-                           tag=spec.parent_sequence)
     try:
         check_library_size(len(library), lib, spec.acquisition.shards, VARIANTS_FIELD)
     except ValueError as exc:

@@ -414,8 +414,12 @@ def list_assays(store: ArtifactStore) -> list[StoredAssay]:
 
 def read_assay_rows(store: ArtifactStore, name: str) -> pd.DataFrame:
     """The canonical rows of a stored assay."""
-    df = pd.read_csv(io.BytesIO(store.get_bytes(keys.assay_rows(name))), keep_default_na=False,
-                     dtype={"variant": str, "value": str})
+    return parse_assay_rows(store.get_bytes(keys.assay_rows(name)))
+
+
+def parse_assay_rows(data: bytes) -> pd.DataFrame:
+    """Canonical rows from their stored CSV (:func:`assay_bytes`)."""
+    df = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype={"variant": str, "value": str})
     df["value"] = pd.to_numeric(df["value"].replace("", math.nan))
     df["failed"] = df["failed"].astype(bool)
     df["replicate"] = pd.to_numeric(df["replicate"].replace("", math.nan)).astype("Int64")
@@ -456,6 +460,25 @@ def superseded_names(assays: Iterable[StoredAssay]) -> set[str]:
     return {s for a in assays for s in a.supersedes}
 
 
+def _per_variant(replicates: str) -> Callable[[bytes], pd.DataFrame]:
+    def aggregate(data: bytes) -> pd.DataFrame:
+        rows = parse_assay_rows(data)
+        ok = rows[~rows["failed"]]
+        agg = ok.groupby("variant", sort=False)["value"].agg(replicates)
+        count = ok.groupby("variant", sort=False)["value"].size()
+        tried = pd.Index(rows["variant"].unique())
+        return pd.DataFrame({"variant": tried, "value": agg.reindex(tried).to_numpy(),
+                             "n": count.reindex(tried).fillna(0).astype(int).to_numpy()})
+
+    return aggregate
+
+
+def assay_values(store: ArtifactStore, assay: StoredAssay) -> pd.DataFrame:
+    """One row per variant of one plate (``variant, value, n``): its replicates combined by the
+    plate's rule (parsed once per content: the store's parsed cache)."""
+    return store.parsed(keys.assay_rows(assay.name), _per_variant(assay.replicates), tag=assay.replicates)
+
+
 def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = None) -> pd.DataFrame:
     """One row per variant from the stored assays (:data:`MEASUREMENT_COLUMNS`); see the module
     docstring for how replicates, plates, corrections and failed wells combine."""
@@ -465,20 +488,10 @@ def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = No
     for a in assays:
         if a.name in gone:
             continue
-        rows = read_assay_rows(store, a.name)
-        if rows.empty:
+        values = assay_values(store, a)
+        if values.empty:
             continue
-        ok = rows[~rows["failed"]]
-        agg = ok.groupby("variant", sort=False)["value"].agg(a.replicates)
-        count = ok.groupby("variant", sort=False)["value"].size()
-        tried = pd.Index(rows["variant"].unique())
-        per_assay.append(pd.DataFrame({
-            "variant": tried,
-            "value": agg.reindex(tried).to_numpy(),
-            "n": count.reindex(tried).fillna(0).astype(int).to_numpy(),
-            "assay": a.name,
-            "arrived_round": a.arrived_round,
-        }))
+        per_assay.append(values.assign(assay=a.name, arrived_round=a.arrived_round))
     if not per_assay:
         return EMPTY_MEASUREMENTS.copy()
     allr = pd.concat(per_assay, ignore_index=True)

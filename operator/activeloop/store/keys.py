@@ -28,6 +28,9 @@ import re
 
 SPEC = "campaign.yaml"
 MEASUREMENTS = "measurements.csv"
+MEASUREMENTS_SOURCE = ".measurements-source.json"
+"""Which plates ``measurements.csv`` was derived from, and its hash (workstation: a command reads
+the copy only when both still hold, and derives the table again otherwise)."""
 CAMPAIGN_STATUS = "status.json"
 ASSAYS = "assays/"
 ROUNDS = "rounds/"

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from activeloop.landscapes import GB1_PARENT
 from activeloop.testing.oracle import SyntheticLab
 
@@ -24,11 +22,10 @@ SPEC: dict[str, Any] = {
 
 def make_campaign(folder: Path, name: str, spec: dict[str, Any] | None = None) -> Path:
     """A workstation campaign ``folder/runs/name`` (no round yet)."""
-    from activeloop.local.campaign import init_campaign
+    from activeloop.local.rundir import create
+    from activeloop.service.rundir import parse_spec
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.yaml").write_text(yaml.safe_dump(spec or SPEC))
-    init_campaign(folder / f"{name}.yaml", folder / "runs" / name)
+    create(folder / "runs" / name, parse_spec(spec or SPEC))
     return folder / "runs" / name
 
 
@@ -45,7 +42,7 @@ def start_round(client: Any, name: str = "gb1") -> dict[str, Any]:
     res = client.post(f"/api/v1/campaigns/{name}/rounds:next")
     if res.status_code != 200:
         raise AssertionError(res.text)
-    client.app.state.backend.wait(name)
+    client.app.state.service.wait(name)
     return res.json()
 
 

@@ -22,11 +22,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
 from typing_extensions import override
 
-from activeloop.errors import UnauthorizedError
-from activeloop.web.backend import User
+from activeloop.errors import InputError, UnauthorizedError
+from activeloop.service.base import User
 
 SESSION_COOKIE = "activeloop_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -44,19 +45,45 @@ class Session:
 
 
 class Authenticator(ABC):
-    """Checks tokens and keeps sessions (in memory: a restart signs everyone out)."""
+    """Checks tokens and keeps sessions (in memory: a restart signs everyone out).
+
+    Failed sign-ins are limited per client address: after ``max_failures`` within ``window``
+    seconds, that address is refused (without checking) until the window has passed.
+    """
+
+    max_failures = 10
+    window = 60.0
 
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
+        self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
     @abstractmethod
     def check(self, token: str) -> User:
         """The user a token stands for, or :class:`UnauthorizedError`."""
 
-    def start_session(self, token: str) -> Session:
+    def authenticate(self, token: str, client: str = "") -> User:
+        """:meth:`check`, with failed attempts limited per ``client`` (its address)."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get(client, []) if now - t < self.window]
+            self._failures[client] = recent
+            if len(recent) >= self.max_failures:
+                wait = self.window - (now - recent[0])
+                raise UnauthorizedError(f"too many failed sign-ins from your address; try again in {wait:.0f} s")
+        try:
+            return self.check(token)
+        except UnauthorizedError:
+            with self._lock:
+                self._failures.setdefault(client, []).append(now)
+                if len(self._failures) > 10_000:  # a bounded memory of addresses
+                    self._failures.pop(next(iter(self._failures)))
+            raise
+
+    def start_session(self, token: str, client: str = "") -> Session:
         """Exchange a valid token for a session."""
-        user = self.check(token)
+        user = self.authenticate(token, client)
         session = Session(secrets.token_urlsafe(32), user, secrets.token_urlsafe(24),
                           time.time() + SESSION_SECONDS)
         with self._lock:
@@ -111,4 +138,27 @@ class PassThrough(Authenticator):
         return User(f"token …{token[-4:]}", token=token)
 
 
-__all__ = ["CSRF_HEADER", "SESSION_COOKIE", "Authenticator", "PassThrough", "Session", "SharedToken"]
+MIN_TOKEN_LENGTH = 16
+"""A token chosen by hand must be at least this long (a random one is 32 characters)."""
+
+
+def read_token(path: Path | None, env: str | None) -> str | None:
+    """The server's token from a file (first line) or the environment, else ``None`` (a random one
+    is made); never from the command line, where other users of the machine see it in ``ps``."""
+    token = None
+    if path is not None:
+        try:
+            token = path.read_text().strip().splitlines()[0].strip() if path.read_text().strip() else ""
+        except OSError as exc:
+            raise InputError("token_file", f"cannot read {path} ({exc.strerror})") from None
+    elif env:
+        token = env.strip()
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise InputError("token", f"a token must have at least {MIN_TOKEN_LENGTH} characters; "
+                                  f"this one has {len(token)}")
+    return token
+
+
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "read_token","CSRF_HEADER", "SESSION_COOKIE", "Authenticator", "PassThrough", "Session", "SharedToken"]

@@ -1,70 +1,129 @@
-"""Plates sent to the REST API, read into one form: a multipart file (CSV, TSV or Excel), a
-``text/csv`` body, or JSON rows. Bodies larger than the limit, or with more rows than the limit,
-are refused with 413 before anything is read into a table."""
+"""Bodies in, bounded: every request body is counted while it streams and cut off at its limit
+(:class:`BodyLimit`, before anything is spooled past it), and plates are read into one form: a
+multipart file (CSV, TSV or Excel), a ``text/csv`` body, or JSON rows."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from activeloop.api.resources import AssayResultSpec
 from activeloop.api.views import ResultsUpload
-from activeloop.errors import InputError, RecordError, RowProblem, format_validation_error
+from activeloop.errors import InputError, RecordError, RowProblem, TooLargeError, format_validation_error
+from activeloop.service.plates import Plate
 from activeloop.steps import ingest
-from activeloop.web.backend import Plate
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Limits:
-    """How much one upload may hold."""
+    """How much one request may hold."""
 
     max_bytes: int = 5 * 2**20
+    """A plate file (or body), in bytes."""
     max_rows: int = 20_000
+    """Rows of a plate."""
+    max_form_bytes: int = 64 * 2**10
+    """Any other body (sign-in, a new campaign, a form without a file)."""
+    framing: int = 64 * 2**10
+    """What a multipart body may add around the file (boundaries, headers, other fields)."""
 
 
-class TooLarge(Exception):
-    """An upload over the limits (answered with 413)."""
+UPLOAD_PATHS = ("/results", "/upload")
+"""Routes that take a plate (their path ends so): bodies up to ``max_bytes``, others ``max_form_bytes``."""
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the upload is {int(declared):,} bytes; the limit is {limit:,}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the upload is over the limit of {limit:,} bytes")
-        chunks.append(chunk)
+class BodyLimit:
+    """ASGI middleware: a body over its limit is refused at the limit (413), whether or not it
+    declares its length: the declared length is checked first, then every chunk as it arrives."""
+
+    def __init__(self, app: ASGIApp, limits: Callable[[], Limits]) -> None:
+        self.app = app
+        self.limits = limits
+
+    def limit_of(self, path: str) -> int:
+        """The most bytes a body sent to ``path`` may have."""
+        lim = self.limits()
+        return lim.max_bytes + lim.framing if path.endswith(UPLOAD_PATHS) else lim.max_form_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with its body counted."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_of(scope.get("path", ""))
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            scope["activeloop.too_large"] = f"the request is {int(declared):,} bytes; the limit is {limit:,}"
+        seen = 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            if "activeloop.too_large" in scope:
+                raise TooLargeError(scope["activeloop.too_large"])
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise TooLargeError(f"the request is over the limit of {limit:,} bytes")
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form (cached for the route): at most one file, a few fields, each part within
+    the limits; a malformed body is :class:`InputError` (422), an oversized one 413."""
+    limits: Limits = request.app.state.settings.limits
+    try:
+        return await request.form(max_files=1, max_fields=20, max_part_size=limits.max_form_bytes)
+    except HTTPException as exc:  # Starlette's "invalid multipart data" and friends
+        raise InputError("body", f"not a readable form: {exc.detail}") from None
+
+
+async def _body(request: Request) -> bytes:
+    chunks = [chunk async for chunk in request.stream()]
     return b"".join(chunks)
 
 
 def _rows(plate: Plate, limits: Limits) -> Plate:
     n = len(plate.rows) if isinstance(plate, ingest.Table) else len(plate.measurements)
     if n > limits.max_rows:
-        raise TooLarge(f"the plate has {n:,} rows; the limit is {limits.max_rows:,}")
+        raise TooLargeError(f"the plate has {n:,} rows; the limit is {limits.max_rows:,}")
     return plate
 
 
-async def read_plate(request: Request, campaign: str, limits: Limits) -> tuple[Plate, ResultsUpload | None]:
+async def uploaded_file(request: Request) -> tuple[bytes, str]:
+    """The bytes and name of the form's ``file`` field (within ``max_bytes``)."""
+    limits: Limits = request.app.state.settings.limits
+    upload = (await read_form(request)).get("file")
+    if not isinstance(upload, UploadFile):
+        raise InputError("file", "send the plate as a form field named 'file' (CSV, TSV or .xlsx)")
+    data = await upload.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise TooLargeError(f"the file is over the limit of {limits.max_bytes:,} bytes")
+    return data, upload.filename or "plate.csv"
+
+
+async def read_plate(request: Request, campaign: str) -> tuple[Plate, ResultsUpload | None]:
     """The plate in the request, and the JSON body's own options (if it was JSON)."""
+    limits: Limits = request.app.state.settings.limits
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-            raise TooLarge(f"the upload is {int(declared):,} bytes; the limit is {limits.max_bytes:,}")
-        form = await request.form(max_files=1, max_fields=20, max_part_size=limits.max_bytes)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InputError("file", "send the plate as a form field named 'file' (CSV, TSV or .xlsx)")
-        data = await upload.read(limits.max_bytes + 1)
-        if len(data) > limits.max_bytes:
-            raise TooLarge(f"the file is over the limit of {limits.max_bytes:,} bytes")
-        return _rows(ingest.read_table_bytes(data, upload.filename or "plate.csv"), limits), None
-    body = await _body(request, limits.max_bytes)
+        data, filename = await uploaded_file(request)
+        return _rows(ingest.read_table_bytes(data, filename), limits), None
+    body = await _body(request)
     if kind in ("text/csv", "text/plain", "text/tab-separated-values"):
         return _rows(ingest.read_table_bytes(body, "plate.tsv" if "tab" in kind else "plate.csv"), limits), None
     if kind in ("application/json", ""):
@@ -72,7 +131,7 @@ async def read_plate(request: Request, campaign: str, limits: Limits) -> tuple[P
             rows = ResultsUpload.model_validate_json(body or b"{}")
         except ValidationError as exc:
             if any(e["type"] == "too_long" for e in exc.errors()):
-                raise TooLarge(f"the plate has more than {limits.max_rows:,} rows") from None
+                raise TooLargeError(f"the plate has more than {limits.max_rows:,} rows") from None
             raise InputError("body", format_validation_error(exc)) from None
         # the rows are valid Measurements already; ingest checks them against the campaign
         # (duplicates included), and recording splits plates of more than 4,096 rows
@@ -82,4 +141,4 @@ async def read_plate(request: Request, campaign: str, limits: Limits) -> tuple[P
         f"{kind!r} is not a plate: send multipart/form-data (field 'file'), text/csv or application/json"))])
 
 
-__all__ = ["Limits", "TooLarge", "read_plate"]
+__all__ = ["UPLOAD_PATHS", "BodyLimit", "Limits", "read_form", "read_plate", "uploaded_file"]

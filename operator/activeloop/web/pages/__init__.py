@@ -1,0 +1,17 @@
+"""Server-rendered pages: sign-in (:mod:`.session`) and the campaigns (:mod:`.campaigns`).
+
+Pages are Jinja2 templates (autoescaped: every user string is escaped) with a little JavaScript
+(``static/app.js``) for drag-and-drop uploads, live updates and picking sites on a sequence. Every
+form that changes something carries the session's CSRF token. The pages call the same campaign
+service as the REST API, so they can do nothing the API would refuse.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from activeloop.web.pages import campaigns, session
+
+ROUTERS: tuple[APIRouter, ...] = (session.public, session.router, campaigns.router)
+
+__all__ = ["ROUTERS"]

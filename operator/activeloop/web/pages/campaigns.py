@@ -1,0 +1,234 @@
+"""The campaign pages: the list, a new campaign, one campaign, and its forms (the next round, a
+plate upload) for browsers without JavaScript."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from activeloop.api.campaign import AcquisitionSpec, CampaignSpec, LibrarySpec, ObjectiveSpec, SurrogateSpec
+from activeloop.api.names import ENCODINGS, ROUND_STEPS, STRATEGIES, SURROGATE_KINDS
+from activeloop.api.views import CampaignCreate, RoundDetail
+from activeloop.errors import ActiveLoopError, InputError
+from activeloop.service.base import User
+from activeloop.service.plates import RecordOptions
+from activeloop.service.views import page_version
+from activeloop.steps import ingest
+from activeloop.steps.layout import PLATES
+from activeloop.web import charts
+from activeloop.web.deps import AUTHENTICATED, Caller, ServiceDep, run
+from activeloop.web.errors import problem_report
+from activeloop.web.render import render
+from activeloop.web.uploads import read_form, uploaded_file
+
+router = APIRouter(include_in_schema=False, dependencies=AUTHENTICATED)
+
+DEFAULTS = {
+    "alphabet": LibrarySpec.model_fields["alphabet"].default,
+    "initial": CampaignSpec.model_fields["initial_batch_size"].default,
+    "batch": AcquisitionSpec.model_fields["batch_size"].default,
+    "rounds": CampaignSpec.model_fields["rounds"].default,
+    "objective": ObjectiveSpec.model_fields["name"].default,
+    "direction": ObjectiveSpec.model_fields["direction"].default,
+    "surrogate": SurrogateSpec.model_fields["kind"].default,
+    "encoding": SurrogateSpec.model_fields["encoding"].default,
+    "strategy": AcquisitionSpec.model_fields["strategy"].default,
+}
+"""What the new-campaign form shows before anything is typed: the spec's own defaults."""
+NAME_PATTERN = next(m.pattern for m in CampaignCreate.model_fields["name"].metadata if hasattr(m, "pattern"))
+"""The campaign name's pattern, as the browser checks it (an HTML pattern is anchored and read in
+the ``v`` mode of regular expressions, where ``-`` in a class must be escaped)."""
+HTML_NAME_PATTERN = NAME_PATTERN.strip("^$").replace("[-", "[\\-")
+
+
+@router.get("/", response_class=HTMLResponse)
+async def campaigns(request: Request, user: Caller, service: ServiceDep, q: str | None = None) -> Response:
+    """Every campaign: name, phase, round, best so far, pending assays, last change; a filter."""
+    items = await run(service.campaigns, user)
+    if q:
+        items = [c for c in items if q.lower() in c.name.lower() or q.lower() in c.phase.value.lower()]
+    return render(request, "campaigns.html", {"user": user, "campaigns": items, "q": q or ""})
+
+
+def _form_context(user: User, form: dict[str, str]) -> dict[str, Any]:
+    return {"user": user, "form": form, "defaults": DEFAULTS, "name_pattern": HTML_NAME_PATTERN,
+            "surrogates": SURROGATE_KINDS, "encodings": ENCODINGS, "strategies": STRATEGIES}
+
+
+@router.get("/campaigns/new", response_class=HTMLResponse)
+async def new_campaign_page(request: Request, user: Caller) -> Response:
+    """A form for a new campaign: sequence (pasted or FASTA), sites picked on it, models, sizes."""
+    return render(request, "new.html", {**_form_context(user, {}), "problems": []})
+
+
+def parse_fasta(text: str) -> str:
+    """A sequence pasted plainly or as FASTA (header lines and whitespace dropped)."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return "".join(line for line in lines if line and not line.startswith(">")).replace(" ", "").upper()
+
+
+@router.post("/campaigns/new", response_class=HTMLResponse)
+async def new_campaign(request: Request, user: Caller, service: ServiceDep) -> Response:
+    """Create the campaign, or show the form again with every problem named."""
+    form = {k: str(v) for k, v in (await read_form(request)).items() if k != "csrf_token"}
+    try:
+        spec = spec_from_form(form)
+        detail = await run(service.create_campaign, user, form.get("name", "").strip(), spec,
+                           form.get("namespace") or None)
+    except InputError as exc:
+        report = problem_report(exc)
+        return render(request, "new.html", {**_form_context(user, form), "problems": report.problems,
+                                            "message": report.detail}, status=422)
+    target = f"/campaigns/{quote(detail.name)}" + (f"?namespace={quote(detail.namespace)}" if detail.namespace else "")
+    return RedirectResponse(target, status_code=303)
+
+
+def spec_from_form(form: dict[str, str]) -> dict[str, Any]:
+    """A campaign spec from the new-campaign form: only what was filled in (the spec's defaults
+    apply to the rest, as in a YAML file)."""
+    def number(key: str, field: str) -> int | None:
+        raw = form.get(key, "").strip()
+        if not raw:
+            return None
+        if not raw.isdigit():
+            raise InputError(field, f"{raw!r} is not a whole number")
+        return int(raw)
+
+    sites = [s for s in form.get("sites", "").replace(";", ",").split(",") if s.strip()]
+    if not all(s.strip().isdigit() for s in sites):
+        raise InputError("library.sites", f"{form.get('sites')!r}: give 1-based positions like 39,40,41")
+    library: dict[str, Any] = {"sites": [int(s) for s in sites]}
+    if form.get("alphabet", "").strip():
+        library["alphabet"] = form["alphabet"].strip().upper()
+    spec: dict[str, Any] = {"parentSequence": parse_fasta(form.get("parent", "")), "library": library}
+    pairs = [("surrogate", "kind", "surrogate"), ("surrogate", "encoding", "encoding"),
+             ("acquisition", "strategy", "strategy"), ("objective", "name", "objective"),
+             ("objective", "direction", "direction"), ("backbone", "model", "backbone")]
+    for section, field, key in pairs:
+        if form.get(key, "").strip():
+            spec.setdefault(section, {})[field] = form[key].strip()
+    for key, path in (("batch", ("acquisition", "batchSize")), ("initial", ("initialBatchSize",)),
+                      ("rounds", ("rounds",))):
+        value = number(key, ".".join(path))
+        if value is not None:
+            target = spec.setdefault(path[0], {}) if len(path) == 2 else spec
+            target[path[-1]] = value
+    return spec
+
+
+@router.get("/campaigns/{name}", response_class=HTMLResponse)
+async def campaign(request: Request, name: str, user: Caller, namespace: str | None = None) -> Response:
+    """One campaign: timeline, curve, predicted against measured, proposals, upload, next round."""
+    return render(request, "campaign.html", await campaign_context(request, user, name, namespace))
+
+
+async def campaign_context(request: Request, user: User, name: str, namespace: str | None) -> dict[str, Any]:
+    """Everything the campaign page shows."""
+    service = request.app.state.service
+    detail = await run(service.campaign, user, name, namespace)
+    rounds = await run(service.rounds, user, name, namespace)
+    history = await run(service.history, user, name, namespace)
+    students = await run(service.students, user, name, namespace)
+    with_props = [r for r in rounds if r.proposed]
+    current: RoundDetail | None = None
+    if with_props:
+        current = await run(service.round, user, name, with_props[-1].round, namespace)
+    judged = await _judged_round(service, user, name, namespace, with_props, current)
+    return {"user": user, "c": detail, "rounds": rounds, "current": current, "students": students,
+            "ns": namespace, "curve": _curve(history, detail.direction), "fit": _fit_chart(judged),
+            "costs": _costs(rounds), "layouts": tuple(PLATES), "version": page_version(detail, rounds).version}
+
+
+async def _judged_round(service: Any, user: User, name: str, namespace: str | None, with_props: list,
+                        current: RoundDetail | None) -> RoundDetail | None:
+    """The latest round whose predictions can be compared with results."""
+    for r in reversed(with_props):
+        rd = current if current is not None and current.round == r.round else \
+            await run(service.round, user, name, r.round, namespace)
+        if sum(p.mean is not None and p.measured is not None for p in rd.proposals) >= 2:
+            return rd
+    return None
+
+
+def _curve(history: list, direction: str) -> Any:
+    points = [(h.round, h.best) for h in history]
+    best = "highest" if direction == "maximize" else "lowest"
+    return charts.line_chart(points, x_label="round", y_label=f"best so far ({best})",
+                             title="best value found by the end of each round",
+                             empty="No curve yet: it starts once the first round's results are recorded.")
+
+
+def _fit_chart(rd: RoundDetail | None) -> dict[str, Any]:
+    if rd is None:
+        return {"chart": charts.missing("Nothing to compare yet: the model's predictions meet measurements "
+                                        "once a round proposed by the model (round 2 on) has results."),
+                "round": None, "spearman": None}
+    pts = [(p.mean, p.measured, p.variant) for p in rd.proposals if p.mean is not None and p.measured is not None]
+    rho = float(pd.Series([p[0] for p in pts]).corr(pd.Series([p[1] for p in pts]), method="spearman")) \
+        if len(pts) > 2 else None
+    scale = "normal score" if rd.prediction_scale == "normal score" else "predicted value"
+    empty = "Fewer than two of this round's proposals have both a prediction and a result."
+    return {"chart": charts.scatter(pts, x_label=f"predicted ({scale})", y_label="measured",
+                                    title=f"round {rd.round}: predicted against measured", empty=empty),
+            "round": rd.round, "spearman": None if rho is None or math.isnan(rho) else rho, "n": len(pts)}
+
+
+def _costs(rounds: list) -> list[dict[str, Any]]:
+    out = []
+    for r in rounds:
+        row: dict[str, Any] = {"round": r.round}
+        total_wall = total_cpu = total_energy = 0.0
+        seen = False
+        for step in ROUND_STEPS:  # score: the shards of a sharded round
+            view = r.steps.get(str(step))
+            cost = view.cost if view is not None else None
+            if cost is not None:
+                seen = True
+                total_wall += cost.wall_seconds or 0.0
+                total_cpu += cost.cpu_seconds or 0.0
+                total_energy += cost.energy_kwh or 0.0
+        if seen:
+            row.update(wall=total_wall, cpu=total_cpu, energy_wh=total_energy * 1000)
+        out.append(row)
+    return out
+
+
+def _back(name: str, namespace: str | None) -> str:
+    return f"/campaigns/{quote(name)}" + (f"?namespace={quote(namespace)}" if namespace else "")
+
+
+@router.post("/campaigns/{name}/next")
+async def next_round_form(name: str, user: Caller, service: ServiceDep, namespace: str | None = None) -> Response:
+    """The 'start the next round' button without JavaScript."""
+    await run(service.next_round, user, name, namespace)
+    return RedirectResponse(_back(name, namespace), status_code=303)
+
+
+@router.post("/campaigns/{name}/upload", response_class=HTMLResponse)
+async def upload_form(request: Request, name: str, user: Caller, service: ServiceDep,
+                      namespace: str | None = None) -> Response:
+    """Upload a plate without JavaScript: check it (or record it), and show the outcome on the page."""
+    form = await read_form(request)
+    options = RecordOptions(dry_run=form.get("action") != "record",
+                            value_column=str(form.get("value_column") or "") or None,
+                            decimal=str(form.get("decimal") or "."))
+    try:
+        data, filename = await uploaded_file(request)
+        table = await run(ingest.read_table_bytes, data, filename)
+        result = await run(service.record, user, name, table, options, namespace)
+    except ActiveLoopError as exc:
+        context = await campaign_context(request, user, name, namespace)
+        report = problem_report(exc)
+        context["upload"] = {"message": report.detail, "problems": report.problems}
+        return render(request, "campaign.html", context, status=422)
+    context = await campaign_context(request, user, name, namespace)
+    context["upload"] = {"result": result}
+    return render(request, "campaign.html", context)
+
+
+__all__ = ["campaign_context", "parse_fasta", "router", "spec_from_form"]

@@ -1,0 +1,65 @@
+"""Rounds: the timeline, one round with its proposals, the proposals as a plate map, and the lab's
+two actions on rounds (close one, start the next)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated
+
+from fastapi import Query
+from fastapi.responses import Response
+
+from activeloop.api.views import NextRoundResult, RoundDetail, RoundSummary
+from activeloop.steps.layout import PLATES, plate_map
+from activeloop.web.deps import Caller, NamespaceQ, ServiceDep, run
+from activeloop.web.rest.common import CONFLICT
+from activeloop.web.rest.common import router as make_router
+
+router = make_router("rounds")
+PlateLayout = IntEnum("PlateLayout", {f"WELLS_{n}": n for n in PLATES})  # type: ignore[misc]
+"""Plate formats a plate map can be laid out on (96 or 384 wells)."""
+
+
+@router.get("/campaigns/{name}/rounds", response_model=list[RoundSummary])
+async def list_rounds(name: str, user: Caller, service: ServiceDep, namespace: NamespaceQ = None) -> list[RoundSummary]:
+    """The campaign's rounds: phase, times, counts, each step's cost."""
+    return await run(service.rounds, user, name, namespace)
+
+
+@router.get("/campaigns/{name}/rounds/{number}", response_model=RoundDetail)
+async def get_round(name: str, number: int, user: Caller, service: ServiceDep,
+                    namespace: NamespaceQ = None) -> RoundDetail:
+    """One round: its proposals with predicted mean and standard deviation, and their results."""
+    return await run(service.round, user, name, number, namespace)
+
+
+@router.get("/campaigns/{name}/rounds/{number}/proposals.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}, "description": "The proposals as CSV"}})
+async def proposals_csv(name: str, number: int, user: Caller, service: ServiceDep,
+                        layout: Annotated[PlateLayout | None,
+                                          Query(description="96 or 384: add plate and well")] = None,
+                        namespace: NamespaceQ = None) -> Response:
+    """A round's proposals to download; with ``layout`` a plate map (wells in pipetting order)."""
+    _, table = await run(service.proposals, user, name, number, namespace)
+    if layout is not None:
+        table = plate_map(table, int(layout))
+    suffix = f"-plate{int(layout)}" if layout is not None else ""
+    return Response(table.to_csv(index=False), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}-round{number}{suffix}.csv"'})
+
+
+@router.post("/campaigns/{name}/rounds:next", response_model=NextRoundResult, responses=CONFLICT)
+async def next_round(name: str, user: Caller, service: ServiceDep, namespace: NamespaceQ = None) -> NextRoundResult:
+    """Start the next round now ("update the model"): the current round closes, whatever is pending
+    (a failed round is started again)."""
+    return await run(service.next_round, user, name, namespace)
+
+
+@router.post("/campaigns/{name}/rounds/{number}:close", response_model=NextRoundResult, responses=CONFLICT)
+async def close_round(name: str, number: int, user: Caller, service: ServiceDep,
+                      namespace: NamespaceQ = None) -> NextRoundResult:
+    """Close a round now, whatever is pending; it must be waiting for assay results (409 otherwise)."""
+    return await run(service.close_round, user, name, number, namespace)
+
+
+__all__ = ["router"]
