@@ -31,7 +31,7 @@ def test_shards_partition_the_library():
         assert ranges[0][0] == 0 and ranges[-1][1] == n
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
         assert max(e - s for s, e in ranges) - min(e - s for s, e in ranges) <= 1
-    with pytest.raises(ValueError, match="shard 3"):
+    with pytest.raises(ValueError, match="shard: 3 is not in 0..2"):
         shard_range(10, 3, 3)
     np.testing.assert_array_equal(free_rows(10, 15, np.array([2, 11, 14, 20])), [10, 12, 13])
 

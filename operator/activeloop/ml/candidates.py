@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from activeloop.errors import ConfigError
+
 Features = Callable[[np.ndarray], np.ndarray]
 """Library rows (``int64``) -> their features (``len(rows) x d`` float64)."""
 
@@ -43,7 +45,7 @@ class Candidates:
     def with_column(self, column: np.ndarray) -> Candidates:
         """The same candidates with ``column[rows]`` appended to their features (e.g. a prior)."""
         if len(column) != self.n:
-            raise ValueError(f"{len(column)} values for {self.n} candidates")
+            raise ConfigError("prior", f"{len(column)} values for {self.n} candidates")
         base = self.features
         return Candidates(self.n, lambda rows: np.hstack([base(rows), column[rows][:, None]]), self.chunk)
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from activeloop.errors import ConfigError
 from activeloop.registry import Registry
 
 
@@ -115,7 +116,7 @@ class Student:
     def predict_std(self, X_onehot: np.ndarray, batch: int = 65536) -> np.ndarray:
         """The teacher's predictive standard deviation as the student learned it (teacher units)."""
         if not self.has_std:
-            raise ValueError("this student learned the teacher's mean only")
+            raise ConfigError("match_variance", "this student learned the teacher's mean only")
         return np.exp(self._raw(X_onehot, batch)[:, 1]) * self.y_std
 
     def num_parameters(self) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from activeloop.errors import ConfigError
 from activeloop.ml.acquisition import AcquisitionStrategy, best_by
 from activeloop.ml.candidates import Candidates, merge_top
 from activeloop.ml.surrogates import Surrogate
@@ -24,7 +25,7 @@ def shard_range(n: int, shards: int, index: int) -> tuple[int, int]:
     """Rows ``[start, end)`` of shard ``index`` of ``shards`` over ``n`` rows (contiguous, sizes
     differing by at most one)."""
     if not 0 <= index < shards:
-        raise ValueError(f"shard {index} is not in 0..{shards - 1}")
+        raise ConfigError("shard", f"{index} is not in 0..{shards - 1}")
     return index * n // shards, (index + 1) * n // shards
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from activeloop.errors import ConfigError
+
 PLATES = {96: (8, 12), 384: (16, 24)}
 """Rows and columns of the supported plate formats."""
 
@@ -16,7 +18,7 @@ PLATES = {96: (8, 12), 384: (16, 24)}
 def wells(n: int, size: int = 96) -> list[tuple[int, str]]:
     """``(plate, well)`` of the first ``n`` positions, column by column."""
     if size not in PLATES:
-        raise ValueError(f"plate size {size}: use one of {sorted(PLATES)}")
+        raise ConfigError("layout", f"plate size {size}: use one of {sorted(PLATES)}")
     rows, cols = PLATES[size]
     letters = "ABCDEFGHIJKLMNOP"[:rows]
     order = [f"{letters[r]}{c + 1}" for c in range(cols) for r in range(rows)]

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
+from activeloop.errors import StateError
 from activeloop.steps import ingest
 from activeloop.steps.data import dump_spec
 from activeloop.store import keys
@@ -92,11 +93,13 @@ def load_inputs(store: ArtifactStore, round_number: int) -> tuple[CampaignSpec, 
 
     inputs = read_inputs(store, round_number)
     if inputs is None:
-        raise KeyError(f"round {round_number} has no snapshot of its inputs ({inputs_key(round_number)})")
+        raise StateError(f"round {round_number} has no snapshot of its inputs ({inputs_key(round_number)}): "
+                         "its steps run only once the round has started")
     spec_bytes = store.get_bytes(inputs.spec_key)
     meas_bytes = store.get_bytes(inputs.measurements_key)
     if sha256_bytes(spec_bytes) != inputs.spec_sha256 or sha256_bytes(meas_bytes) != inputs.measurements_sha256:
-        raise ValueError(f"round {round_number}'s pinned inputs do not match their hashes")
+        raise StateError(f"round {round_number}'s pinned inputs do not match their hashes: the store was changed "
+                         "by hand; restore them, or start the round again")
     spec = CampaignSpec.model_validate(yaml.safe_load(spec_bytes))
     return spec, ingest.read_measurements_csv(meas_bytes), inputs
 
