@@ -33,8 +33,11 @@ lint: setup
 	$(BIN)/ruff check operator tests benchmarks
 	$(BIN)/mypy
 
+# -rs: every skipped test says why (a missing data set, no Docker engine, no browser); the suite
+# runs in $(TEST_WORKERS) processes, one test file each at a time (tests never share state)
+TEST_WORKERS ?= 2
 test: setup lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile
 
 demo: setup
 	$(BIN)/activeloop simulate --landscape gb1 --seeds 3 --summary-json activeloop-runs/demo-summary.json

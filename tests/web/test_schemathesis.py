@@ -7,7 +7,7 @@ import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -39,11 +39,24 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP, headers={"A
                                         ).exclude(path_regex=r"/events$")
 
 
-@schema.parametrize()
-@settings(max_examples=int(os.environ.get("ACTIVELOOP_SCHEMATHESIS_EXAMPLES", "25")), deadline=None,
-          suppress_health_check=list(HealthCheck), derandomize=True, database=None)
-def test_the_api_keeps_its_own_contract(case):
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        checks=[not_a_server_error, status_code_conformance, content_type_conformance,
-                response_schema_conformance])
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_the_api_keeps_its_own_contract(operation):
+    """Generated requests (derandomised: the same ones every run) for each operation; every
+    answer as the document says."""
+    @given(case=operation.as_strategy())
+    @settings(max_examples=int(os.environ.get("ACTIVELOOP_SCHEMATHESIS_EXAMPLES", "25")), deadline=None,
+              suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+    def check(case):
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            checks=[not_a_server_error, status_code_conformance, content_type_conformance,
+                    response_schema_conformance])
+
+    check()
+
+
+def test_every_operation_is_generated():
+    assert len(OPERATIONS) >= 14
