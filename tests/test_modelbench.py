@@ -64,7 +64,7 @@ def test_bench_models_on_blat_with_tiny_backbones_writes_a_leaderboard(tmp_path,
     result = CliRunner().invoke(app, [
         "bench-models", "--task", str(blat_csv), "--fitness-column", "2500", "--first-position", "24",
         "--parent", BLAT, "--models", ",".join(models), "--train", "200", "--test", "600",
-        "--epochs", "1", "--top-k", "30", "--out", str(out),
+        "--epochs", "1", "--top-k", "30", "--teacher", "ridge:onehot", "--out", str(out),
     ])
     assert result.exit_code == 0, result.output
     board = pd.read_csv(out / "leaderboard.csv")

@@ -90,8 +90,11 @@ def evaluate(
     threads: int = 1,
     top_k: int = 50,
     country: str = "USA",
+    whole: bool = True,
 ) -> tuple[dict, np.ndarray]:
-    """Fit and score one model; returns its leaderboard row and its predictions for every variant."""
+    """Fit and score one model; returns its leaderboard row and its predictions (for every variant
+    when ``whole``, as a teacher needs; else for the training and held-out variants only, NaN for
+    the rest: the cost per 10,000 is scaled from what was scored)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -105,12 +108,14 @@ def evaluate(
         fitted = fit_model(spec, land.library, train, land.fitness[train], teacher=teacher,
                            epochs=epochs, seed=task.seed)
         cpu1, wall1 = time.process_time(), time.perf_counter()
-        pred = np.asarray(fitted.predict(np.arange(len(land))), dtype=np.float64)
+        rows = np.arange(len(land)) if whole else np.union1d(train, test)
+        pred = np.full(len(land), np.nan)
+        pred[rows] = np.asarray(fitted.predict(rows), dtype=np.float64)
         cpu2, wall2 = time.process_time(), time.perf_counter()
     finally:
         tracker.stop()
     data = tracker.final_emissions_data
-    scale = 10_000 / len(land)
+    scale = 10_000 / len(rows)
     row = {
         "model": model,
         "student": spec.is_student,
@@ -204,12 +209,14 @@ def run_bench(
     opts = {"epochs": epochs, "threads": threads, "top_k": top_k, "country": country}
     rows: list[dict] = []
     preds: dict[str, np.ndarray] = {}
+    students = [s for s in specs if s.is_student]
     for spec in [s for s in specs if not s.is_student]:
-        row, preds[spec.text] = run(evaluate, task, spec.text, **opts)
+        # a teacher's predictions cover the library (its students learn them); others only what is scored
+        whole = bool(students) and teacher in (None, spec.text)
+        row, preds[spec.text] = run(evaluate, task, spec.text, whole=whole, **opts)
         rows.append(row)
         if on_row:
             on_row(row)
-    students = [s for s in specs if s.is_student]
     if students:
         if not preds:
             raise ConfigError("models", "students need a teacher among the models")
