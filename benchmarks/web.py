@@ -68,10 +68,10 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
+    from activeloop.service.rundir import RunDirService
     from activeloop.testing.web import SPEC, TOKEN, make_campaign, plate_csv, start_round
     from activeloop.web.app import create_app
     from activeloop.web.auth import SharedToken
-    from activeloop.service.rundir import RunDirService
 
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="activeloop-web-bench-"))
     # GB1 at three sites, 20 amino acids: 8,000 variants (page and API times depend on the rounds

@@ -53,17 +53,26 @@ class RowProblem(NamedTuple):
         return f"{where}: {self.problem}"
 
 
+MAX_PROBLEMS = 100
+"""Problems of one table that are listed (a file with more says how many more there are)."""
+
+
 class RecordError(ActiveLoopError, ValueError):
     """One or more rows of an assay table are invalid; nothing was recorded.
 
-    ``problems`` lists every bad cell (:class:`RowProblem`), sorted by line.
+    ``problems`` lists the bad cells (:class:`RowProblem`), sorted by line: the first
+    :data:`MAX_PROBLEMS`; ``total`` counts them all.
     """
 
-    def __init__(self, source: str, problems: list[RowProblem]) -> None:
+    def __init__(self, source: str, problems: list[RowProblem], total: int | None = None) -> None:
         self.source = source
-        self.problems = sorted(problems)
+        ordered = sorted(problems)
+        self.total = max(total or 0, len(ordered))
+        self.problems = ordered[:MAX_PROBLEMS]
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{source}: {len(self.problems)} problem(s), nothing recorded:\n{lines}")
+        more = self.total - len(self.problems)
+        tail = f"\n  ... and {more:,} more (the first {len(self.problems)} are listed)" if more else ""
+        super().__init__(f"{source}: {self.total:,} problem(s), nothing recorded:\n{lines}{tail}")
 
     @property
     def lines(self) -> list[int]:
@@ -71,7 +80,7 @@ class RecordError(ActiveLoopError, ValueError):
         return sorted({p.line for p in self.problems})
 
     def __reduce__(self):  # noqa: ANN204
-        return type(self), (self.source, self.problems)
+        return type(self), (self.source, self.problems, self.total)
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

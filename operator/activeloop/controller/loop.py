@@ -453,7 +453,7 @@ class CampaignLoop:
                       now: datetime) -> None:
         assert mem.spec is not None
         if isinstance(action, machine.TakeSnapshot):
-            take_snapshot(store, action.round, mem.spec.core(), machine.rfc3339(now))
+            take_snapshot(store, action.round, mem.spec.core(), machine.rfc3339(now), owner=r.get("uid"))
         elif isinstance(action, machine.CreateStepJob):
             job = builders.build_step_job(obs.name, mem.spec, action.round, action.step, self.config,
                                           self.config.campaign_store(obs.namespace, obs.name), action.shards)

@@ -374,11 +374,14 @@ class RunDirectory:
 
     def reset_round(self, number: int) -> None:
         """Start a failed or interrupted round again: its failed steps are forgotten, its status
-        goes back to the phase its outputs allow (what succeeded is not done again)."""
+        goes back to the phase its outputs allow (what succeeded is not done again), and when no
+        step has written its record its inputs are pinned again (a correction counts)."""
         for step in ROUND_STEPS:
             rec = self.job(number, step)
             if rec is not None and rec.get("state") != "succeeded":
-                self.store.path(keys.job(number, step)).unlink(missing_ok=True)
+                self.store.delete(keys.job(number, step))
+        if not any(self.store.exists(keys.step_record(number, s)) for s in ROUND_STEPS):
+            self.store.delete(keys.inputs(number))  # the pin's commit point: taken again next
         old = self._stored_round(number)
         self._put_json(keys.round_status(number), LoopRoundStatus(started_at=old.started_at).dump())
 

@@ -40,7 +40,7 @@ import pandas as pd
 from activeloop.api import naming
 from activeloop.api.campaign import CampaignSpec
 from activeloop.api.resources import API_VERSION, AssayResultSpec
-from activeloop.errors import RecordError, RowProblem, VariantError
+from activeloop.errors import RecordError, RowProblem, TooLargeError, VariantError
 from activeloop.ml.library import Library
 from activeloop.ml.sequences import VariantParser
 from activeloop.store import keys
@@ -50,6 +50,8 @@ ROW_COLUMNS = ["variant", "value", "failed", "replicate"]
 """Columns of a stored assay (one row per measured well)."""
 MEASUREMENT_COLUMNS = ["variant", "value", "failed", "n", "assays", "arrived_round"]
 """Columns of :func:`measurements` (one row per variant)."""
+MAX_VALUE = 1e100
+"""The largest magnitude a measured value may have (so that no combination of values can overflow)."""
 MAX_PER_OBJECT = 4096
 """Measurements per AssayResult object (the CRD's ``maxItems``); larger plates are split."""
 FAILED_MARKERS = frozenset({"failed", "fail", "failure", "no value", "nd", "n.d.", "error"})
@@ -73,28 +75,76 @@ class Table:
     problems: list[RowProblem] = field(default_factory=list)
 
 
-def read_table(path: str | Path, *, sheet: str | None = None) -> Table:
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much of a plate file is read: a file over a limit is refused as soon as it is seen,
+    before the rest is read (a workbook's rows are counted while they stream)."""
+
+    max_rows: int | None = None
+    """Rows of data (``None``: no limit)."""
+    max_columns: int = 256
+    """Columns of the header."""
+    max_field: int = 10_000
+    """Characters in one cell."""
+    max_unpacked: int = 100 * 2**20
+    """Bytes a workbook (a zip archive) may unpack to."""
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+def read_table(path: str | Path, *, sheet: str | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> Table:
     """Read a plate file (``.xlsx``, or CSV/TSV/semicolon-separated text)."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise RecordError(str(path), [RowProblem(0, "", f"cannot read the file: {exc.strerror}")]) from None
-    return read_table_bytes(data, path.name, sheet=sheet)
+    return read_table_bytes(data, path.name, sheet=sheet, limits=limits)
 
 
-def read_table_bytes(data: bytes, filename: str, *, sheet: str | None = None) -> Table:
-    """Read a plate from its bytes; ``filename``'s suffix says whether it is Excel."""
+def read_table_bytes(data: bytes, filename: str, *, sheet: str | None = None,
+                     limits: ReadLimits = DEFAULT_LIMITS) -> Table:
+    """Read a plate from its bytes; ``filename``'s suffix (or the content) says whether it is Excel."""
     if filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
-        return _read_excel(data, filename, sheet)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    return _read_text(text, filename)
+        return _read_excel(data, filename, sheet, limits)
+    return _read_text(_decode(data, filename), filename, limits)
 
 
-def _read_text(text: str, source: str) -> Table:
+def _decode(data: bytes, source: str) -> str:
+    """The text of a plate file: UTF-8 (with or without a byte-order mark), UTF-16 with its mark
+    (Excel's "Unicode text"), else Latin-1; text that is none of these is refused."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    elif b"\x00" not in data[:4096]:
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    raise RecordError(source, [RowProblem(1, "", (
+        "this is not text that can be read (a binary file, or UTF-16 without its byte-order mark); "
+        "save it as 'CSV UTF-8 (comma delimited)' or as an Excel workbook (.xlsx)"))])
+
+
+def _check_header(columns: list[str], source: str, line: int, limits: ReadLimits) -> None:
+    if len(columns) > limits.max_columns:
+        raise TooLargeError(f"{source}: the header has {len(columns):,} columns; the limit is {limits.max_columns}")
+    seen: dict[str, int] = {}
+    problems = []
+    for i, c in enumerate(columns):
+        key = c.lower().strip()
+        if key and key in seen:
+            problems.append(RowProblem(line, c, f"column {c!r} appears twice (columns {seen[key] + 1} and {i + 1}): "
+                                                "rename or remove one"))
+        seen.setdefault(key, i)
+    if problems:
+        raise RecordError(source, problems)
+
+
+def _read_text(text: str, source: str, limits: ReadLimits) -> Table:
     lines = text.splitlines()
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None:
@@ -104,50 +154,80 @@ def _read_text(text: str, source: str) -> Table:
     if header_line.count(delimiter) == 0:
         delimiter = ","
     reader = csv.reader(io.StringIO("\n".join(lines[header_at:])), delimiter=delimiter)
-    columns = [c.strip() for c in next(reader)]
-    rows, numbers, problems = [], [], []
-    for record in reader:
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    problems: list[RowProblem] = []
+    try:
+        columns = [c.strip() for c in next(reader)]
+        _check_header(columns, source, header_at + 1, limits)
+        for record in reader:
+            line = header_at + reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue  # blank lines and Excel's trailing ",,," rows
+            if limits.max_rows is not None and len(rows) >= limits.max_rows:
+                raise TooLargeError(f"{source}: the plate has more than {limits.max_rows:,} rows")
+            if len(record) > len(columns):
+                hint = (" (a decimal comma in a comma-separated file? quote such values, or separate "
+                        "fields with ';' and pass --decimal ,)") if delimiter == "," else ""
+                problems.append(RowProblem(line, "", f"{len(record)} fields where the header has "
+                                                     f"{len(columns)}{hint}"))
+                continue
+            if any(len(c) > limits.max_field for c in record):
+                problems.append(RowProblem(line, "", f"a cell is longer than {limits.max_field:,} characters"))
+                continue
+            rows.append([c.strip() for c in record] + [""] * (len(columns) - len(record)))
+            numbers.append(line)
+    except csv.Error as exc:  # a quote never closed, a field over the csv module's own limit
         line = header_at + reader.line_num
-        if not any(cell.strip() for cell in record):
-            continue  # blank lines and Excel's trailing ",,," rows
-        if len(record) > len(columns):
-            hint = (" (a decimal comma in a comma-separated file? quote such values, or separate "
-                    "fields with ';' and pass --decimal ,)") if delimiter == "," else ""
-            problems.append(RowProblem(line, "", f"{len(record)} fields where the header has "
-                                                 f"{len(columns)}{hint}"))
-            continue
-        rows.append([c.strip() for c in record] + [""] * (len(columns) - len(record)))
-        numbers.append(line)
+        raise RecordError(source, [*problems, RowProblem(line, "", f"not readable as a table: {exc}")]) from None
     return Table(source, columns, rows, numbers, problems)
 
 
-def _read_excel(data: bytes, source: str, sheet: str | None) -> Table:
+def _read_excel(data: bytes, source: str, sheet: str | None, limits: ReadLimits) -> Table:
+    import zipfile
+
     from openpyxl import load_workbook
 
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise RecordError(source, [RowProblem(1, "", f"not a readable Excel workbook ({exc})")]) from None
+    if unpacked > limits.max_unpacked:
+        raise TooLargeError(f"{source}: the workbook unpacks to {unpacked:,} bytes; the limit is "
+                            f"{limits.max_unpacked:,} (a sheet of many empty or formatted rows? copy the "
+                            "table into a new workbook)")
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several kinds for a file that is not a workbook
         raise RecordError(source, [RowProblem(1, "", f"not a readable Excel workbook ({exc})")]) from None
     try:
-        ws = book[sheet] if sheet else book.worksheets[0]
-    except KeyError:
-        raise RecordError(source, [RowProblem(1, "", f"no sheet {sheet!r}; sheets: {book.sheetnames}")]) from None
-    columns: list[str] | None = None
-    rows, numbers = [], []
-    for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-        cells = ["" if v is None else (repr(v) if isinstance(v, float) else str(v)).strip() for v in values]
-        if not any(cells):
-            continue
-        if columns is None:
-            columns = cells
-            continue
-        rows.append(cells[: len(columns)] + [""] * (len(columns) - len(cells)))
-        numbers.append(number)
-    book.close()
+        try:
+            ws = book[sheet] if sheet else book.worksheets[0]
+        except KeyError:
+            raise RecordError(source, [RowProblem(1, "", f"no sheet {sheet!r}; sheets: {book.sheetnames}")]) from None
+        columns: list[str] | None = None
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        # read-only mode streams the sheet: a bound is enforced as rows arrive, not after
+        for number, values in enumerate(ws.iter_rows(values_only=True, max_col=limits.max_columns + 1), start=1):
+            cells = ["" if v is None else (repr(v) if isinstance(v, float) else str(v)).strip() for v in values]
+            if not any(cells):
+                continue
+            if columns is None:
+                columns = cells
+                while columns and not columns[-1]:
+                    columns.pop()
+                _check_header(columns, source, number, limits)
+                continue
+            if limits.max_rows is not None and len(rows) >= limits.max_rows:
+                raise TooLargeError(f"{source}: the plate has more than {limits.max_rows:,} rows")
+            rows.append(cells[: len(columns)] + [""] * (len(columns) - len(cells)))
+            numbers.append(number)
+    finally:
+        book.close()
     if columns is None:
         raise RecordError(source, [RowProblem(1, "", "the sheet is empty")])
-    while columns and not columns[-1]:
-        columns.pop()
     return Table(source, columns, [r[: len(columns)] for r in rows], numbers)
 
 
@@ -300,6 +380,8 @@ def check_rows(
         out.append((name, value, bool(row.failed), replicate))
     if problems:
         raise RecordError(source, problems)
+    if not out:
+        raise RecordError(source, [RowProblem(1, "", "no measurements: the table has a header and no rows")])
     df = pd.DataFrame(out, columns=ROW_COLUMNS)
     df["replicate"] = df["replicate"].astype("Int64")
     return df
@@ -320,6 +402,8 @@ def _number(raw: object, decimal: str) -> tuple[float, str | None]:
             return math.nan, f"{text!r} is not a number"
     if not math.isfinite(v):
         return math.nan, f"{raw!r} is not a finite number"
+    if abs(v) > MAX_VALUE:
+        return math.nan, f"{raw!r} is too large to be a measurement (over {MAX_VALUE:g} in size); check its units"
     return v, None
 
 
@@ -351,7 +435,7 @@ def plate_rows(
     try:
         rows = check_rows(raw, spec, library, table.source, decimal)
     except RecordError as exc:
-        raise RecordError(table.source, table.problems + exc.problems) from None
+        raise RecordError(table.source, table.problems + exc.problems, len(table.problems) + exc.total) from None
     if table.problems:
         raise RecordError(table.source, table.problems)
     return rows
@@ -460,11 +544,19 @@ def superseded_names(assays: Iterable[StoredAssay]) -> set[str]:
     return {s for a in assays for s in a.supersedes}
 
 
+def _combine(values: pd.Series, keys: pd.Series, how: str) -> pd.Series:
+    """``values`` combined per key (``mean`` or ``median``) without overflow: scaled by their
+    largest magnitude first (two replicates of 1e308 average to 1e308, not to infinity)."""
+    scale = float(values.abs().max()) if len(values) else 1.0
+    scale = scale if math.isfinite(scale) and scale > 1.0 else 1.0
+    return (values / scale).groupby(keys, sort=False).agg(how) * scale
+
+
 def _per_variant(replicates: str) -> Callable[[bytes], pd.DataFrame]:
     def aggregate(data: bytes) -> pd.DataFrame:
         rows = parse_assay_rows(data)
         ok = rows[~rows["failed"]]
-        agg = ok.groupby("variant", sort=False)["value"].agg(replicates)
+        agg = _combine(ok["value"], ok["variant"], replicates)
         count = ok.groupby("variant", sort=False)["value"].size()
         tried = pd.Index(rows["variant"].unique())
         return pd.DataFrame({"variant": tried, "value": agg.reindex(tried).to_numpy(),
@@ -497,7 +589,8 @@ def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = No
     allr = pd.concat(per_assay, ignore_index=True)
     grouped = allr.groupby("variant", sort=True)
     out = pd.DataFrame({
-        "value": grouped["value"].mean(),  # NaN only if every plate's wells failed
+        # each plate counts once; NaN only if every plate's wells failed
+        "value": _combine(allr["value"], allr["variant"], "mean").sort_index(),
         "n": grouped["n"].sum(),
         "assays": grouped["assay"].agg(lambda s: " ".join(sorted(set(s)))),
         "arrived_round": grouped["arrived_round"].min(),

@@ -13,9 +13,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
+from activeloop.api.names import ROUND_STEPS
 from activeloop.errors import StateError
 from activeloop.steps import ingest
 from activeloop.steps.data import dump_spec
@@ -34,6 +36,9 @@ class RoundInputs:
     measured: int
     failed: int
     taken_at: str
+    owner: str | None = None
+    """Who took the pin (on a cluster, the LoopRound's uid): a round created again takes its
+    own, provided none of its steps has read the old one."""
 
     @property
     def spec_key(self) -> str:
@@ -58,16 +63,21 @@ def read_inputs(store: ArtifactStore, round_number: int) -> RoundInputs | None:
         return None
     d = json.loads(store.get_bytes(key))
     d["assays"] = tuple(tuple(a) for a in d["assays"])
-    return RoundInputs(**d)
+    return RoundInputs(**{k: v for k, v in d.items() if k in RoundInputs.__dataclass_fields__})
 
 
 def take_snapshot(
-    store: ArtifactStore, round_number: int, spec: CampaignSpec, now: str | None = None
+    store: ArtifactStore, round_number: int, spec: CampaignSpec, now: str | None = None,
+    owner: str | None = None,
 ) -> RoundInputs:
-    """Pin round ``round_number``'s inputs (or return the pin already taken)."""
+    """Pin round ``round_number``'s inputs, or return the pin already taken: unless ``owner`` (the
+    round as created now) differs from the pin's and no step of the round has written its record
+    (a round started again after a correction reads the corrected measurements)."""
     existing = read_inputs(store, round_number)
     if existing is not None:
-        return existing
+        unread = not any(store.exists(keys.step_record(round_number, s)) for s in ROUND_STEPS)
+        if not (owner and existing.owner and existing.owner != owner and unread):
+            return existing
     assays = ingest.list_assays(store)
     gone = ingest.superseded_names(assays)
     data = ingest.measurements(store, assays)
@@ -81,6 +91,7 @@ def take_snapshot(
         measured=int((~data["failed"]).sum()),
         failed=int(data["failed"].sum()),
         taken_at=now or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        owner=owner,
     )
     body = dict(inputs.__dict__) | {"assays": [list(a) for a in inputs.assays]}
     store.put_bytes(inputs_key(round_number), json.dumps(body, indent=2, sort_keys=True).encode())
@@ -101,7 +112,15 @@ def load_inputs(store: ArtifactStore, round_number: int) -> tuple[CampaignSpec, 
         raise StateError(f"round {round_number}'s pinned inputs do not match their hashes: the store was changed "
                          "by hand; restore them, or start the round again")
     spec = CampaignSpec.model_validate(yaml.safe_load(spec_bytes))
-    return spec, ingest.read_measurements_csv(meas_bytes), inputs
+    data = ingest.read_measurements_csv(meas_bytes)
+    bad = data[~data["failed"] & ~np.isfinite(data["value"].to_numpy(dtype=np.float64))]
+    if len(bad):
+        first = bad.iloc[0]
+        raise StateError(
+            f"round {round_number}'s inputs hold a value that is not a finite number: {first['variant']} "
+            f"(plate {first['assays']}; {len(bad)} variant(s) in all). Correct the plate (record the fixed "
+            "file as a correction of it) and start the round again: its inputs are taken again")
+    return spec, data, inputs
 
 
 __all__ = ["RoundInputs", "inputs_key", "load_inputs", "read_inputs", "take_snapshot"]

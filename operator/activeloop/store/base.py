@@ -51,6 +51,10 @@ class ArtifactStore(ABC):
         """Whether ``key`` is stored."""
 
     @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (nothing happens if it is not stored)."""
+
+    @abstractmethod
     def uri(self, key: str) -> str:
         """A URI naming ``key`` in this store."""
 

@@ -91,6 +91,10 @@ class LocalStore(ArtifactStore):
         return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
 
     @override
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    @override
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 

@@ -180,6 +180,11 @@ class MinioStore(ArtifactStore):
         return sorted(o.object_name[len(base):] for o in objs)
 
     @override
+    def delete(self, key: str) -> None:
+        name = self._name(key)
+        self._retry(lambda: self.client.remove_object(self.bucket, name))
+
+    @override
     def exists(self, key: str) -> bool:
         name = self._name(key)
         try:
