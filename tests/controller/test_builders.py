@@ -15,7 +15,7 @@ SPEC = CampaignResourceSpec.model_validate({
              "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
              "backoffLimit": 3},
 })
-CONFIG = OperatorConfig(worker_image="worker:1", s3_secret="minio-creds", s3_endpoint="minio:9000",
+CONFIG = OperatorConfig(worker_image="worker:1", store_uri="s3://activeloop", s3_endpoint="minio:9000",
                         job_service_account="activeloop-steps")
 
 
@@ -38,7 +38,7 @@ def test_step_job_runs_the_step_with_store_credentials_and_hardened_pod():
     assert c["image"] == "worker:1"
     assert c["resources"]["limits"]["nvidia.com/gpu"] == 1
     env = {e["name"]: e for e in c["env"]}
-    assert env["MINIO_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "minio-creds", "key": "accessKey"}
+    assert env["MINIO_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "activeloop-store", "key": "accessKey"}
     assert env["MINIO_ENDPOINT"]["value"] == "minio:9000"
     assert c["securityContext"]["readOnlyRootFilesystem"] and pod["securityContext"]["runAsNonRoot"]
     assert c["terminationMessagePolicy"] == "FallbackToLogsOnError"
@@ -86,11 +86,13 @@ def test_loopround_builder_and_adoption():
                                                  "blockOwnerDeletion": True}]
 
 
-def test_operator_defaults_apply_only_where_the_campaign_sets_nothing():
+def test_the_namespaces_placement_applies_to_every_pod_and_a_campaigns_choice_adds_to_it():
     cfg = OperatorConfig.from_env({"ACTIVELOOP_JOB_NODE_SELECTOR": '{"pool": "cpu"}',
                                    "ACTIVELOOP_JOB_TOLERATIONS": '[{"key": "batch", "operator": "Exists"}]'})
     plain = CampaignResourceSpec.model_validate({"parentSequence": GB1_PARENT, "library": {"sites": [39]}})
     pod = build_step_job("c", plain, 1, "acquire", cfg, "s3://x")["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"pool": "cpu"} and pod["tolerations"] == [{"key": "batch", "operator": "Exists"}]
     pod = build_step_job("c", SPEC, 1, "acquire", cfg, "s3://x")["spec"]["template"]["spec"]
-    assert pod["nodeSelector"] == {"accelerator": "a100"}
+    assert pod["nodeSelector"] == {"accelerator": "a100", "pool": "cpu"}
+    assert pod["tolerations"] == [{"key": "batch", "operator": "Exists"},
+                                  {"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]

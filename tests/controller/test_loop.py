@@ -132,3 +132,30 @@ def test_a_stale_index_decides_the_same_again(world):
     # a pass that still sees the old state (no round yet) repeats nothing harmful
     world.loop.run(stale, NOW)
     assert list(kube.jobs) == ["c-r1-tune"] and status(kube, "looprounds", "c-r1") == first
+
+
+def test_a_failed_round_started_again_runs_new_jobs_and_pins_corrected_inputs(world):
+    kube, store, run, run_job = world.kube, world.store, world.run, world.run_job
+    run()
+    kube.finish_job("c-r1-tune", succeeded=False)
+    kube.failures["c-r1-tune"] = "Error (exit 1): the node went away"
+    run()
+    st = status(kube, "looprounds", "c-r1")
+    assert st["phase"] == "Failed" and status(kube, "campaigns", "c")["phase"] == "Failed"
+    first_pin = store.get_bytes("rounds/round-001/inputs.json")
+    # the lab records a plate meanwhile, then starts the round again (spec.retry goes up)
+    kube.create_if_absent("assayresults", NS, {"metadata": {"name": "early"}, "spec": {
+        "campaign": "c", "measurements": [{"variant": "V39A", "value": 1.0}]}})
+    kube.objects[("looprounds", "c-r1")]["spec"]["retry"] = 1
+    run()
+    run()
+    st = status(kube, "looprounds", "c-r1")
+    assert st["phase"] == "Tuning" and st["retries"] == 1 and "c-r1-tune-a1" in kube.jobs
+    assert st["tune"]["job"] == "c-r1-tune-a1"
+    # no step had run: the inputs were pinned again, with the plate recorded meanwhile
+    assert store.get_bytes("rounds/round-001/inputs.json") != first_pin and st["inputs"]["measured"] == 1
+    run_job("c-r1-tune-a1".removesuffix("-a1"))
+    kube.finish_job("c-r1-tune-a1")
+    run()
+    assert status(kube, "looprounds", "c-r1")["phase"] == "Acquiring" and "c-r1-acquire-a1" in kube.jobs
+    assert status(kube, "campaigns", "c")["phase"] == "Running"

@@ -93,7 +93,11 @@ def test_default_install_is_namespaced_least_privilege_with_bundled_minio():
     assert verbs[("activeloop.dev", "looprounds")] == {"get", "list", "watch", "create"}
     assert verbs[("activeloop.dev", "campaigns")] == {"get", "list", "watch", "patch"}
     assert verbs[("activeloop.dev", "assayresults/status")] == {"get", "patch"}
-    assert not any("secrets" in rule["resources"] for rule in role["rules"])
+    # secrets: it creates one Secret per namespace (the lab's store credentials) and reads or
+    # changes only that one; it reads no other Secret
+    secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]
+    assert {(tuple(r["verbs"]), tuple(r.get("resourceNames", ()))) for r in secret_rules} == {
+        (("create",), ()), (("get", "patch"), ("activeloop-store",))}
     (sts,) = _by_kind(docs, "StatefulSet")
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "20Gi"
     (dep,) = _component(docs, "Deployment", "operator")
@@ -117,14 +121,15 @@ def test_clusterwide_gpu_existing_minio_variant():
     assert "--all-namespaces" in args and "--verbose" in args
     (cm,) = _by_kind(docs, "ConfigMap")
     assert cm["data"]["MINIO_ENDPOINT"] == "minio.storage.svc:9000" and cm["data"]["MINIO_SECURE"] == "true"
-    assert cm["data"]["ACTIVELOOP_S3_SECRET"] == "lab-s3"
-    assert yaml.safe_load(cm["data"]["ACTIVELOOP_JOB_TOLERATIONS"])[0]["key"] == "nvidia.com/gpu"
+    assert "lab-s3" not in str(cm["data"])  # the store's own credentials reach no step Job
     # the operator reads exactly these settings
     from activeloop.controller.config import OperatorConfig
 
     cfg = OperatorConfig.from_env(cm["data"])
-    assert cfg.job_node_selector == {"accelerator": "nvidia-a100"} and cfg.image_pull_secrets == ["registry"]
-    assert cfg.s3_secure and cfg.store_uri == "s3://activeloop"
+    place = cfg.job_policy.placement("any-lab")
+    assert place.node_selector == {"accelerator": "nvidia-a100"} and place.tolerations[0]["key"] == "nvidia.com/gpu"
+    assert cfg.image_pull_secrets == ["registry"] and cfg.job_policy.allowed_images == ["ghcr.io/activeloop/worker"]
+    assert cfg.s3_secure and cfg.store_uri == "s3://activeloop" and cfg.store_tenancy == "operator"
 
 
 def test_one_role_per_watched_namespace():
@@ -225,3 +230,66 @@ def test_the_ui_runs_as_its_users_without_rights_of_its_own():
     (np,) = _by_kind(docs, "NetworkPolicy")
     assert np["spec"]["policyTypes"] == ["Ingress"] and np["spec"]["ingress"][0]["ports"][0]["port"] == "http"
     assert not _component(render({"ui": {"enabled": False}}), "Deployment", "ui")
+
+
+def test_each_namespace_gets_its_placement_and_the_images_allowed_are_the_charts():
+    from activeloop.controller.config import OperatorConfig
+
+    gpu = {"nodeSelector": {"accelerator": "a100"}, "tolerations": [{"key": "gpu", "operator": "Exists"}]}
+    docs = render({"watchNamespaces": ["lab-a", "lab-b"], "minio": {"tenancy": "provided"},
+                   "jobs": {"allowedImages": ["registry.example.org/activeloop/worker",
+                                              "registry.example.org/activeloop/worker-cuda"],
+                            "nodeSelector": {"pool": "shared"},
+                            "placement": {"lab-a": {"nodeSelector": {"pool": "lab-a"}, "choices": [gpu]}}}})
+    (cm,) = _by_kind(docs, "ConfigMap")
+    cfg = OperatorConfig.from_env(cm["data"])
+    assert cfg.store_tenancy == "provided"
+    assert cfg.job_policy.placement("lab-a").node_selector == {"pool": "lab-a"}
+    assert list(cfg.job_policy.placement("lab-a").choices) == [gpu]
+    assert cfg.job_policy.placement("lab-b").node_selector == {"pool": "shared"}
+    assert cfg.job_policy.allowed_images == ["registry.example.org/activeloop/worker",
+                                             "registry.example.org/activeloop/worker-cuda"]
+    # provided credentials: the operator may read the namespace's Secret, and make none
+    for role in _by_kind(docs, "Role"):
+        secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]
+        assert [(r["verbs"], r["resourceNames"]) for r in secret_rules] == [(["get"], ["activeloop-store"])]
+
+
+def _admits(policy, campaign) -> tuple[bool, str]:
+    import celpy
+
+    env = celpy.Environment()
+    variables = {v["name"]: env.program(env.compile(v["expression"])).evaluate({}) for v in policy["spec"]["variables"]}
+    act = {"object": celpy.json_to_cel(campaign), "variables": celpy.json_to_cel({})}
+    act["variables"] = celpy.celtypes.MapType({celpy.celtypes.StringType(k): v for k, v in variables.items()})
+    (check,) = policy["spec"]["validations"]
+    ok = bool(env.program(env.compile(check["expression"])).evaluate(act))
+    # Kubernetes' CEL has the strings extension (list.join); cel-python's core does not: given here
+    join = {"join": lambda items, sep: celpy.celtypes.StringType(str(sep).join(str(i) for i in items))}
+    message = "" if ok else str(env.program(env.compile(check["messageExpression"]), functions=join).evaluate(act))
+    return ok, message
+
+
+def test_an_admission_policy_refuses_a_campaign_running_an_image_off_the_list():
+    docs = render({"jobs": {"allowedImages": ["ghcr.io/activeloop/worker", "ghcr.io/activeloop/worker-cuda"]}})
+    (policy,) = _by_kind(docs, "ValidatingAdmissionPolicy")
+    (binding,) = _by_kind(docs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"] and binding["spec"]["validationActions"] == ["Deny"]
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["campaigns"]
+    base = {"apiVersion": "activeloop.dev/v1alpha1", "kind": "Campaign", "metadata": {"name": "c"},
+            "spec": {"parentSequence": "MKV", "library": {"sites": [2]}}}
+    assert _admits(policy, base)[0]
+    for image in ("ghcr.io/activeloop/worker:0.1.0", "ghcr.io/activeloop/worker-cuda@sha256:abc"):
+        assert _admits(policy, {**base, "spec": {**base["spec"], "jobs": {"image": image}}})[0], image
+    for image in ("docker.io/attacker/miner", "ghcr.io/activeloop/worker-evil:1"):
+        ok, message = _admits(policy, {**base, "spec": {**base["spec"], "jobs": {"image": image}}})
+        assert not ok and f"spec.jobs.image: {image} is not an image this installation runs" in message
+    assert not _by_kind(render({"jobs": {"admissionPolicy": False}}), "ValidatingAdmissionPolicy")
+
+
+def test_the_ui_and_operator_spool_to_bounded_volumes():
+    docs = render({})
+    for component, limit in (("ui", "256Mi"), ("operator", "64Mi")):
+        (dep,) = _component(docs, "Deployment", component)
+        (tmp,) = dep["spec"]["template"]["spec"]["volumes"]
+        assert tmp["emptyDir"] == {"sizeLimit": limit}, component

@@ -27,3 +27,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "activeloop.minioEndpoint" -}}
 {{- if .Values.minio.bundled -}}{{ include "activeloop.fullname" . }}-minio.{{ .Release.Namespace }}.svc:9000{{- else -}}{{ .Values.minio.existing.endpoint }}{{- end -}}
 {{- end -}}
+
+{{/* Images step Jobs may run (comma separated): the chart's values, else the worker repository. */}}
+{{- define "activeloop.allowedImages" -}}
+{{- if .Values.jobs.allowedImages -}}{{ join "," .Values.jobs.allowedImages }}{{- else -}}{{ .Values.jobs.image.repository }}{{- end -}}
+{{- end -}}
+
+{{/* Where each namespace's step pods run (JSON): "*" for every namespace without its own entry. */}}
+{{- define "activeloop.placement" -}}
+{{- $default := dict "nodeSelector" .Values.jobs.nodeSelector "tolerations" .Values.jobs.tolerations -}}
+{{- toJson (merge (dict) .Values.jobs.placement (dict "*" $default)) -}}
+{{- end -}}

@@ -325,6 +325,11 @@ class CampaignSpec(Model):
         if lib.sites:
             check_library_size(lib.combinations, lib, self.acquisition.shards,
                                f"library: {len(lib.alphabet)}^{len(lib.sites)}")
+            size = lib.combinations - len(set(lib.exclude))
+            for name, batch in (("initialBatchSize", self.initial_batch_size),
+                                ("acquisition.batchSize", self.acquisition.batch_size)):
+                if batch > size:
+                    raise ValueError(f"{name}: {batch} is more than the library's {size:,} variants")
         if self.acquisition.shards > 1 and self.acquisition.cascade.mode == "always":
             raise ValueError("acquisition.cascade.mode 'always' and acquisition.shards > 1: a cascade "
                              "round scores the library in one process; set shards to 1 or cascade.mode to auto")

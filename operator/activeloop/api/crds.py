@@ -110,6 +110,8 @@ RESOURCES: list[ResourceDef] = [
              "message": "a LoopRound's campaign and round are immutable"},
             {"rule": "!has(oldSelf.close) || !oldSelf.close || (has(self.close) && self.close)",
              "message": "a closed round cannot be reopened"},
+            {"rule": "!has(oldSelf.retry) || (has(self.retry) && self.retry >= oldSelf.retry)",
+             "message": "retry only goes up"},
         ],
     ),
     ResourceDef(

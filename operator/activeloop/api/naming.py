@@ -37,9 +37,10 @@ def round_name(campaign: str, round_number: int) -> str:
     return dns_name(campaign, f"r{round_number}")
 
 
-def job_name(campaign: str, round_number: int, step: str) -> str:
-    """Name of a step Job of a round (Job names must fit in 63 characters)."""
-    return dns_name(campaign, f"r{round_number}", step)
+def job_name(campaign: str, round_number: int, step: str, attempt: int = 0) -> str:
+    """Name of a step Job of a round (Job names must fit in 63 characters); a round started again
+    (``attempt`` 1, 2 ...) names new Jobs, and the failed ones stay for their logs."""
+    return dns_name(campaign, f"r{round_number}", step, *([f"a{attempt}"] if attempt else []))
 
 
 def distil_job_name(student: str) -> str:

@@ -115,6 +115,11 @@ class LoopRoundSpec(Model):
         description="Close the round now, whatever is still pending (the next round starts). "
         "Set by `activeloop close-round` or the web interface's 'start next round'.",
     )
+    retry: int = Field(
+        0, ge=0, le=100,
+        description="Raise it to run a failed round again (its steps that succeeded are not redone; with "
+        "none, its inputs are pinned again). Set by 'start the next round' on a failed round.",
+    )
 
 
 class RoundPhase(str, Enum):
@@ -164,6 +169,7 @@ class RoundInputsStatus(Model):
     measured: int = Field(0, description="Variants with a value in the snapshot.")
     failed: int = Field(0, description="Variants with only failed wells in the snapshot.")
     taken_at: str = ""
+    owner: str | None = Field(None, description="The round (uid and attempt) that pinned them.")
 
 
 class LoopRoundStatus(Model):
@@ -187,6 +193,7 @@ class LoopRoundStatus(Model):
     pending: int = Field(0, description="Proposals of this round without a result.")
     waiting_generation: int | None = Field(
         None, description="metadata.generation when the proposals landed: only a later spec.close closes the round.")
+    retries: int = Field(0, description="How many times the round was started again (spec.retry seen).")
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
 

@@ -13,6 +13,11 @@ from activeloop.api.names import GPU_STEPS, STEP_NAMES, Step
 from activeloop.api.naming import LABEL_OWNER, distil_job_name, job_name, labels, round_name
 from activeloop.api.resources import API_VERSION, CampaignResourceSpec, StudentModelSpec
 from activeloop.controller.config import OperatorConfig
+from activeloop.controller.policy import placement_for
+from activeloop.controller.tenancy import STORE_SECRET
+
+TMP_SIZE = "20Gi"
+"""The most a step pod may write to ``/tmp`` (model files, a language model's download cache)."""
 
 
 def build_loopround(campaign: str, round_number: int) -> dict[str, Any]:
@@ -51,11 +56,9 @@ def _env(config: OperatorConfig, store_uri: str) -> list[dict[str, Any]]:
     if config.s3_endpoint:
         env.append({"name": "MINIO_ENDPOINT", "value": config.s3_endpoint})
         env.append({"name": "MINIO_SECURE", "value": "true" if config.s3_secure else "false"})
-    if config.s3_secret:
+    if config.uses_s3:  # the namespace's own credentials (a pod can name no Secret of another namespace)
         for var, key in (("MINIO_ACCESS_KEY", "accessKey"), ("MINIO_SECRET_KEY", "secretKey")):
-            env.append(
-                {"name": var, "valueFrom": {"secretKeyRef": {"name": config.s3_secret, "key": key}}}
-            )
+            env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": STORE_SECRET, "key": key}}})
     return env
 
 
@@ -67,11 +70,16 @@ def build_step_job(
     config: OperatorConfig,
     store_uri: str,
     shards: int = 1,
+    namespace: str = "",
+    attempt: int = 0,
 ) -> dict[str, Any]:
-    """The ``batch/v1`` Job that runs ``python -m activeloop.steps STEP`` for one round.
+    """The ``batch/v1`` Job that runs ``python -m activeloop.steps STEP`` for one round (its
+    ``attempt``: a round started again runs new Jobs).
 
-    The pod runs as non-root with a read-only root filesystem (``/tmp`` is an emptyDir), gets the
-    store credentials from the configured Secret, and asks for GPUs only for tune and distil.
+    The pod runs as non-root with a read-only root filesystem (``/tmp`` is a size-limited
+    emptyDir), gets its namespace's own store credentials (``controller.tenancy``), runs on the
+    nodes the installation gives ``namespace`` (``controller.policy``; check
+    :func:`~activeloop.controller.policy.refusal` first), and asks for GPUs only for tune and distil.
     Failures are retried ``spec.jobs.backoffLimit`` times by the Job controller; the container's
     last log lines become its termination message, which the operator copies into the status.
 
@@ -115,11 +123,9 @@ def build_step_job(
                 "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
             }
         ],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE}}],
     }
-    node_selector = dict(jobs.node_selector) or dict(config.job_node_selector)
-    tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in jobs.tolerations]
-    tolerations = tolerations or list(config.job_tolerations)
+    node_selector, tolerations = placement_for(jobs, namespace, config.job_policy)
     if node_selector:
         pod_spec["nodeSelector"] = node_selector
     if tolerations:
@@ -143,7 +149,7 @@ def build_step_job(
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": job_name(campaign, round_number, step), "labels": lbl},
+        "metadata": {"name": job_name(campaign, round_number, step, attempt), "labels": lbl},
         "spec": job_spec,
     }
 
@@ -154,9 +160,11 @@ def build_distil_job(
     campaign_spec: CampaignResourceSpec,
     config: OperatorConfig,
     store_uri: str,
+    namespace: str = "",
 ) -> dict[str, Any]:
     """The Job of a StudentModel: the distil step of the teacher's round, named after the student."""
-    job = build_step_job(spec.campaign, campaign_spec, spec.round, Step.DISTIL, config, store_uri)
+    job = build_step_job(spec.campaign, campaign_spec, spec.round, Step.DISTIL, config, store_uri,
+                         namespace=namespace)
     job["metadata"]["name"] = distil_job_name(student)
     job["metadata"]["labels"][LABEL_OWNER] = student
     job["spec"]["template"]["metadata"]["labels"][LABEL_OWNER] = student

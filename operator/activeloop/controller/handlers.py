@@ -32,6 +32,7 @@ from activeloop.controller.config import OperatorConfig
 from activeloop.controller.kube import Kube
 from activeloop.controller.loop import CampaignLoop, Observed
 from activeloop.controller.metrics import Metrics
+from activeloop.controller.tenancy import store_credentials
 
 MANAGED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
     settings.networking.request_timeout = memo.config.api_timeout
     memo.kube = await asyncio.to_thread(Kube, None, memo.config.api_timeout)
     memo.metrics = Metrics()
-    memo.loop = CampaignLoop(memo.kube, memo.config, memo.metrics)
+    memo.loop = CampaignLoop(memo.kube, memo.config, memo.metrics,
+                             credentials=store_credentials(memo.config, memo.kube))
     memo.wakeups = Wakeups()
     memo.metrics_server = None
     if memo.config.metrics_port >= 0:

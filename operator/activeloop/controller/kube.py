@@ -80,6 +80,30 @@ class Kube:
                 return False
             raise
 
+    def get_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's data (decoded), or ``None`` if it does not exist."""
+        import base64
+
+        try:
+            secret = self.core.read_namespaced_secret(name, namespace, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+    def put_secret(self, namespace: str, name: str, data: dict[str, str], labels: dict[str, str]) -> None:
+        """Create a Secret, or replace its data if it exists."""
+        body = kubernetes.client.V1Secret(api_version="v1", kind="Secret", type="Opaque", string_data=data,
+                                          metadata=kubernetes.client.V1ObjectMeta(name=name, namespace=namespace,
+                                                                                  labels=labels))
+        try:
+            self.core.create_namespaced_secret(namespace, body, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.patch_namespaced_secret(name, namespace, {"stringData": data}, _request_timeout=self.timeout)
+
     def job_failure_message(self, namespace: str, job: str) -> str:
         """Why a Job's pods failed: the last container's termination message and reason."""
         try:

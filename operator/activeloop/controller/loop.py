@@ -40,10 +40,11 @@ from activeloop.api.resources import (
     StudentModelSpec,
     StudentModelStatus,
 )
-from activeloop.controller import builders
+from activeloop.controller import builders, policy
 from activeloop.controller.config import OperatorConfig
 from activeloop.controller.kube import Kube
 from activeloop.controller.metrics import Metrics
+from activeloop.controller.tenancy import StoreCredentials, StoreCredentialsMissing
 from activeloop.errors import ActiveLoopError, RecordError, format_validation_error
 from activeloop.lifecycle import machine, observe
 from activeloop.lifecycle.rounds import progress
@@ -114,7 +115,7 @@ class CampaignMemory:
     library: Library | None = None
     spec_stored: bytes | None = None
     data: CampaignData | None = None
-    inputs: dict[int, RoundInputsStatus] = field(default_factory=dict)
+    inputs: dict[tuple[int, str], RoundInputsStatus] = field(default_factory=dict)
     outputs: dict[tuple[int, str], machine.StepOutput] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -161,11 +162,13 @@ class CampaignLoop:
     """Reconcile passes of every campaign of one operator (one :class:`CampaignMemory` each)."""
 
     def __init__(self, kube: Kube, config: OperatorConfig, metrics: Metrics,
-                 stores: StoreCache | None = None) -> None:
+                 stores: StoreCache | None = None, credentials: StoreCredentials | None = None) -> None:
         self.kube = kube
         self.config = config
         self.metrics = metrics
         self.stores = stores or StoreCache(config)
+        self.credentials = credentials
+        self.missing_credentials: dict[str, str] = {}
         self.memory: dict[tuple[str, str], CampaignMemory] = {}
 
     def forget(self, namespace: str, name: str) -> None:
@@ -376,10 +379,11 @@ class CampaignLoop:
                 result.pending.append(("looprounds", r["name"], r.get("status"), late.status))
                 out[spec.round] = late.status
                 continue
-            if status.phase in machine.TERMINAL_ROUND:
+            if status.phase in machine.TERMINAL_ROUND and not (status.phase == RoundPhase.FAILED
+                                                               and spec.retry > status.retries):
                 out[spec.round] = status
                 continue
-            names = {str(s): naming.job_name(obs.name, spec.round, s) for s in ROUND_STEPS}
+            names = {str(s): naming.job_name(obs.name, spec.round, s, status.retries) for s in ROUND_STEPS}
             created: dict[str, machine.JobView] = {}
             decision = None
             for _ in range(MAX_ITERATIONS):
@@ -388,7 +392,7 @@ class CampaignLoop:
                 if not decision.actions:
                     break
                 for action in decision.actions:
-                    self._round_action(action, obs, r, mem, store, created, quiet_for, now)
+                    self._round_action(action, obs, r, mem, store, created, quiet_for, now, _owner(r, status))
             assert decision is not None
             if decision.requeue_after is not None:
                 result.requeue_after = min(result.requeue_after or decision.requeue_after, decision.requeue_after)
@@ -403,11 +407,12 @@ class CampaignLoop:
                     created: Mapping[str, machine.JobView], mem: CampaignMemory, store: ArtifactStore,
                     data: CampaignData, quiet_for: float) -> machine.RoundView:
         n = spec.round
-        inputs = status.inputs or mem.inputs.get(n)
+        owner = _owner(r, status)
+        inputs = status.inputs or mem.inputs.get((n, owner))
         if inputs is None and status.phase == RoundPhase.PENDING:
-            inputs = observe.inputs_status(store, n)
-            if inputs is not None:
-                mem.inputs[n] = inputs
+            pinned = observe.inputs_status(store, n)
+            if pinned is not None and pinned.owner in (None, owner):  # an earlier attempt's pin is not this one's
+                inputs = mem.inputs[(n, owner)] = pinned
         views, outputs, failures = {}, {}, {}
         for step, job_name in names.items():
             job = jobs.get(job_name)
@@ -429,10 +434,19 @@ class CampaignLoop:
         props = status.proposals or (outputs[Step.ACQUIRE].proposals if Step.ACQUIRE in outputs else ())
         if props:
             prog = progress(props, data.measured, data.failed)
+        assert mem.spec is not None
+        refused = self._refusal(mem.spec, self._ns(r))
         return machine.RoundView(
             name=r["name"], number=n, generation=int(r.get("generation") or 0), status=status,
             job_names=names, close=spec.close, inputs=inputs, jobs=views, outputs=outputs,
-            failures=failures, progress=prog, quiet_for=quiet_for)
+            failures=failures, progress=prog, quiet_for=quiet_for,
+            refused=dict.fromkeys(names, refused) if refused else {}, retry=spec.retry)
+
+    def _refusal(self, spec: CampaignResourceSpec, namespace: str) -> str | None:
+        """Why no step Job of this campaign may run (an image or placement the installation does
+        not allow, or no store credentials in the namespace), or ``None``."""
+        why = policy.refusal(spec.jobs, namespace, self.config.job_policy, self.config.worker_image)
+        return why or self.missing_credentials.get(namespace)
 
     @staticmethod
     def _ns(obj: Mapping[str, Any]) -> str:
@@ -450,13 +464,16 @@ class CampaignLoop:
 
     def _round_action(self, action: machine.Action, obs: Observed, r: Mapping[str, Any], mem: CampaignMemory,
                       store: ArtifactStore, created: dict[str, machine.JobView], quiet_for: float,
-                      now: datetime) -> None:
+                      now: datetime, owner: str) -> None:
         assert mem.spec is not None
         if isinstance(action, machine.TakeSnapshot):
-            take_snapshot(store, action.round, mem.spec.core(), machine.rfc3339(now), owner=r.get("uid"))
+            take_snapshot(store, action.round, mem.spec.core(), machine.rfc3339(now), owner=owner)
         elif isinstance(action, machine.CreateStepJob):
+            if not self._credentials(obs.namespace):
+                return  # the next look refuses the step, saying why
             job = builders.build_step_job(obs.name, mem.spec, action.round, action.step, self.config,
-                                          self.config.campaign_store(obs.namespace, obs.name), action.shards)
+                                          self.config.campaign_store(obs.namespace, obs.name), action.shards,
+                                          namespace=obs.namespace, attempt=action.attempt)
             builders.adopt(job, {"apiVersion": API_VERSION, "kind": "LoopRound", "metadata": {
                 "name": r["name"], "uid": r.get("uid"), "namespace": obs.namespace}})
             if self.kube.create_job_if_absent(obs.namespace, job):
@@ -464,6 +481,19 @@ class CampaignLoop:
                 if action.step == Step.TUNE and action.round > 1 and quiet_for != float("inf"):
                     self.metrics.assay_to_job.observe(quiet_for)
             created[action.step] = machine.JobView(job["metadata"]["name"], None)
+
+    def _credentials(self, namespace: str) -> bool:
+        """Make sure the namespace's step pods have store credentials of their own (``False``, with
+        the reason kept for the round's status, when it has none)."""
+        if self.credentials is None or not self.config.uses_s3:
+            return True
+        try:
+            self.credentials.ensure(namespace)
+        except StoreCredentialsMissing as exc:
+            self.missing_credentials[namespace] = str(exc)
+            return False
+        self.missing_credentials.pop(namespace, None)
+        return True
 
     def _round_metrics(self, old: LoopRoundStatus, new: LoopRoundStatus) -> None:
         for step in ROUND_STEPS:
@@ -498,13 +528,18 @@ class CampaignLoop:
             if jv is not None and jv.outcome is False:
                 failure = self.kube.job_failure_message(obs.namespace, job_name)
             ready = spec is not None and read_inputs(store, spec.round) is not None
+            refused = self._refusal(mem.spec, obs.namespace) if jv is None else None
+            if refused:  # the installation will not run its Job: the StudentModel fails, saying why
+                spec, error = None, f"StudentModel {s['name']}: {refused}"
             view = machine.StudentView(s["name"], int(s.get("generation") or 0), status, job_name, spec, error,
                                        ready, jv, metrics_doc, failure)
             decision = machine.decide_student(view, now)
             for action in decision.actions:
-                if isinstance(action, machine.CreateDistilJob) and spec is not None:
+                if isinstance(action, machine.CreateDistilJob) and spec is not None \
+                        and self._credentials(obs.namespace):
                     body = builders.build_distil_job(s["name"], spec, mem.spec, self.config,
-                                                     self.config.campaign_store(obs.namespace, obs.name))
+                                                     self.config.campaign_store(obs.namespace, obs.name),
+                                                     namespace=obs.namespace)
                     builders.adopt(body, {"apiVersion": API_VERSION, "kind": "StudentModel", "metadata": {
                         "name": s["name"], "uid": s.get("uid"), "namespace": obs.namespace}})
                     if self.kube.create_job_if_absent(obs.namespace, body):
@@ -519,16 +554,20 @@ class CampaignLoop:
         todo = [w for w in result.pending if _normal({k: v for k, v in dict(w[2] or {}).items()
                                                        if k in w[3].dump()}) != _normal(w[3].dump())]
         result.pending.clear()
-        if len(todo) <= 1:
-            for plural, name, current, new in todo:
-                self._write(plural, namespace, name, current, new, result)
-            return
-        with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
-            futures = [pool.submit(self.kube.patch_status, plural, namespace, name, new.dump())
-                       for plural, name, _, new in todo]
-            for f in futures:
-                f.result()  # the first failure fails the pass (it is retried)
-        result.writes += len(todo)
+        # the campaign's status last: it sums up its rounds', so it never runs ahead of theirs (an
+        # operator killed between the writes leaves a campaign behind its rounds, never the reverse)
+        parts = [[w for w in todo if w[0] != "campaigns"], [w for w in todo if w[0] == "campaigns"]]
+        for part in parts:
+            if len(part) <= 1:
+                for plural, name, current, new in part:
+                    self._write(plural, namespace, name, current, new, result)
+                continue
+            with ThreadPoolExecutor(max_workers=min(4, len(part))) as pool:
+                futures = [pool.submit(self.kube.patch_status, plural, namespace, name, new.dump())
+                           for plural, name, _, new in part]
+                for f in futures:
+                    f.result()  # the first failure fails the pass (it is retried)
+            result.writes += len(part)
 
     def _write(self, plural: str, namespace: str, name: str, current: Mapping[str, Any] | None,
                new: Any, result: PassResult) -> bool:
@@ -540,6 +579,11 @@ class CampaignLoop:
         self.kube.patch_status(plural, namespace, name, body)
         result.writes += 1
         return True
+
+
+def _owner(r: Mapping[str, Any], status: LoopRoundStatus) -> str:
+    """Who pins a round's inputs: the LoopRound (its uid) and its attempt."""
+    return f"{r.get('uid') or r['name']}:{status.retries}"
 
 
 def _pruned(value: Any) -> Any:

@@ -110,11 +110,12 @@ class TakeSnapshot:
 @dataclass(frozen=True)
 class CreateStepJob:
     """Create the Job of a round's step (a no-op if it exists); ``shards``: the score step's
-    Indexed Job completions."""
+    Indexed Job completions; ``attempt``: how many times the round was started again."""
 
     round: int
     step: str
     shards: int = 1
+    attempt: int = 0
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,11 @@ class RoundView:
     failures: Mapping[str, str] = field(default_factory=dict)
     progress: RoundProgress | None = None
     quiet_for: float = float("inf")
+    refused: Mapping[str, str] = field(default_factory=dict)
+    """Steps whose Job the installation will not run, and why (an image off its list, a placement
+    it does not offer, no store credentials for the namespace)."""
+    retry: int = 0
+    """The lab's count of starts (``spec.retry``): above ``status.retries``, a failed round starts again."""
 
 
 def _cost(record: Mapping[str, Any]) -> StepCost | None:
@@ -215,6 +221,12 @@ def decide_round(v: RoundView, trigger: RoundTrigger, now: datetime) -> Decision
         # results that arrive after a round completed (closed early) still count as its own
         p = v.progress
         return Decision(st.model_copy(update={"measured": p.measured, "failed": p.failed, "pending": p.pending}))
+    if st.phase == RoundPhase.FAILED and v.retry > st.retries:
+        # started again: Pending, with the new attempt's Jobs (what succeeded is read back, not redone)
+        again = LoopRoundStatus(started_at=st.started_at, retries=v.retry,
+                                conditions=[c for c in st.conditions if c.type != "Failed"])
+        return Decision(again, (), 0.0, (Event("Normal", "RoundRestarted", f"round {v.number} started again "
+                                                                         f"(attempt {v.retry + 1})"),))
     if st.phase in TERMINAL_ROUND:
         return Decision(st)
     ts, gen = rfc3339(now), v.generation
@@ -236,8 +248,16 @@ def decide_round(v: RoundView, trigger: RoundTrigger, now: datetime) -> Decision
     while phase in STEP_OF_PHASE:
         step = STEP_OF_PHASE[phase]
         job = v.jobs.get(step)
+        if job is None and step in v.refused:
+            message = v.refused[step]
+            upd[step] = StepStatus(state="Failed", message=message)
+            phase = RoundPhase.FAILED
+            upd["completed_at"] = ts
+            conditions = with_condition(conditions, "Failed", "True", "JobRefused", message, gen, now)
+            events.append(Event("Warning", "JobRefused", f"{step}: {message}"))
+            break
         if job is None:
-            actions.append(CreateStepJob(v.number, step, upd.get("shards", st.shards)))
+            actions.append(CreateStepJob(v.number, step, upd.get("shards", st.shards), st.retries))
             upd[step] = StepStatus(job=v.job_names[step], state="Pending")
             break
         base: dict[str, Any] = {"job": job.name, "started_at": job.started_at, "finished_at": job.finished_at}

@@ -59,7 +59,7 @@ def inputs_status(store: ArtifactStore, round_number: int) -> RoundInputsStatus 
         return None
     return RoundInputsStatus(spec_sha256=pinned.spec_sha256, measurements_sha256=pinned.measurements_sha256,
                              assays=len(pinned.assays), measured=pinned.measured, failed=pinned.failed,
-                             taken_at=pinned.taken_at)
+                             taken_at=pinned.taken_at, owner=pinned.owner)
 
 
 def data_summary(data: pd.DataFrame, direction: str) -> DataSummary:

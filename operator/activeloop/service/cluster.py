@@ -347,12 +347,13 @@ class ClusterService(CampaignService):
                                    message=f"round {plan.close} closed; the operator starts round {plan.start}")
         if plan.retry:
             rname = naming.round_name(name, plan.start)
-            # deleted with its Jobs first (foreground), the operator creates the round again and runs
-            # its steps; what they wrote stays in the store, so only what failed runs again
-            call("delete", f"looprounds/{rname} in {ns}", self._api(user).delete_namespaced_custom_object,
-                 GROUP, VERSION, ns, "looprounds", rname, propagation_policy="Foreground")
+            obj = self._get(user, "looprounds", ns, rname)
+            tries = int((obj.get("spec") or {}).get("retry") or 0) + 1
+            # the operator starts the round again with new Jobs; what its steps wrote stays in the
+            # store, so only what failed runs again (and, if nothing ran, its inputs are pinned again)
+            self._patch(user, "looprounds", ns, rname, {"spec": {"retry": tries}})
             return NextRoundResult(next_round=plan.start,
-                                   message=f"round {plan.start} is started again: the operator runs its steps")
+                                   message=f"round {plan.start} is being started again (attempt {tries + 1})")
         return NextRoundResult(next_round=plan.start, message=f"the operator starts round {plan.start}")
 
     @override

@@ -29,7 +29,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,10 +183,45 @@ def _read_text(text: str, source: str, limits: ReadLimits) -> Table:
     return Table(source, columns, rows, numbers, problems)
 
 
+def _sheet_rows(data: bytes, source: str, sheet: str | None) -> Iterator[tuple[int, list[object]]]:
+    """A workbook sheet's rows as they stream: ``(row number, values)``.
+
+    openpyxl's read-only mode first reads a whole sheet that does not state its size (a sheet
+    without a ``<dimension>``, as a crafted file of a million rows in a few hundred kilobytes), so
+    the sheet is read here with openpyxl's own row parser, which yields row by row and lets a
+    limit stop it at once.
+    """
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    try:
+        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        sheets = [(ws.name, rel.target) for ws, rel in reader.parser.find_sheets()
+                  if rel.target in reader.valid_files and "chartsheet" not in rel.Type]
+    except Exception as exc:  # openpyxl raises several kinds for a file that is not a workbook
+        raise RecordError(source, [RowProblem(1, "", f"not a readable Excel workbook ({exc})")]) from None
+    names = [n for n, _ in sheets]
+    target = next((t for n, t in sheets if n == sheet), None) if sheet else (sheets[0][1] if sheets else None)
+    if target is None:
+        raise RecordError(source, [RowProblem(1, "", f"no sheet {sheet!r}; sheets: {names}" if sheet
+                                              else "the workbook has no sheet")])
+    with reader.archive.open(target) as src:
+        parser = WorkSheetParser(src, reader.shared_strings, data_only=True, epoch=reader.wb.epoch,
+                                 date_formats=reader.wb._date_formats, timedelta_formats=reader.wb._timedelta_formats)
+        for number, cells in parser.parse():
+            values: list[object] = []
+            for cell in cells:
+                column = int(cell["column"])
+                values += [None] * (column - 1 - len(values))
+                values.append(cell["value"])
+            yield number, values
+
+
 def _read_excel(data: bytes, source: str, sheet: str | None, limits: ReadLimits) -> Table:
     import zipfile
-
-    from openpyxl import load_workbook
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -197,35 +232,26 @@ def _read_excel(data: bytes, source: str, sheet: str | None, limits: ReadLimits)
         raise TooLargeError(f"{source}: the workbook unpacks to {unpacked:,} bytes; the limit is "
                             f"{limits.max_unpacked:,} (a sheet of many empty or formatted rows? copy the "
                             "table into a new workbook)")
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several kinds for a file that is not a workbook
-        raise RecordError(source, [RowProblem(1, "", f"not a readable Excel workbook ({exc})")]) from None
-    try:
-        try:
-            ws = book[sheet] if sheet else book.worksheets[0]
-        except KeyError:
-            raise RecordError(source, [RowProblem(1, "", f"no sheet {sheet!r}; sheets: {book.sheetnames}")]) from None
-        columns: list[str] | None = None
-        rows: list[list[str]] = []
-        numbers: list[int] = []
-        # read-only mode streams the sheet: a bound is enforced as rows arrive, not after
-        for number, values in enumerate(ws.iter_rows(values_only=True, max_col=limits.max_columns + 1), start=1):
-            cells = ["" if v is None else (repr(v) if isinstance(v, float) else str(v)).strip() for v in values]
-            if not any(cells):
-                continue
-            if columns is None:
-                columns = cells
-                while columns and not columns[-1]:
-                    columns.pop()
-                _check_header(columns, source, number, limits)
-                continue
-            if limits.max_rows is not None and len(rows) >= limits.max_rows:
-                raise TooLargeError(f"{source}: the plate has more than {limits.max_rows:,} rows")
-            rows.append(cells[: len(columns)] + [""] * (len(columns) - len(cells)))
-            numbers.append(number)
-    finally:
-        book.close()
+    columns: list[str] | None = None
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    # the sheet streams: a bound is enforced as rows arrive, not after
+    for number, values in _sheet_rows(data, source, sheet):
+        if len(values) > limits.max_columns + 1:
+            values = values[: limits.max_columns + 1]
+        cells = ["" if v is None else (repr(v) if isinstance(v, float) else str(v)).strip() for v in values]
+        if not any(cells):
+            continue
+        if columns is None:
+            columns = cells
+            while columns and not columns[-1]:
+                columns.pop()
+            _check_header(columns, source, number, limits)
+            continue
+        if limits.max_rows is not None and len(rows) >= limits.max_rows:
+            raise TooLargeError(f"{source}: the plate has more than {limits.max_rows:,} rows")
+        rows.append(cells[: len(columns)] + [""] * (len(columns) - len(cells)))
+        numbers.append(number)
     if columns is None:
         raise RecordError(source, [RowProblem(1, "", "the sheet is empty")])
     return Table(source, columns, [r[: len(columns)] for r in rows], numbers)

@@ -10,7 +10,7 @@ round, so a round's model and proposals always come from the same data.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -75,8 +75,12 @@ def take_snapshot(
     (a round started again after a correction reads the corrected measurements)."""
     existing = read_inputs(store, round_number)
     if existing is not None:
-        unread = not any(store.exists(keys.step_record(round_number, s)) for s in ROUND_STEPS)
-        if not (owner and existing.owner and existing.owner != owner and unread):
+        if not owner or existing.owner in (None, owner):
+            return existing
+        if any(store.exists(keys.step_record(round_number, s)) for s in ROUND_STEPS):
+            # a step has read this pin: the round started again keeps it (as its own)
+            existing = replace(existing, owner=owner)
+            _write_inputs(store, existing)
             return existing
     assays = ingest.list_assays(store)
     gone = ingest.superseded_names(assays)
@@ -93,9 +97,13 @@ def take_snapshot(
         taken_at=now or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         owner=owner,
     )
-    body = dict(inputs.__dict__) | {"assays": [list(a) for a in inputs.assays]}
-    store.put_bytes(inputs_key(round_number), json.dumps(body, indent=2, sort_keys=True).encode())
+    _write_inputs(store, inputs)
     return inputs
+
+
+def _write_inputs(store: ArtifactStore, inputs: RoundInputs) -> None:
+    body = dict(inputs.__dict__) | {"assays": [list(a) for a in inputs.assays]}
+    store.put_bytes(inputs_key(inputs.round), json.dumps(body, indent=2, sort_keys=True).encode())
 
 
 def load_inputs(store: ArtifactStore, round_number: int) -> tuple[CampaignSpec, pd.DataFrame, RoundInputs]:

@@ -95,7 +95,13 @@ class MinioStore(ArtifactStore):
         return cls(parsed.netloc, parsed.path.strip("/"), **kwargs)  # type: ignore[arg-type]
 
     def _ensure_bucket(self) -> None:
-        if not self.client.bucket_exists(self.bucket):
+        try:
+            exists = self.client.bucket_exists(self.bucket)
+        except S3Error as exc:
+            if exc.code == "AccessDenied":  # credentials limited to a prefix (a lab's): its bucket exists
+                return
+            raise
+        if not exists:
             try:
                 self.client.make_bucket(self.bucket)
             except S3Error as exc:  # created concurrently by another process

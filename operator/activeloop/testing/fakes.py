@@ -24,6 +24,7 @@ class FakeKube(Kube):
         self.jobs: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str, str]] = []
         self.failures: dict[str, str] = {}
+        self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
 
     @override
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -68,6 +69,17 @@ class FakeKube(Kube):
     def job_failure_message(self, namespace: str, job: str) -> str:
         self.calls.append(("pods", "jobs", job))
         return self.failures.get(job, "")
+
+    @override
+    def get_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        self.calls.append(("get", "secrets", f"{namespace}/{name}"))
+        secret = self.secrets.get((namespace, name))
+        return dict(secret["data"]) if secret is not None else None
+
+    @override
+    def put_secret(self, namespace: str, name: str, data: dict[str, str], labels: dict[str, str]) -> None:
+        self.calls.append(("put", "secrets", f"{namespace}/{name}"))
+        self.secrets[(namespace, name)] = {"data": dict(data), "labels": dict(labels)}
 
     # ---------------------------------------------------------------- helpers for tests
 

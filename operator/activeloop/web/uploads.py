@@ -4,6 +4,7 @@ multipart file (CSV, TSV or Excel), a ``text/csv`` body, or JSON rows."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -116,16 +117,27 @@ async def uploaded_file(request: Request) -> tuple[bytes, str]:
     return data, upload.filename or "plate.csv"
 
 
-async def read_plate(request: Request, campaign: str) -> tuple[Plate, ResultsUpload | None]:
+async def parse_table(request: Request, data: bytes, filename: str, sheet: str | None = None) -> ingest.Table:
+    """A plate file's table, read in a worker thread (a workbook takes CPU: the server goes on
+    answering) with the row limit enforced while it is read."""
+    limits: Limits = request.app.state.settings.limits
+    read = ingest.ReadLimits(max_rows=limits.max_rows)
+    table = await asyncio.to_thread(ingest.read_table_bytes, data, filename, sheet=sheet, limits=read)
+    _rows(table, limits)
+    return table
+
+
+async def read_plate(request: Request, campaign: str,
+                     sheet: str | None = None) -> tuple[Plate, ResultsUpload | None]:
     """The plate in the request, and the JSON body's own options (if it was JSON)."""
     limits: Limits = request.app.state.settings.limits
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         data, filename = await uploaded_file(request)
-        return _rows(ingest.read_table_bytes(data, filename), limits), None
+        return await parse_table(request, data, filename, sheet), None
     body = await _body(request)
     if kind in ("text/csv", "text/plain", "text/tab-separated-values"):
-        return _rows(ingest.read_table_bytes(body, "plate.tsv" if "tab" in kind else "plate.csv"), limits), None
+        return await parse_table(request, body, "plate.tsv" if "tab" in kind else "plate.csv"), None
     if kind in ("application/json", ""):
         try:
             rows = ResultsUpload.model_validate_json(body or b"{}")
@@ -141,4 +153,4 @@ async def read_plate(request: Request, campaign: str) -> tuple[Plate, ResultsUpl
         f"{kind!r} is not a plate: send multipart/form-data (field 'file'), text/csv or application/json"))])
 
 
-__all__ = ["UPLOAD_PATHS", "BodyLimit", "Limits", "read_form", "read_plate", "uploaded_file"]
+__all__ = ["UPLOAD_PATHS", "BodyLimit", "Limits", "parse_table", "read_form", "read_plate", "uploaded_file"]

@@ -18,13 +18,12 @@ from activeloop.errors import ActiveLoopError, InputError
 from activeloop.service.base import User
 from activeloop.service.plates import RecordOptions
 from activeloop.service.views import page_version
-from activeloop.steps import ingest
 from activeloop.steps.layout import PLATES
 from activeloop.web import charts
 from activeloop.web.deps import AUTHENTICATED, Caller, ServiceDep, run
 from activeloop.web.errors import problem_report
 from activeloop.web.render import render
-from activeloop.web.uploads import read_form, uploaded_file
+from activeloop.web.uploads import parse_table, read_form, uploaded_file
 
 router = APIRouter(include_in_schema=False, dependencies=AUTHENTICATED)
 
@@ -219,7 +218,7 @@ async def upload_form(request: Request, name: str, user: Caller, service: Servic
                             decimal=str(form.get("decimal") or "."))
     try:
         data, filename = await uploaded_file(request)
-        table = await run(ingest.read_table_bytes, data, filename)
+        table = await parse_table(request, data, filename)
         result = await run(service.record, user, name, table, options, namespace)
     except ActiveLoopError as exc:
         context = await campaign_context(request, user, name, namespace)

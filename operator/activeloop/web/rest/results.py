@@ -40,7 +40,7 @@ async def record_results(
 ) -> RecordResult:
     """Record a plate: all its rows, or nothing (422 lists every bad row). Re-sending the same
     plate records nothing twice; corrections name what they supersede."""
-    table, upload = await read_plate(request, name)
+    table, upload = await read_plate(request, name, sheet)
     options = RecordOptions(value_column=value_column, decimal=decimal, sheet=sheet,
                             name=plate or (upload.name if upload else None),
                             supersedes=tuple(supersedes or (upload.supersedes if upload else ())),
