@@ -120,5 +120,9 @@ class ConflictError(ActiveLoopError):
     """The request conflicts with what exists (a campaign of that name, an idempotency key reused)."""
 
 
+class StalledError(ActiveLoopError):
+    """A request whose body stopped arriving (a slow or stuck client)."""
+
+
 class TooLargeError(ActiveLoopError):
     """An upload over a limit (bytes, rows, cells, or the uncompressed size of a workbook)."""

@@ -157,6 +157,37 @@ def test_a_body_over_the_limit_is_cut_off_while_it_streams(app):
     assert status == 401 and delivered == 0
 
 
+def test_a_body_that_stops_arriving_is_given_up(tmp_path):
+    """A client that sends headers and then nothing holds no worker for long: 408."""
+    import asyncio
+
+    from activeloop.service.rundir import RunDirService
+    from activeloop.web.app import Settings, create_app
+    from activeloop.web.auth import SharedToken
+    from activeloop.web.uploads import Limits
+
+    make_campaign(tmp_path, "gb1")
+    app = create_app(RunDirService(tmp_path / "runs"), SharedToken(TOKEN),
+                     Settings(limits=Limits(stall_seconds=0.2)))
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/api/v1/campaigns/gb1/results", "raw_path": b"", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"text/csv"), (b"authorization", f"Bearer {TOKEN}".encode())],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    t0 = time.monotonic()
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 10))
+    assert next(m["status"] for m in sent if m["type"] == "http.response.start") == 408
+    assert time.monotonic() - t0 < 3
+
+
 @pytest.mark.parametrize(("text", "status", "says"), [
     ("variant,value,value\n{v},1,2\n", 422, "column 'value' appears twice"),
     ("variant,value\n", 422, "no measurements: the table has a header and no rows"),

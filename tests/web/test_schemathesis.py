@@ -8,12 +8,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from activeloop.testing.web import TOKEN, make_campaign
 
@@ -40,6 +35,7 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP, headers={"A
 
 
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+CHECKED_AGAINST_THE_CAMPAIGN = {"POST /api/v1/campaigns", "POST /api/v1/campaigns/{name}/results"}
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
@@ -50,10 +46,11 @@ def test_the_api_keeps_its_own_contract(operation):
     @settings(max_examples=int(os.environ.get("ACTIVELOOP_SCHEMATHESIS_EXAMPLES", "25")), deadline=None,
               suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     def check(case):
-        case.call_and_validate(
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            checks=[not_a_server_error, status_code_conformance, content_type_conformance,
-                    response_schema_conformance])
+        # every check schemathesis has; but a body the schema allows may still be refused where it is
+        # checked against the campaign (a plate's variants must be in its library, a spec's sites in
+        # its parent), which no schema can say: there "valid data is accepted" is not asked
+        excluded = [positive_data_acceptance] if operation.label in CHECKED_AGAINST_THE_CAMPAIGN else []
+        case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=excluded)
 
     check()
 

@@ -15,6 +15,7 @@ from activeloop.errors import (
     InputError,
     NotFoundError,
     RecordError,
+    StalledError,
     StateError,
     TooLargeError,
     UnauthorizedError,
@@ -39,6 +40,8 @@ def status_of(exc: Exception) -> int:
     """The HTTP status of an error."""
     if isinstance(exc, TooLargeError):
         return 413
+    if isinstance(exc, StalledError):
+        return 408
     if isinstance(exc, UnauthorizedError):
         return 401
     if isinstance(exc, ForbiddenError):

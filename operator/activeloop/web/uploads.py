@@ -16,7 +16,14 @@ from starlette.requests import Request
 
 from activeloop.api.resources import AssayResultSpec
 from activeloop.api.views import ResultsUpload
-from activeloop.errors import InputError, RecordError, RowProblem, TooLargeError, format_validation_error
+from activeloop.errors import (
+    InputError,
+    RecordError,
+    RowProblem,
+    StalledError,
+    TooLargeError,
+    format_validation_error,
+)
 from activeloop.service.plates import Plate
 from activeloop.steps import ingest
 
@@ -39,6 +46,9 @@ class Limits:
     """Any other body (sign-in, a new campaign, a form without a file)."""
     framing: int = 64 * 2**10
     """What a multipart body may add around the file (boundaries, headers, other fields)."""
+    stall_seconds: float = 30.0
+    """A body that sends nothing for this long is given up (408): a stuck or slow client holds no
+    worker (idle keep-alive connections are closed by uvicorn after 5 s)."""
 
 
 UPLOAD_PATHS = ("/results", "/upload")
@@ -64,6 +74,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_of(scope.get("path", ""))
+        stall = self.limits().stall_seconds
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             scope["activeloop.too_large"] = f"the request is {int(declared):,} bytes; the limit is {limit:,}"
@@ -73,7 +84,10 @@ class BodyLimit:
             nonlocal seen
             if "activeloop.too_large" in scope:
                 raise TooLargeError(scope["activeloop.too_large"])
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), stall)
+            except asyncio.TimeoutError:
+                raise StalledError(f"the request's body stopped arriving for {stall:g} s; send it again") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:

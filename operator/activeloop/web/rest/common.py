@@ -20,6 +20,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorDetail, "description": "The campaign's state does not allow this now, or a name is taken"}}
 TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    408: {"model": ErrorDetail, "description": "The request's body stopped arriving"},
     413: {"model": ErrorDetail, "description": "Over the upload limits (bytes, rows or cells)"}}
 
 
