@@ -21,8 +21,8 @@ def _import_with_heavy_blocked(modules: list[str]) -> subprocess.CompletedProces
         f"for m in {HEAVY!r}: sys.modules[m] = None  # any import of them raises ImportError\n"
         + "".join(f"import {m}\n" for m in modules)
         + "from activeloop.api.campaign import CampaignSpec\n"
-        "CampaignSpec.model_validate({'parentSequence': 'MKV', 'library': {'sites': [2]},"
-        " 'surrogate': {'kind': 'gp'}, 'acquisition': {'strategy': 'ucb'}})\n"
+        "CampaignSpec.model_validate({'parentSequence': 'MKV', 'library': {'sites': [2]}, 'initialBatchSize': 4,"
+        " 'surrogate': {'kind': 'gp'}, 'acquisition': {'strategy': 'ucb', 'batchSize': 4}})\n"
         "print('ok')\n"
     )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

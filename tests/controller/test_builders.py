@@ -89,7 +89,7 @@ def test_loopround_builder_and_adoption():
 def test_the_namespaces_placement_applies_to_every_pod_and_a_campaigns_choice_adds_to_it():
     cfg = OperatorConfig.from_env({"ACTIVELOOP_JOB_NODE_SELECTOR": '{"pool": "cpu"}',
                                    "ACTIVELOOP_JOB_TOLERATIONS": '[{"key": "batch", "operator": "Exists"}]'})
-    plain = CampaignResourceSpec.model_validate({"parentSequence": GB1_PARENT, "library": {"sites": [39]}})
+    plain = CampaignResourceSpec.model_validate({"parentSequence": GB1_PARENT, "library": {"sites": [39, 40]}})
     pod = build_step_job("c", plain, 1, "acquire", cfg, "s3://x")["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"pool": "cpu"} and pod["tolerations"] == [{"key": "batch", "operator": "Exists"}]
     pod = build_step_job("c", SPEC, 1, "acquire", cfg, "s3://x")["spec"]["template"]["spec"]
