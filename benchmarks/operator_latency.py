@@ -67,10 +67,11 @@ def handler_cost(objects: int, per_object: int) -> dict:
 
     from activeloop.controller.config import OperatorConfig
     from activeloop.controller.loop import CampaignLoop
+    from activeloop.controller.metrics import Metrics
     from activeloop.testing.fakes import FakeKube
 
     kube = FakeKube()
-    loop = CampaignLoop(kube, OperatorConfig(store_uri=Path(tempfile.mkdtemp()).as_uri()))
+    loop = CampaignLoop(kube, OperatorConfig(store_uri=Path(tempfile.mkdtemp()).as_uri()), Metrics())
     kube.create_if_absent("campaigns", NS, {"metadata": {"name": "ingest", "namespace": NS}, "spec": {
         "parentSequence": GB1, "library": {"sites": [39, 40, 41, 54]}, "suspend": True}})
     now = datetime.now(timezone.utc)

@@ -84,10 +84,9 @@ def one(size: str, measured_n: int, q: int) -> dict:
 def campaign(size: str, shards: int, jobs: int, measured_n: int, q: int) -> dict:
     """The workstation flow over ``A^S`` with ``shards`` shards in ``jobs`` processes."""
     import pandas as pd
-    import yaml
 
-    from activeloop.local import campaign as lc
     from activeloop.steps.data import build_library
+    from activeloop.testing.workstation import Lab
 
     a, s = (int(v) for v in size.split("^"))
     spec = {"parentSequence": PARENT, "library": {"sites": SITES[:s], "alphabet": ALPHABET[:a]},
@@ -96,23 +95,22 @@ def campaign(size: str, shards: int, jobs: int, measured_n: int, q: int) -> dict
             "initialBatchSize": measured_n, "rounds": 2}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "spec.yaml").write_text(yaml.safe_dump(spec))
-        run = work / "run"
-        spec_obj = lc.init_campaign(work / "spec.yaml", run)
-        library = build_library(spec_obj)
+        lab = Lab(work / "run")
+        library = build_library(lab.init(spec).spec)
         _, fitness = _landscape(library, s)
         start = time.perf_counter()
-        first = lc.propose(run)
+        first = lab.propose()
         first_seconds = time.perf_counter() - start
         variants = pd.read_csv(first.path)["variant"]
         rows = library.rows_of(variants)
         pd.DataFrame({"variant": variants, "value": fitness(rows)}).to_csv(work / "plate.csv", index=False)
         start = time.perf_counter()
-        lc.record(run, work / "plate.csv")
+        lab.record(work / "plate.csv")
         record_seconds = time.perf_counter() - start
         shard_records: list[dict] = []
         start = time.perf_counter()
-        second = lc.propose(run, jobs=jobs, on_shard=shard_records.append)
+        second = lab.propose(jobs=jobs, on_progress=lambda p: shard_records.append(p.detail)
+                             if p.state == "shard" and p.detail else None)
         propose_seconds = time.perf_counter() - start
         proposed = library.rows_of(pd.read_csv(second.path)["variant"])
         return {"library": len(library), "size": size, "shards": shards, "jobs": jobs, "measured": measured_n,
