@@ -6,6 +6,7 @@ accepted when reading. Unknown fields are refused, so a typo never silently beco
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -21,6 +22,7 @@ from activeloop.api.names import (
     ZeroShotScorer,
 )
 from activeloop.api.sequence import AMINO_ACIDS, validate_sequence
+from activeloop.api.wells import well_name
 
 
 class LibrarySpec(Model):
@@ -254,6 +256,96 @@ class AcquisitionSpec(Model):
     )
 
 
+class ControlSpec(Model):
+    """Control wells that every plate carries, in the same wells on every plate."""
+
+    kind: Literal["parent", "blank", "reference"] = Field(
+        description="parent: the parent (wild type); blank: no protein (the background); reference: a "
+        "known variant.")
+    variant: str | None = Field(None, description="The reference variant (reference controls only).")
+    wells: list[str] = Field(min_length=1, max_length=96, description="Its wells on every plate (A1, H12 ...).")
+
+    @model_validator(mode="after")
+    def _variant(self) -> ControlSpec:
+        if self.kind == "reference" and not self.variant:
+            raise ValueError("a reference control names its variant")
+        if self.kind != "reference" and self.variant:
+            raise ValueError(f"a {self.kind} control has no variant (only reference controls do)")
+        return self
+
+
+class PlatesSpec(Model):
+    """The plates the lab assays on: their format, their control wells, and how controls
+    normalise a plate's values (so plate-to-plate and day-to-day drift is not read as fitness)."""
+
+    size: Literal[96, 384] = Field(96, description="Wells per plate.")
+    controls: list[ControlSpec] = Field(
+        default_factory=list, description="Control wells of every plate; the plate map leaves them free.")
+    normalize: Literal["none", "parentRatio", "parentDifference"] = Field(
+        "none", description="Per plate: each value divided by (parentRatio) or less (parentDifference) the "
+        "mean of the plate's parent wells; none: values as measured.")
+    control_tolerance: float = Field(
+        0.25, gt=0, le=10,
+        description="A plate is flagged when its controls' coefficient of variation, or its parent mean's "
+        "relative distance from the campaign's median parent mean, is above this.")
+
+    @model_validator(mode="after")
+    def _wells(self) -> PlatesSpec:
+        seen: dict[str, int] = {}
+        names = []
+        for i, c in enumerate(self.controls):
+            for w in c.wells:
+                try:
+                    name = well_name(w, self.size)
+                except ValueError as exc:
+                    raise ValueError(f"controls[{i}].wells: {exc}") from None
+                if name in seen:
+                    raise ValueError(f"controls[{i}].wells: {name} is also a well of controls[{seen[name]}]")
+                seen[name] = i
+            names.append(c.kind)
+        if self.normalize != "none" and "parent" not in names:
+            raise ValueError(f"normalize {self.normalize} needs parent control wells: add a control of kind parent")
+        if len(seen) >= self.size:
+            raise ValueError(f"controls take {len(seen)} of the plate's {self.size} wells: none is left for variants")
+        return self
+
+    @property
+    def control_wells(self) -> dict[str, ControlSpec]:
+        """Each control well (canonical name) and its control."""
+        return {well_name(w, self.size): c for c in self.controls for w in c.wells}
+
+    @property
+    def free_wells(self) -> int:
+        """Wells per plate left for proposed variants."""
+        return self.size - len(self.control_wells)
+
+
+NotifyEvent = Literal["proposalsReady", "roundFailed", "controlsDrift"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("proposalsReady", "roundFailed", "controlsDrift")
+
+
+class NotifySpec(Model):
+    """Who hears of the campaign's events, and how (at most one message per event)."""
+
+    webhook: str | None = Field(
+        None, pattern=r"^https?://[^\s]+$", max_length=2048,
+        description="URL that receives each event as JSON (Slack-compatible: a 'text' field).")
+    email: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="Addresses that receive each event (the server's SMTP settings send it).")
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS),
+        description="Which events are sent.")
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not re.fullmatch(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+", a):
+                raise ValueError(f"{a!r} is not an e-mail address")
+        return v
+
+
 class RoundTrigger(Model):
     """When a round counts as done, so that the next one may start."""
 
@@ -295,6 +387,8 @@ class CampaignSpec(Model):
         description="Rounds of proposals after the first batch (the campaign has rounds + 1 rounds).",
     )
     trigger: RoundTrigger = Field(default_factory=RoundTrigger, description="When a round is done.")
+    plates: PlatesSpec = Field(default_factory=PlatesSpec, description="Plate format, control wells, normalisation.")
+    notify: NotifySpec = Field(default_factory=NotifySpec, description="Notifications of the campaign's events.")
     seed: int = Field(0, ge=0, description="Seed for every random choice of the campaign.")
 
     @property

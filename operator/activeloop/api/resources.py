@@ -205,7 +205,8 @@ class Measurement(Model):
     """One measured well of one variant: a value, or ``failed: true`` for a well that gave none."""
 
     variant: str = Field(
-        min_length=1, max_length=2048, description="V39F:D40W, a site combination, or a sequence."
+        "", max_length=2048,
+        description="V39F:D40W, a site combination, or a sequence (empty only for a blank or parent control).",
     )
     value: float | None = Field(None, description="Measured value (finite); omitted for a failed well.")
     failed: bool = Field(
@@ -214,6 +215,11 @@ class Measurement(Model):
         "never fitted on).",
     )
     replicate: int | None = Field(None, ge=1, description="Replicate number, if replicated.")
+    well: str | None = Field(None, max_length=8, pattern=r"^[A-Pa-p]0*[0-9]{1,2}$",
+                             description="The well (A1 .. P24), when the plate gave wells.")
+    control: Literal["parent", "blank", "reference"] | None = Field(
+        None, description="A control well: the parent, a blank, or a reference variant (not a measurement of "
+        "a candidate; used to normalise and check the plate).")
 
     @field_validator("value")
     @classmethod
@@ -228,6 +234,8 @@ class Measurement(Model):
             raise ValueError("a failed well has no value: drop value or failed")
         if not self.failed and self.value is None:
             raise ValueError("value is required (or failed: true for a well that gave none)")
+        if not self.variant and self.control not in ("blank", "parent"):
+            raise ValueError("variant is required (only a blank or parent control may leave it empty)")
         return self
 
 
@@ -251,6 +259,8 @@ class AssayResultSpec(Model):
     def _no_duplicates(self) -> AssayResultSpec:
         seen: dict[tuple[str, int | None], int] = {}
         for i, m in enumerate(self.measurements):
+            if m.control:
+                continue  # a control repeats in several wells
             key = (m.variant, m.replicate)
             if key in seen:
                 raise ValueError(

@@ -3,14 +3,16 @@
 Every way results arrive goes through the same three stages, so replicates, failed wells,
 duplicates and corrections mean the same everywhere:
 
-1. **Read** a table as labs write it (:func:`read_table`): Excel ``.xlsx``, or text with ``,``
-   ``;`` or tab between fields (detected from the header), trailing empty rows ignored; or the
-   ``measurements`` of an AssayResult (:func:`assay_spec_rows`).
+1. **Read** a table as labs and plate readers write it (``steps.tables``: Excel or text, title
+   rows above the header, units in column names), or the ``measurements`` of an AssayResult
+   (:func:`assay_spec_rows`). A table gives variants by name, or by well with a plate map
+   (:class:`PlateMap`: the one ``steps.layout`` gave out, or the lab's own).
 2. **Check** every row against the campaign (:func:`check_rows`): the variant parses against the
-   parent and belongs to the library; the value is a finite number, or the well is marked failed
-   (a ``status`` column saying ``failed``, or the value ``failed``); a replicate number, where
-   given, is a whole number from 1; a variant appears once per replicate number. Every problem is
-   reported with its line and column; if there is any, nothing is recorded.
+   parent and belongs to the library (a control well holds the parent, a reference variant or a
+   blank); the value is a finite number (decimal commas detected), or the well is marked failed
+   (:data:`FAILED_MARKERS`, in a ``status`` column or in place of the value); a replicate number,
+   where given, is a whole number from 1; a variant appears once per replicate number, a well once.
+   Every problem is reported with its line and column; if there is any, nothing is recorded.
 3. **Store** the checked rows as one *assay* (:func:`store_assay`): ``assays/<name>.csv`` holds the
    rows in canonical form and ``assays/<name>.json`` its metadata (content hash, what it
    supersedes, how its replicates combine, when it arrived). Storing the same rows again changes
@@ -24,13 +26,12 @@ variant with only failed wells is *failed* (tried, no value: never proposed agai
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,24 @@ import pandas as pd
 from activeloop.api import naming
 from activeloop.api.campaign import CampaignSpec
 from activeloop.api.resources import API_VERSION, AssayResultSpec
-from activeloop.errors import RecordError, RowProblem, TooLargeError, VariantError
+from activeloop.api.wells import well_name
+from activeloop.errors import RecordError, RowProblem, VariantError
 from activeloop.ml.library import Library
 from activeloop.ml.sequences import VariantParser
+from activeloop.steps import controls
+from activeloop.steps.tables import (
+    CONTROL_COLUMNS,
+    PLATE_COLUMNS,
+    REPLICATE_COLUMNS,
+    STATUS_COLUMNS,
+    VALUE_COLUMNS,
+    VARIANT_COLUMNS,
+    WELL_COLUMNS,
+    Table,
+    column_key,
+    find_column,
+    read_table,
+)
 from activeloop.store import keys
 from activeloop.store.base import ArtifactStore, sha256_bytes
 
@@ -54,207 +70,14 @@ MAX_VALUE = 1e100
 """The largest magnitude a measured value may have (so that no combination of values can overflow)."""
 MAX_PER_OBJECT = 4096
 """Measurements per AssayResult object (the CRD's ``maxItems``); larger plates are split."""
-FAILED_MARKERS = frozenset({"failed", "fail", "failure", "no value", "nd", "n.d.", "error"})
+FAILED_MARKERS = ("failed", "fail", "failure", "no value", "nd", "n.d.", "n/a", "na", "error", "err", "overflow",
+                  "ovrflw", "----")
+"""What marks a failed well, in a status column or in place of the value (any case); the documented list."""
 OK_MARKERS = frozenset({"", "ok", "pass", "passed", "valid", "measured"})
-VARIANT_COLUMNS = ("variant", "variants", "mutant", "mutation", "mutations", "sequence")
-REPLICATE_COLUMNS = ("replicate", "rep")
-STATUS_COLUMNS = ("status", "failed", "well status")
-
-
-# ------------------------------------------------------------------------------------ reading
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table read from a file: string cells, the line of each row, and its source name."""
-
-    source: str
-    columns: list[str]
-    rows: list[list[str]]
-    lines: list[int]
-    problems: list[RowProblem] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """How much of a plate file is read: a file over a limit is refused as soon as it is seen,
-    before the rest is read (a workbook's rows are counted while they stream)."""
-
-    max_rows: int | None = None
-    """Rows of data (``None``: no limit)."""
-    max_columns: int = 256
-    """Columns of the header."""
-    max_field: int = 10_000
-    """Characters in one cell."""
-    max_unpacked: int = 100 * 2**20
-    """Bytes a workbook (a zip archive) may unpack to."""
-
-
-DEFAULT_LIMITS = ReadLimits()
-
-
-def read_table(path: str | Path, *, sheet: str | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> Table:
-    """Read a plate file (``.xlsx``, or CSV/TSV/semicolon-separated text)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RecordError(str(path), [RowProblem(0, "", f"cannot read the file: {exc.strerror}")]) from None
-    return read_table_bytes(data, path.name, sheet=sheet, limits=limits)
-
-
-def read_table_bytes(data: bytes, filename: str, *, sheet: str | None = None,
-                     limits: ReadLimits = DEFAULT_LIMITS) -> Table:
-    """Read a plate from its bytes; ``filename``'s suffix (or the content) says whether it is Excel."""
-    if filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
-        return _read_excel(data, filename, sheet, limits)
-    return _read_text(_decode(data, filename), filename, limits)
-
-
-def _decode(data: bytes, source: str) -> str:
-    """The text of a plate file: UTF-8 (with or without a byte-order mark), UTF-16 with its mark
-    (Excel's "Unicode text"), else Latin-1; text that is none of these is refused."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    elif b"\x00" not in data[:4096]:
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return data.decode("latin-1")
-    raise RecordError(source, [RowProblem(1, "", (
-        "this is not text that can be read (a binary file, or UTF-16 without its byte-order mark); "
-        "save it as 'CSV UTF-8 (comma delimited)' or as an Excel workbook (.xlsx)"))])
-
-
-def _check_header(columns: list[str], source: str, line: int, limits: ReadLimits) -> None:
-    if len(columns) > limits.max_columns:
-        raise TooLargeError(f"{source}: the header has {len(columns):,} columns; the limit is {limits.max_columns}")
-    seen: dict[str, int] = {}
-    problems = []
-    for i, c in enumerate(columns):
-        key = c.lower().strip()
-        if key and key in seen:
-            problems.append(RowProblem(line, c, f"column {c!r} appears twice (columns {seen[key] + 1} and {i + 1}): "
-                                                "rename or remove one"))
-        seen.setdefault(key, i)
-    if problems:
-        raise RecordError(source, problems)
-
-
-def _read_text(text: str, source: str, limits: ReadLimits) -> Table:
-    lines = text.splitlines()
-    header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if header_at is None:
-        raise RecordError(source, [RowProblem(1, "", "the file is empty")])
-    header_line = lines[header_at]
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    if header_line.count(delimiter) == 0:
-        delimiter = ","
-    reader = csv.reader(io.StringIO("\n".join(lines[header_at:])), delimiter=delimiter)
-    rows: list[list[str]] = []
-    numbers: list[int] = []
-    problems: list[RowProblem] = []
-    try:
-        columns = [c.strip() for c in next(reader)]
-        _check_header(columns, source, header_at + 1, limits)
-        for record in reader:
-            line = header_at + reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue  # blank lines and Excel's trailing ",,," rows
-            if limits.max_rows is not None and len(rows) >= limits.max_rows:
-                raise TooLargeError(f"{source}: the plate has more than {limits.max_rows:,} rows")
-            if len(record) > len(columns):
-                hint = (" (a decimal comma in a comma-separated file? quote such values, or separate "
-                        "fields with ';' and pass --decimal ,)") if delimiter == "," else ""
-                problems.append(RowProblem(line, "", f"{len(record)} fields where the header has "
-                                                     f"{len(columns)}{hint}"))
-                continue
-            if any(len(c) > limits.max_field for c in record):
-                problems.append(RowProblem(line, "", f"a cell is longer than {limits.max_field:,} characters"))
-                continue
-            rows.append([c.strip() for c in record] + [""] * (len(columns) - len(record)))
-            numbers.append(line)
-    except csv.Error as exc:  # a quote never closed, a field over the csv module's own limit
-        line = header_at + reader.line_num
-        raise RecordError(source, [*problems, RowProblem(line, "", f"not readable as a table: {exc}")]) from None
-    return Table(source, columns, rows, numbers, problems)
-
-
-def _sheet_rows(data: bytes, source: str, sheet: str | None) -> Iterator[tuple[int, list[object]]]:
-    """A workbook sheet's rows as they stream: ``(row number, values)``.
-
-    openpyxl's read-only mode first reads a whole sheet that does not state its size (a sheet
-    without a ``<dimension>``, as a crafted file of a million rows in a few hundred kilobytes), so
-    the sheet is read here with openpyxl's own row parser, which yields row by row and lets a
-    limit stop it at once.
-    """
-    from openpyxl.reader.excel import ExcelReader
-    from openpyxl.worksheet._reader import WorkSheetParser
-
-    try:
-        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
-        reader.read_manifest()
-        reader.read_strings()
-        reader.read_workbook()
-        sheets = [(ws.name, rel.target) for ws, rel in reader.parser.find_sheets()
-                  if rel.target in reader.valid_files and "chartsheet" not in rel.Type]
-    except Exception as exc:  # openpyxl raises several kinds for a file that is not a workbook
-        raise RecordError(source, [RowProblem(1, "", f"not a readable Excel workbook ({exc})")]) from None
-    names = [n for n, _ in sheets]
-    target = next((t for n, t in sheets if n == sheet), None) if sheet else (sheets[0][1] if sheets else None)
-    if target is None:
-        raise RecordError(source, [RowProblem(1, "", f"no sheet {sheet!r}; sheets: {names}" if sheet
-                                              else "the workbook has no sheet")])
-    with reader.archive.open(target) as src:
-        parser = WorkSheetParser(src, reader.shared_strings, data_only=True, epoch=reader.wb.epoch,
-                                 date_formats=reader.wb._date_formats, timedelta_formats=reader.wb._timedelta_formats)
-        for number, cells in parser.parse():
-            values: list[object] = []
-            for cell in cells:
-                column = int(cell["column"])
-                values += [None] * (column - 1 - len(values))
-                values.append(cell["value"])
-            yield number, values
-
-
-def _read_excel(data: bytes, source: str, sheet: str | None, limits: ReadLimits) -> Table:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise RecordError(source, [RowProblem(1, "", f"not a readable Excel workbook ({exc})")]) from None
-    if unpacked > limits.max_unpacked:
-        raise TooLargeError(f"{source}: the workbook unpacks to {unpacked:,} bytes; the limit is "
-                            f"{limits.max_unpacked:,} (a sheet of many empty or formatted rows? copy the "
-                            "table into a new workbook)")
-    columns: list[str] | None = None
-    rows: list[list[str]] = []
-    numbers: list[int] = []
-    # the sheet streams: a bound is enforced as rows arrive, not after
-    for number, values in _sheet_rows(data, source, sheet):
-        if len(values) > limits.max_columns + 1:
-            values = values[: limits.max_columns + 1]
-        cells = ["" if v is None else (repr(v) if isinstance(v, float) else str(v)).strip() for v in values]
-        if not any(cells):
-            continue
-        if columns is None:
-            columns = cells
-            while columns and not columns[-1]:
-                columns.pop()
-            _check_header(columns, source, number, limits)
-            continue
-        if limits.max_rows is not None and len(rows) >= limits.max_rows:
-            raise TooLargeError(f"{source}: the plate has more than {limits.max_rows:,} rows")
-        rows.append(cells[: len(columns)] + [""] * (len(columns) - len(cells)))
-        numbers.append(number)
-    if columns is None:
-        raise RecordError(source, [RowProblem(1, "", "the sheet is empty")])
-    return Table(source, columns, [r[: len(columns)] for r in rows], numbers)
+CONTROL_NAMES = {"parent": "parent", "wt": "parent", "wild type": "parent", "wildtype": "parent",
+                 "blank": "blank", "empty": "blank", "buffer": "blank", "background": "blank",
+                 "reference": "reference", "ref": "reference", "": ""}
+"""What a control column may say, and the control it means."""
 
 
 # ----------------------------------------------------------------------------------- checking
@@ -274,6 +97,9 @@ class RawRow:
     replicate_column: str = "replicate"
     place: str = ""
     """How a problem names this row to a person (``line 3``, ``spec.measurements[2]``)."""
+    well: str = ""
+    control: str = ""
+    """``parent``, ``blank`` or ``reference`` for a control well; empty for a variant."""
 
     @property
     def where(self) -> str:
@@ -281,40 +107,81 @@ class RawRow:
         return self.place or f"line {self.line}"
 
 
-def _find(columns: Sequence[str], names: Iterable[str]) -> str | None:
-    lower = {c.lower().strip(): c for c in columns}
-    return next((lower[n.lower()] for n in names if n and n.lower() in lower), None)
+@dataclass(frozen=True)
+class PlateMap:
+    """Which variant or control is in each well (``plate, well, variant, control``), as
+    ``steps.layout.plate_map`` gave it out or as a lab's own map file says; ``plate``: which
+    plate of the map a reader's file is (``None``: the map's only plate)."""
+
+    wells: pd.DataFrame
+    plate: int | None = None
+    source: str = "the plate map"
 
 
-def table_rows(
-    table: Table, spec: CampaignSpec, value_column: str | None = None, decimal: str = "."
-) -> list[RawRow]:
-    """The rows of a plate table, its columns found by name (case-insensitive).
-
-    Raises :class:`RecordError` if a needed column is missing, naming the columns found.
-    """
-    vcol = _find(table.columns, VARIANT_COLUMNS)
+def _value_column(table: Table, spec: CampaignSpec, value_column: str | None) -> str:
     if value_column is not None:
-        ycol = _find(table.columns, [value_column])
+        ycol = find_column(table.columns, [value_column])
         if ycol is None:
-            raise RecordError(table.source, [RowProblem(1, value_column, (
+            raise RecordError(table.source, [RowProblem(table.header_line, value_column, (
                 f"no column {value_column!r}; the file has {table.columns}"))])
-    else:
-        ycol = _find(table.columns, ["value", spec.objective.name, "fitness"])
-    missing = []
-    if vcol is None:
-        missing.append(RowProblem(1, "variant", f"no variant column (one of {list(VARIANT_COLUMNS)}); "
-                                                f"the file has {table.columns}"))
+        return ycol
+    names = list(dict.fromkeys(["value", spec.objective.name.lower(), *VALUE_COLUMNS]))
+    ycol = find_column(table.columns, names)
     if ycol is None:
-        missing.append(RowProblem(1, "value", (
-            f"no value column ('value', '{spec.objective.name}' or 'fitness'); the file has "
-            f"{table.columns}: name the one to use with --value-column (case-insensitive)")))
-    if missing or vcol is None or ycol is None:
-        raise RecordError(table.source, missing)
-    rcol = _find(table.columns, REPLICATE_COLUMNS)
-    scol = _find(table.columns, STATUS_COLUMNS)
+        raise RecordError(table.source, [RowProblem(table.header_line, "value", (
+            f"no value column (one of {names}, any case, a unit in brackets allowed); the file has "
+            f"{table.columns}: name the one to use with --value-column"))])
+    return ycol
+
+
+def _decimal_of(cells: Iterable[str], decimal: str) -> str:
+    """``decimal`` (``.`` or ``,``), or for ``auto`` the one the values use: ``,`` when some value
+    is written ``12,5`` and none ``12.5``."""
+    if decimal != "auto":
+        return decimal
+    comma = dot = False
+    for c in cells:
+        text = c.strip()
+        comma = comma or bool(re.fullmatch(r"[-+]?\d*,\d+", text))
+        dot = dot or bool(re.fullmatch(r"[-+]?\d*\.\d+([eE][-+]?\d+)?", text))
+    return "," if comma and not dot else "."
+
+
+def decimal_used(table: Table, spec: CampaignSpec, value_column: str | None, decimal: str) -> str:
+    """The decimal mark the table's values are read with (``decimal``, or the one ``auto`` finds)."""
+    ycol = _value_column(table, spec, value_column)
+    i = table.columns.index(ycol)
+    return _decimal_of((r[i] for r in table.rows), decimal)
+
+
+def table_rows(table: Table, spec: CampaignSpec, value_column: str | None = None, decimal: str = "auto",
+               plate_map: PlateMap | None = None) -> list[RawRow]:
+    """The rows of a plate table, its columns found by name (any case, units in brackets allowed).
+
+    A table with a variant column is read by variant; one with a well column and no variant column
+    is read by well, each well's variant (or control) taken from ``plate_map``. Raises
+    :class:`RecordError` if a needed column is missing, naming the columns found.
+    """
+    vcol = find_column(table.columns, VARIANT_COLUMNS)
+    wcol = find_column(table.columns, WELL_COLUMNS)
+    ycol = _value_column(table, spec, value_column)
+    if vcol is None and wcol is None:
+        raise RecordError(table.source, [RowProblem(table.header_line, "variant", (
+            f"no variant column (one of {list(VARIANT_COLUMNS)}) and no well column (one of "
+            f"{list(WELL_COLUMNS)}); the file has {table.columns}"))])
+    by_well = vcol is None
+    if by_well and plate_map is None:
+        raise RecordError(table.source, [RowProblem(table.header_line, wcol or "well", (
+            "this file gives values by well and names no variant: record it with the plate map of its "
+            "round (--layout 96 or 384, or 'By well' on the page), or with your own map file (--map)"))])
+    rcol = find_column(table.columns, REPLICATE_COLUMNS)
+    scol = find_column(table.columns, STATUS_COLUMNS)
+    ccol = find_column(table.columns, CONTROL_COLUMNS)
+    pcol = find_column(table.columns, PLATE_COLUMNS)
     index = {c: i for i, c in enumerate(table.columns)}
-    boolean_status = scol is not None and scol.lower().strip() == "failed"
+    decimal = _decimal_of((r[index[ycol]] for r in table.rows), decimal)
+    where = _map_lookup(plate_map, table) if by_well and plate_map is not None else None
+    boolean_status = scol is not None and column_key(scol)[0] == "failed"
     out: list[RawRow] = []
     for line, cells in zip(table.lines, table.rows):
         value = cells[index[ycol]]
@@ -323,21 +190,93 @@ def table_rows(
             failed, known = status in ("true", "yes", "1", "x", "failed"), status in (
                 "", "false", "no", "0", "true", "yes", "1", "x", "failed")
         else:
-            failed, known = status in FAILED_MARKERS, status in FAILED_MARKERS | OK_MARKERS
+            failed, known = status in FAILED_MARKERS, status in set(FAILED_MARKERS) | OK_MARKERS
+        well = cells[index[wcol]].strip() if wcol is not None else ""
+        control = cells[index[ccol]].strip().lower() if ccol is not None else ""
+        variant: object = cells[index[vcol]] if vcol is not None else ""
+        vname = vcol or "variant"
+        if where is not None:
+            plate = cells[index[pcol]].strip() if pcol is not None else ""
+            found = where(well, plate, line)
+            if found is None:
+                continue  # a well the map leaves empty (readers export every well)
+            if isinstance(found, RowProblem):
+                out.append(RawRow(line, "", _Bad(found.column, found.problem), variant_column=wcol or "well",
+                                  value_column=ycol, well=well))
+                continue
+            variant, control, vname = found[0], found[1], f"{wcol} (plate map)"
+        if control not in CONTROL_NAMES:
+            out.append(RawRow(line, variant, _Bad(ccol or "control", (
+                f"{control!r} is not a control; write parent, blank or reference, or leave it empty")),
+                variant_column=vname, value_column=ycol, well=well))
+            continue
         if not known:
-            out.append(RawRow(line, cells[index[vcol]], _BadStatus(scol or "status", status),
-                              variant_column=vcol, value_column=ycol))
+            out.append(RawRow(line, variant, _Bad(scol or "status", (
+                f"{status!r} is not a well status; write one of {list(FAILED_MARKERS)} for a failed well, "
+                "or leave it empty")), variant_column=vname, value_column=ycol, well=well))
             continue
         failed = failed or value.strip().lower() in FAILED_MARKERS
-        out.append(RawRow(line, cells[index[vcol]], _decimal(value, decimal), failed,
-                          cells[index[rcol]] if rcol else None, vcol, ycol, rcol or "replicate"))
+        out.append(RawRow(line, variant, _decimal(value, decimal), failed, cells[index[rcol]] if rcol else None,
+                          vname, ycol, rcol or "replicate", well=well, control=CONTROL_NAMES[control]))
+    return _number_well_replicates(out) if by_well else out
+
+
+def _map_lookup(plate_map: PlateMap, table: Table) -> Callable[[str, str, int], tuple[str, str] | None | RowProblem]:
+    """A function from a reader's ``(well, plate cell, line)`` to the map's ``(variant, control)``,
+    ``None`` for a well the map leaves empty, or a :class:`RowProblem`."""
+    table_map = plate_map.wells
+    plates = sorted({int(p) for p in table_map["plate"]})
+    entries: dict[tuple[int, str], tuple[str, str]] = {}
+    for r in table_map.itertuples(index=False):
+        entries[(int(r.plate), str(r.well))] = (str(r.variant), str(r.control))
+    if plate_map.plate is not None and plate_map.plate not in plates:
+        raise RecordError(table.source, [RowProblem(0, "plate", (
+            f"plate {plate_map.plate}: {plate_map.source} has plates {plates}"))])
+
+    def lookup(well: str, plate_cell: str, line: int) -> tuple[str, str] | None | RowProblem:
+        try:
+            name = well_name(well, 384)
+        except ValueError as exc:
+            return RowProblem(line, "well", str(exc))
+        number = plate_map.plate
+        if plate_cell:
+            if not plate_cell.isdigit():
+                return RowProblem(line, "plate", f"{plate_cell!r} is not a plate number")
+            number = int(plate_cell)
+        if number is None:
+            if len(plates) > 1:
+                return RowProblem(line, "plate", (
+                    f"{plate_map.source} has plates {plates}: say which plate this file is (--plate, or a "
+                    "plate column)"))
+            number = plates[0] if plates else 1
+        return entries.get((number, name))
+
+    return lookup
+
+
+def _number_well_replicates(rows: list[RawRow]) -> list[RawRow]:
+    """Wells of one variant on one plate read by well are its replicates (numbered in file order)."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        if not r.control and not isinstance(r.value, _Bad) and r.replicate in (None, ""):
+            counts[str(r.variant)] = counts.get(str(r.variant), 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for r in rows:
+        v = str(r.variant)
+        if not r.control and counts.get(v, 0) > 1 and r.replicate in (None, "") and not isinstance(r.value, _Bad):
+            seen[v] = seen.get(v, 0) + 1
+            r = RawRow(**(r.__dict__ | {"replicate": seen[v]}))
+        out.append(r)
     return out
 
 
 @dataclass(frozen=True)
-class _BadStatus:
+class _Bad:
+    """A cell that is wrong before any checking (an unknown status or control, a well off the map)."""
+
     column: str
-    text: str
+    problem: str
 
 
 def _decimal(text: str, decimal: str) -> str:
@@ -353,39 +292,75 @@ def assay_spec_rows(spec: AssayResultSpec) -> list[RawRow]:
     for i, m in enumerate(spec.measurements):
         path = f"spec.measurements[{i}]"
         out.append(RawRow(i, m.variant, m.value, m.failed, m.replicate,
-                          f"{path}.variant", f"{path}.value", f"{path}.replicate", path))
+                          f"{path}.variant", f"{path}.value", f"{path}.replicate", path,
+                          well=m.well or "", control=m.control or ""))
     return out
+
+
+def _control_name(row: RawRow, parser: VariantParser, problems: list[RowProblem]) -> str | None:
+    """The stored variant of a control row (``WT`` for the parent, empty for a blank)."""
+    text = str(row.variant or "").strip()
+    if row.control == "blank":
+        return ""
+    if row.control == "parent" and not text:
+        return "WT"
+    try:
+        name = parser.name(text, "variant")
+    except VariantError as exc:
+        problems.append(RowProblem(row.line, row.variant_column, exc.problem))
+        return None
+    if row.control == "parent" and name != "WT":
+        problems.append(RowProblem(row.line, row.variant_column, f"a parent control is the parent (WT), not {name}"))
+        return None
+    return name
 
 
 def check_rows(
     rows: Sequence[RawRow], spec: CampaignSpec, library: Library | None, source: str,
     decimal: str = ".",
 ) -> pd.DataFrame:
-    """Canonical rows (:data:`ROW_COLUMNS`) of checked measurements, or :class:`RecordError`.
+    """Canonical rows (:data:`ROW_COLUMNS` and ``well, control``) of checked measurements, or
+    :class:`RecordError` listing every problem with its line and column.
 
-    Every row is checked; every problem is reported, with its line and column.
+    A control well's variant is the parent (``WT``, which a parent control may leave empty), a
+    reference variant (any variant of the parent, in the library or not), or nothing (a blank).
     """
     parser = library.parser if library is not None else VariantParser(spec.parent_sequence, tuple(spec.library.sites))
     problems: list[RowProblem] = []
-    out: list[tuple[str, float, bool, int | None]] = []
+    out: list[tuple[str, float, bool, int | None, str, str]] = []
     seen: dict[tuple[str, int | None], str] = {}
+    wells: dict[str, str] = {}
     for row in rows:
         bad = False
-        try:
-            name = parser.name(str(row.variant), "variant")
-        except VariantError as exc:
-            problems.append(RowProblem(row.line, row.variant_column, exc.problem))
-            name, bad = "", True
-        if not bad and library is not None and not library.contains(name):
-            problems.append(RowProblem(row.line, row.variant_column, f"{name} is not in the campaign's library"))
-            bad = True
+        if isinstance(row.value, _Bad):
+            problems.append(RowProblem(row.line, row.value.column, row.value.problem))
+            continue
+        if row.control:
+            control_name = _control_name(row, parser, problems)
+            name, bad = (control_name or "", control_name is None)
+        else:
+            try:
+                name = parser.name(str(row.variant), "variant")
+            except VariantError as exc:
+                problems.append(RowProblem(row.line, row.variant_column, exc.problem))
+                name, bad = "", True
+            if not bad and library is not None and not library.contains(name):
+                problems.append(RowProblem(row.line, row.variant_column, f"{name} is not in the campaign's library"))
+                bad = True
+        well = ""
+        if row.well:
+            try:
+                well = well_name(row.well, 384)
+            except ValueError as exc:
+                problems.append(RowProblem(row.line, "well", str(exc)))
+                bad = True
+            if well and well in wells:
+                problems.append(RowProblem(row.line, "well", f"well {well} repeats {wells[well]}"))
+                bad = True
+            elif well:
+                wells[well] = row.where
         value = math.nan
-        if isinstance(row.value, _BadStatus):
-            problems.append(RowProblem(row.line, row.value.column, (
-                f"{row.value.text!r} is not a well status; write 'failed' for a failed well or "
-                "leave it empty")))
-            bad = True
-        elif not row.failed:
+        if not row.failed:
             value, problem = _number(row.value, decimal)
             if problem:
                 problems.append(RowProblem(row.line, row.value_column, problem))
@@ -396,19 +371,22 @@ def check_rows(
             bad = True
         if bad:
             continue
-        key = (name, replicate)
-        if key in seen:
-            what = f"replicate {replicate} of {name}" if replicate else name
-            problems.append(RowProblem(row.line, row.variant_column, (
-                f"{what} repeats {seen[key]}; number replicates in a 'replicate' column")))
-            continue
-        seen[key] = row.where
-        out.append((name, value, bool(row.failed), replicate))
+        if not row.control:
+            key = (name, replicate)
+            if key in seen:
+                what = f"replicate {replicate} of {name}" if replicate else name
+                problems.append(RowProblem(row.line, row.variant_column, (
+                    f"{what} repeats {seen[key]}; number replicates in a 'replicate' column")))
+                continue
+            seen[key] = row.where
+        out.append((name, value, bool(row.failed), replicate, well, row.control))
     if problems:
         raise RecordError(source, problems)
     if not out:
         raise RecordError(source, [RowProblem(1, "", "no measurements: the table has a header and no rows")])
-    df = pd.DataFrame(out, columns=ROW_COLUMNS)
+    if all(r[5] for r in out):
+        raise RecordError(source, [RowProblem(1, "", "only control wells: no variant was measured")])
+    df = pd.DataFrame(out, columns=[*ROW_COLUMNS, "well", "control"])
     df["replicate"] = df["replicate"].astype("Int64")
     return df
 
@@ -425,7 +403,8 @@ def _number(raw: object, decimal: str) -> tuple[float, str | None]:
         except ValueError:
             if decimal == "." and re.fullmatch(r"[-+]?\d+,\d+", text):
                 return math.nan, f"{text!r} is not a number (a decimal comma? pass --decimal ,)"
-            return math.nan, f"{text!r} is not a number"
+            return math.nan, (f"{text!r} is not a number (a failed well: write one of "
+                              f"{', '.join(FAILED_MARKERS[:8])} ...)")
     if not math.isfinite(v):
         return math.nan, f"{raw!r} is not a finite number"
     if abs(v) > MAX_VALUE:
@@ -450,16 +429,19 @@ def plate_rows(
     library: Library | None,
     *,
     value_column: str | None = None,
-    decimal: str = ".",
+    decimal: str = "auto",
     sheet: str | None = None,
+    plate_map: PlateMap | None = None,
+    skip_rows: int | None = None,
 ) -> pd.DataFrame:
     """Read and check a plate: canonical rows, or :class:`RecordError` listing every problem."""
-    table = path_or_table if isinstance(path_or_table, Table) else read_table(path_or_table, sheet=sheet)
-    if decimal not in (".", ","):
-        raise RecordError(table.source, [RowProblem(0, "decimal", f"{decimal!r}: use '.' or ','")])
-    raw = table_rows(table, spec, value_column, decimal)
+    table = path_or_table if isinstance(path_or_table, Table) else read_table(
+        path_or_table, sheet=sheet, known=[spec.objective.name], skip_rows=skip_rows)
+    if decimal not in (".", ",", "auto"):
+        raise RecordError(table.source, [RowProblem(0, "decimal", f"{decimal!r}: use '.', ',' or auto")])
+    raw = table_rows(table, spec, value_column, decimal, plate_map)
     try:
-        rows = check_rows(raw, spec, library, table.source, decimal)
+        rows = check_rows(raw, spec, library, table.source, decimal_used(table, spec, value_column, decimal))
     except RecordError as exc:
         raise RecordError(table.source, table.problems + exc.problems, len(table.problems) + exc.total) from None
     if table.problems:
@@ -489,6 +471,13 @@ class StoredAssay:
     idempotency_key: str | None = None
     """SHA-256 of the ``Idempotency-Key`` the plate was sent with (the same key with other
     results is refused)."""
+    normalize: str = "none"
+    """How the plate's values are normalised by its parent wells (the campaign's
+    ``plates.normalize`` when it was recorded): none, parentRatio or parentDifference."""
+    original: str = ""
+    """The file as the lab sent it (its key in the store), when it came as a file."""
+    unit: str = ""
+    """The values' unit, where the file's column name or the AssayResult gave one."""
 
     def to_json(self) -> bytes:
         """The stored JSON form."""
@@ -503,9 +492,15 @@ class StoredAssay:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+PLACE_COLUMNS = ["well", "control"]
+"""Columns a stored assay has only when its plate gave wells or controls (so that a plate
+without them keeps the content hash it always had)."""
+
+
 def assay_bytes(rows: pd.DataFrame) -> bytes:
     """The stored CSV form of checked rows; its SHA-256 is the assay's content hash."""
-    out = rows[ROW_COLUMNS].copy()
+    extra = [c for c in PLACE_COLUMNS if c in rows and rows[c].fillna("").astype(str).str.len().gt(0).any()]
+    out = rows[ROW_COLUMNS + extra].copy()
     out["value"] = [("" if f else repr(float(v))) for v, f in zip(rows["value"], rows["failed"])]
     out["failed"] = rows["failed"].astype(int)
     return out.to_csv(index=False, lineterminator="\n").encode()
@@ -533,6 +528,8 @@ def parse_assay_rows(data: bytes) -> pd.DataFrame:
     df["value"] = pd.to_numeric(df["value"].replace("", math.nan))
     df["failed"] = df["failed"].astype(bool)
     df["replicate"] = pd.to_numeric(df["replicate"].replace("", math.nan)).astype("Int64")
+    for c in PLACE_COLUMNS:
+        df[c] = df[c].astype(str) if c in df else ""
     return df
 
 
@@ -578,23 +575,33 @@ def _combine(values: pd.Series, keys: pd.Series, how: str) -> pd.Series:
     return (values / scale).groupby(keys, sort=False).agg(how) * scale
 
 
-def _per_variant(replicates: str) -> Callable[[bytes], pd.DataFrame]:
+def variant_values(rows: pd.DataFrame, replicates: str, normalize: str) -> pd.DataFrame:
+    """One row per variant of one plate's rows (``variant, value, n``): its control wells left
+    out, its values normalised by its parent wells (``normalize``), its replicates combined
+    (``replicates``); a variant whose wells all failed has no value."""
+    rows = controls.normalized(rows, normalize)
+    rows = rows[rows["control"] == ""]
+    ok = rows[~rows["failed"]]
+    agg = _combine(ok["value"], ok["variant"], replicates)
+    count = ok.groupby("variant", sort=False)["value"].size()
+    tried = pd.Index(rows["variant"].unique())
+    return pd.DataFrame({"variant": tried, "value": agg.reindex(tried).to_numpy(),
+                         "n": count.reindex(tried).fillna(0).astype(int).to_numpy()})
+
+
+def _per_variant(replicates: str, normalize: str) -> Callable[[bytes], pd.DataFrame]:
     def aggregate(data: bytes) -> pd.DataFrame:
-        rows = parse_assay_rows(data)
-        ok = rows[~rows["failed"]]
-        agg = _combine(ok["value"], ok["variant"], replicates)
-        count = ok.groupby("variant", sort=False)["value"].size()
-        tried = pd.Index(rows["variant"].unique())
-        return pd.DataFrame({"variant": tried, "value": agg.reindex(tried).to_numpy(),
-                             "n": count.reindex(tried).fillna(0).astype(int).to_numpy()})
+        return variant_values(parse_assay_rows(data), replicates, normalize)
 
     return aggregate
 
 
 def assay_values(store: ArtifactStore, assay: StoredAssay) -> pd.DataFrame:
-    """One row per variant of one plate (``variant, value, n``): its replicates combined by the
-    plate's rule (parsed once per content: the store's parsed cache)."""
-    return store.parsed(keys.assay_rows(assay.name), _per_variant(assay.replicates), tag=assay.replicates)
+    """One row per variant of one plate (``variant, value, n``): its control wells left out, its
+    values normalised as the plate says (``normalize``), its replicates combined by its rule
+    (parsed once per content: the store's parsed cache)."""
+    return store.parsed(keys.assay_rows(assay.name), _per_variant(assay.replicates, assay.normalize),
+                        tag=f"{assay.replicates}/{assay.normalize}")
 
 
 def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = None) -> pd.DataFrame:
@@ -673,6 +680,9 @@ def rows_as_measurements(rows: pd.DataFrame) -> list[dict[str, Any]]:
             m["value"] = float(r.value)
         if not pd.isna(r.replicate):
             m["replicate"] = int(r.replicate)
+        for c in PLACE_COLUMNS:
+            if getattr(r, c, ""):
+                m[c] = str(getattr(r, c))
         out.append(m)
     return out
 
@@ -724,6 +734,9 @@ def assay_manifests(
 
 __all__ = [
     "MEASUREMENT_COLUMNS",
+    "FAILED_MARKERS",
+    "PLACE_COLUMNS",
+    "PlateMap",
     "RawRow",
     "StoredAssay",
     "Table",
@@ -731,14 +744,14 @@ __all__ = [
     "assay_manifests",
     "assay_spec_rows",
     "check_rows",
+    "decimal_used",
+    "variant_values",
     "content_hash",
     "fitted",
     "list_assays",
     "measurements",
     "plate_rows",
     "read_assay_rows",
-    "read_table",
-    "read_table_bytes",
     "store_assay",
     "superseded_names",
 ]
