@@ -43,6 +43,26 @@ def transform_targets(y: np.ndarray, transform: str) -> np.ndarray:
     raise ConfigError("transform", f"unknown transform {transform!r}; known: {TRANSFORMS}")
 
 
+def untransform(scores: np.ndarray, y: np.ndarray, transform: str) -> np.ndarray:
+    """Scores as the surrogate predicts them, back in the units of ``y`` (the inverse of
+    :func:`transform_targets`). For ``rank``, a normal score ``s`` maps to the quantile
+    ``Phi(s)`` of the measured values, interpolated between them at the plotting positions the
+    transform used; beyond the lowest or highest measured value it stays at that value (the
+    empirical distribution has no tail: the score itself says how far out a variant is expected)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if transform == "none":
+        return scores.copy()
+    if transform == "rank":
+        from scipy.special import ndtr
+
+        ys = np.sort(np.asarray(y, dtype=np.float64))
+        if len(ys) == 0:
+            return np.full_like(scores, np.nan)
+        positions = (np.arange(1, len(ys) + 1) - 0.5) / len(ys)
+        return np.interp(ndtr(scores), positions, ys)
+    raise ConfigError("transform", f"unknown transform {transform!r}; known: {TRANSFORMS}")
+
+
 def fit_surrogate(X: np.ndarray, yt: np.ndarray, surrogate: str, *, seed: int = 0, prior: bool = False) -> Surrogate:
     """``surrogate`` fitted on features ``X`` of the measured variants and targets ``yt`` (already
     transformed); ``prior``: the last column of ``X`` is a prior score."""

@@ -30,7 +30,7 @@ from activeloop.ml.determinism import single_threaded
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.initial import initial_batch
 from activeloop.ml.library import Library
-from activeloop.ml.loop import fit_surrogate, propose_batch, transform_targets
+from activeloop.ml.loop import fit_surrogate, propose_batch, transform_targets, untransform
 from activeloop.ml.shards import ShardTop, merge_shards
 from activeloop.ml.surrogates import Surrogate
 from activeloop.ml.zeroshot import standardised
@@ -247,6 +247,28 @@ def read_shard_tops(store: ArtifactStore, round_number: int, shards: int) -> lis
     return tops
 
 
+Z95 = 1.959963984540054
+"""The normal quantile of a two-sided 95% interval."""
+
+
+def proposal_table(variants: list[str], mean: np.ndarray, std: np.ndarray, sign: float, values: np.ndarray,
+                   transform: str) -> pd.DataFrame:
+    """The proposals as a lab reads them (``steps.data.PROPOSAL_COLUMNS``): each prediction in the
+    measured units with its 95% interval, and the model's own score (a normal score of the
+    measured values under the rank transform, where higher is better; the value itself without).
+
+    ``mean``/``std``: the surrogate's prediction of ``sign * value`` (transformed); ``values``:
+    the measured values it was fitted on."""
+    y = sign * values
+    lo_s, hi_s = mean - Z95 * std, mean + Z95 * std
+    back = [sign * untransform(v, y, transform) for v in (mean, lo_s, hi_s)]
+    low, high = np.fmin(back[1], back[2]), np.fmax(back[1], back[2])
+    return pd.DataFrame({
+        "variant": variants, "rank": np.arange(1, len(variants) + 1), "predicted": back[0],
+        "predicted_low": low, "predicted_high": high,
+        "score": sign * mean if transform == "none" else mean, "score_sd": std})
+
+
 def acquire(store: ArtifactStore, round_number: int) -> dict:
     """Propose round ``round_number``'s batch; writes ``proposals.csv`` and ``acquire.json``.
 
@@ -282,20 +304,11 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
                 rows, pred, model, cascade = _propose(store, ctx, round_number)
             prior_weight = getattr(model, "prior_weight", None)
             if pred is not None:
-                # predictions in the objective's units, or (transform: rank) as normal scores of the
-                # measured values, where higher is always better
-                mean = ctx.sign * pred.mean if spec.surrogate.transform == "none" else pred.mean
-                std = pred.std
+                mean, std = pred.mean, pred.std
             else:
                 mean = std = np.full(len(rows), np.nan)
-    proposals = pd.DataFrame(
-        {
-            "variant": library.names_of(rows),
-            "rank": np.arange(1, len(rows) + 1),
-            "mean": mean,
-            "std": std,
-        }
-    )
+    proposals = proposal_table(library.names_of(rows), mean, std, ctx.sign,
+                               ctx.train["value"].to_numpy(dtype=np.float64), spec.surrogate.transform)
     body = proposals.to_csv(index=False).encode()
     proposals_hash = store.put_bytes(keys.proposals(round_number), body)
     tune_key = keys.step_record(round_number, Step.TUNE)

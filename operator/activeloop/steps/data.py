@@ -94,9 +94,21 @@ def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Lib
     return library
 
 
+PROPOSAL_COLUMNS = ["variant", "rank", "predicted", "predicted_low", "predicted_high", "score", "score_sd"]
+"""Columns of ``proposals.csv``: the prediction in the measured units with its 95% interval, then
+the model's own score (``steps.acquire.proposal_table``)."""
+
+
 def parse_proposals(data: bytes) -> pd.DataFrame:
-    """A proposals table from its stored CSV."""
-    return pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype={"variant": str}, na_values=[""])
+    """A proposals table from its stored CSV (:data:`PROPOSAL_COLUMNS`; a table written before
+    predictions were in measured units has ``mean, std``: its score, and no prediction)."""
+    df = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype={"variant": str}, na_values=[""])
+    if "score" not in df and "mean" in df:
+        df = df.rename(columns={"mean": "score", "std": "score_sd"})
+    for c in PROPOSAL_COLUMNS:
+        if c not in df:
+            df[c] = float("nan")
+    return df
 
 
 def read_proposals(store: ArtifactStore, round_number: int) -> pd.DataFrame | None:
