@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 
 BIN := $(VENV)/bin
 
-.PHONY: setup system-deps lint test demo bench clean
+.PHONY: setup system-deps axe lint test demo bench clean
 
 $(BIN)/activeloop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,21 @@ $(BIN)/activeloop: pyproject.toml
 
 setup: $(BIN)/activeloop
 
-# Debian packages the tests use: Chromium for the browser tests (apt-get, as root or with sudo)
+# Debian packages the tests use: Chromium for the browser tests, npm for axe-core (apt-get, as root
+# or with sudo)
 system-deps:
-	@command -v chromium >/dev/null || { \
+	@{ command -v chromium >/dev/null && command -v npm >/dev/null; } || { \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium npm; }
+
+# axe-core, the accessibility checker the browser tests inject into every page (from the npm registry)
+AXE_VERSION ?= 4.10.3
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	mkdir -p .cache/axe && cd .cache/axe && npm install --no-save --no-audit --no-fund --silent "axe-core@$(AXE_VERSION)"
+
+axe: $(AXE)
 
 lint: setup
 	$(BIN)/ruff check operator tests benchmarks
@@ -36,7 +45,7 @@ lint: setup
 # -rs: every skipped test says why (a missing data set, no Docker engine, no browser); the suite
 # runs in $(TEST_WORKERS) processes, one test file each at a time (tests never share state)
 TEST_WORKERS ?= 2
-test: setup lint
+test: setup lint axe
 	$(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile
 
 demo: setup

@@ -153,15 +153,33 @@ def _target(campaign: str | None, run_dir: Path, namespace: str | None) -> Targe
 
 @app.command()
 def init(
-    spec: Annotated[Path, typer.Argument(help="Campaign YAML (a CampaignSpec or a Campaign resource).")],
+    spec: Annotated[Path | None, typer.Argument(help="Campaign YAML (a CampaignSpec or a Campaign resource).")] = None,
     run_dir: RunDirOpt = Path("campaign"),
+    from_archive: Annotated[Path | None, typer.Option("--from", help="A campaign archive (from `activeloop export archive` or the web page's 'Archive') to carry on from.")] = None,
 ) -> None:
-    """Start a campaign in RUN_DIR from a campaign spec (a variant list it names is copied in)."""
+    """Start a campaign in RUN_DIR from a campaign spec (a variant list it names is copied in), or
+    from a campaign's archive (its plates, rounds and proposals, checked against its manifest)."""
     import yaml
 
     from activeloop.service.rundir import RunDirService, local_user
 
+    if (spec is None) == (from_archive is None):
+        _fail(InputError("spec", "give a campaign YAML, or an archive with --from (one of them)"))
     try:
+        service, name = RunDirService.for_run_dir(run_dir)
+        if from_archive is not None:
+            from activeloop.service import archive
+
+            try:
+                unpacked = archive.unpack(from_archive.read_bytes(), str(from_archive))
+            except OSError as exc:
+                raise InputError(str(from_archive), f"cannot read it ({exc.strerror})") from None
+            doc = yaml.safe_load(unpacked.spec)
+            detail = service.create_campaign(local_user(), name, doc, files=unpacked.files)
+            console.print(f"campaign {unpacked.name or name} carried on in {run_dir} from {from_archive}: "
+                          f"round {detail.current_round}, {detail.measured} variants measured", highlight=False)
+            return
+        assert spec is not None
         try:
             doc = yaml.safe_load(spec.read_text())
         except OSError as exc:
@@ -171,7 +189,6 @@ def init(
         if isinstance(doc, dict) and doc.get("kind") == "Campaign":
             doc = doc.get("spec")
         files = _local_files(doc, spec.parent, run_dir)
-        service, name = RunDirService.for_run_dir(run_dir)
         detail = service.create_campaign(local_user(), name, doc, files=files)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
@@ -193,7 +210,9 @@ def _local_files(doc: object, base: Path, run_dir: Path) -> dict[str, bytes]:
     path = (base / uri) if not Path(uri).is_absolute() else Path(uri)
     if not path.is_file() or path.resolve().is_relative_to(run_dir.resolve()):
         return {}
-    key = "library/variants.csv"
+    from activeloop.store import keys
+
+    key = keys.library_file("variants.csv")
     library["variantsUri"] = key
     return {key: path.read_bytes()}
 
@@ -285,7 +304,7 @@ def record(
     results: Annotated[Path, typer.Argument(help="Plate: .csv/.tsv (',' ';' or tab) or .xlsx with a variant and a value column.")],
     run_dir: RunDirOpt = Path("campaign"),
     value_column: Annotated[str | None, typer.Option(help="Column holding the measured value (case-insensitive).")] = None,
-    decimal: Annotated[str, typer.Option(help="Decimal mark of the values: '.' or ','.")] = ".",
+    decimal: Annotated[str, typer.Option(help="Decimal mark of the values: '.', ',' or auto (',' when values are written 12,5 and none 12.5).")] = "auto",
     sheet: Annotated[str | None, typer.Option(help="Excel: the sheet to read (default: the first).")] = None,
     replicates: Annotated[str, typer.Option(help="How a variant's replicates combine: mean or median.")] = "mean",
     name: Annotated[str | None, typer.Option(help="Name of the recorded plate (default: from the file name).")] = None,
@@ -296,26 +315,35 @@ def record(
     output: Annotated[str | None, typer.Option("--output", "-o", help="With --campaign: print AssayResult manifests (yaml) for GitOps instead of recording.")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="With --campaign: record on the cluster.")] = False,
     unit: Annotated[str | None, typer.Option(help="Unit of the values (manifests).")] = None,
+    layout: Annotated[int | None, typer.Option(help="A reader's export by well: read it with the round's plate map of 96 or 384 wells (from `activeloop proposals --layout`).")] = None,
+    plate_number: Annotated[int | None, typer.Option("--plate", min=1, help="With --layout or --map: which plate of the map the file is.")] = None,
+    map_file: Annotated[Path | None, typer.Option("--map", help="A reader's export by well: your own plate map (well, variant, and optionally plate and control columns).")] = None,
+    skip_rows: Annotated[int | None, typer.Option(min=0, help="Title rows above the header (default: found, as the first row naming a known column).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and show what would be recorded (a correction: what it changes); record nothing.")] = False,
     namespace: NamespaceOpt = None,
 ) -> None:
     """Check every row of a plate and record them all, or nothing if any row is bad.
 
-    Mark a failed well with a 'status' column saying 'failed' (or the value 'failed'). Recording
-    the same plate twice records nothing the second time. Without --campaign the plate is recorded
-    in RUN_DIR; with --campaign it is recorded on the cluster (--apply) or printed as AssayResult
-    manifests for GitOps (-o yaml).
+    Mark a failed well with a 'status' column saying failed (or write failed, n.d., NA, error or
+    overflow in place of its value). Title rows above the header, units in column names
+    ('Fitness (a.u.)') and decimal commas are understood. Recording the same plate twice records
+    nothing the second time. Without --campaign the plate is recorded in RUN_DIR; with --campaign
+    it is recorded on the cluster (--apply) or printed as AssayResult manifests for GitOps (-o yaml).
     """
     from activeloop.service.plates import RecordOptions
-    from activeloop.steps import ingest
+    from activeloop.steps import tables
 
     if campaign is not None and (output is None) == (not apply):
         _fail(ActiveLoopError("with --campaign give exactly one of -o yaml or --apply"))
     if output not in (None, "yaml"):
         _fail(ActiveLoopError(f"--output {output!r}: only yaml is supported"))
-    options = RecordOptions(value_column=value_column, decimal=decimal, sheet=sheet, name=name,
-                            supersedes=tuple(supersede or ()), replicates=replicates, round=round_number)
     try:
-        table = ingest.read_table(results, sheet=sheet)
+        plate_map = tables.read_table(map_file) if map_file is not None else None
+        options = RecordOptions(value_column=value_column, decimal=decimal, sheet=sheet, name=name,
+                                supersedes=tuple(supersede or ()), replicates=replicates, round=round_number,
+                                skip_rows=skip_rows, layout=layout, plate=plate_number, map=plate_map,
+                                dry_run=dry_run)
+        table = tables.read_table(results, sheet=sheet, skip_rows=skip_rows)
         if output == "yaml":
             assert campaign is not None
             typer.echo(_manifests(campaign, campaign_file, table, options, unit, namespace), nl=False)
@@ -324,6 +352,11 @@ def record(
         out = t.service.record(t.user, t.name, table, options, t.namespace)
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
+    for line in _record_notes(out):
+        console.print(line, highlight=False)
+    if out.dry_run:
+        console.print(f"{results}: all {out.rows} rows are good; nothing recorded (--dry-run)", highlight=False)
+        return
     if not out.recorded:
         console.print(f"{results}: these results were recorded before (as {out.duplicate_of}); nothing recorded",
                       highlight=False)
@@ -331,6 +364,34 @@ def record(
     failed = f", {out.failed} failed wells" if out.failed else ""
     corrects = f"; corrects {', '.join(out.supersedes)}" if out.supersedes else ""
     console.print(f"recorded {out.rows} measurements from {results} as {out.name}{failed}{corrects}", highlight=False)
+
+
+def _record_notes(out: object) -> list[str]:
+    """What a person should know of a plate on its way in: title rows skipped, wells off the map,
+    the decimal mark used, controls and drift, a correction's changes."""
+    from activeloop.api.views import RecordResult
+
+    assert isinstance(out, RecordResult)
+    notes = []
+    if out.skipped_rows:
+        notes.append(f"skipped {out.skipped_rows} title row(s) above the header")
+    if out.skipped_wells:
+        notes.append(f"left out {out.skipped_wells} well(s) the plate map leaves empty")
+    if out.decimal == ",":
+        notes.append("read the values with a decimal comma")
+    for c in out.controls:
+        what = f"{c.kind} {c.variant}".strip()
+        cv = f", CV {c.cv:.0%}" if c.cv is not None else ""
+        notes.append(f"control {what}: {c.wells} wells, mean {c.mean:.4g}{cv}" if c.mean is not None
+                     else f"control {what}: {c.wells} wells, none gave a value")
+    notes += [f"[yellow]controls out of line:[/yellow] {d}" for d in out.drift]
+    if out.supersedes:
+        notes.append(f"the correction changes {len(out.changes)} variant(s) and leaves {out.unchanged} as they were")
+        for ch in out.changes[:20]:
+            fmt = lambda v, f: "failed" if f else ("-" if v is None else f"{v:.4g}")  # noqa: E731
+            notes.append(f"  {ch.variant}: {fmt(ch.before, ch.before_failed and ch.kind != 'added')} -> "
+                         f"{fmt(ch.after, ch.after_failed and ch.kind != 'removed')} ({ch.kind})")
+    return notes
 
 
 def _manifests(campaign: str, campaign_file: Path | None, table: object, options: object, unit: str | None,
@@ -366,27 +427,87 @@ def proposals(
     campaign: CampaignArg = None,
     round_number: Annotated[int | None, typer.Option("--round", min=1, help="Round number (default: the latest).")] = None,
     run_dir: RunDirOpt = Path("campaign"),
-    output: Annotated[str, typer.Option("--output", "-o", help="csv or yaml.")] = "csv",
-    layout: Annotated[int | None, typer.Option(help="Add plate and well columns for a 96- or 384-well plate.")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="csv, xlsx (with --file) or yaml.")] = "csv",
+    layout: Annotated[int | None, typer.Option(help="Lay the batch out on 96- or 384-well plates (with the campaign's control wells).")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Write to this file instead of printing.")] = None,
     namespace: NamespaceOpt = None,
 ) -> None:
-    """Export a round's proposals (the batch to send to the lab)."""
-    from activeloop.steps.layout import plate_map
+    """Export a round's proposals (the batch to send to the lab): each prediction in measured units
+    with its 95% interval, and an empty value column to fill in."""
+    from activeloop.service import exports
 
     try:
         t = _target(campaign, run_dir, namespace)
         number, props = t.service.proposals(t.user, t.name, round_number, t.namespace)
-        if layout is not None:
-            props = plate_map(props, layout)
+        spec = t.service.campaign(t.user, t.name, t.namespace).spec
+        sheet = exports.proposals_sheet(props, layout, spec.plates, spec.objective.name)
+        if output == "yaml":
+            import yaml
+
+            body = yaml.safe_dump({"campaign": t.name, "round": number,
+                                   "proposals": sheet.to_dict("records")}, sort_keys=False).encode()
+        else:
+            if output == "xlsx" and file is None:
+                raise InputError("output", "a workbook is not printed: give --file proposals.xlsx")
+            body = exports.table_bytes(sheet, output, f"round {number}")
     except (ActiveLoopError, OSError, ValueError) as exc:
         _fail(exc)
-    if output == "yaml":
-        import yaml
-
-        typer.echo(yaml.safe_dump({"campaign": t.name, "round": number,
-                                   "proposals": props.to_dict("records")}, sort_keys=False), nl=False)
+    if file is not None:
+        file.write_bytes(body)
+        err.print(f"round {number}: {len(props)} proposals written to {file}", highlight=False)
     else:
-        typer.echo(props.to_csv(index=False), nl=False)
+        typer.echo(body.decode(), nl=False)
+
+
+@app.command()
+def plates(
+    campaign: CampaignArg = None,
+    run_dir: RunDirOpt = Path("campaign"),
+    namespace: NamespaceOpt = None,
+) -> None:
+    """The plates recorded, newest first: when, by whom, rows, failed wells, controls, corrections."""
+    try:
+        t = _target(campaign, run_dir, namespace)
+        views = t.service.plates(t.user, t.name, t.namespace)
+    except (ActiveLoopError, OSError) as exc:
+        _fail(exc)
+    table = Table(title=f"plates of {t.name}")
+    for col in ("plate", "round", "recorded", "by", "rows", "failed", "controls", "state"):
+        table.add_column(col, overflow="fold")  # a name is never cut short
+    for v in views:
+        ctl = ", ".join(f"{c.kind} {c.mean:.3g}" if c.mean is not None else c.kind for c in v.controls) or "-"
+        state = f"corrected by {v.superseded_by}" if v.superseded_by else v.phase
+        if v.drift:
+            state += " (controls out of line)"
+        table.add_row(v.name, str(v.round or "-"), v.recorded_at or "-", v.recorded_by or "-", str(v.rows),
+                      str(v.failed), ctl, state)
+    console.print(table)
+
+
+@app.command()
+def export(
+    what: Annotated[str, typer.Argument(help="measurements, or archive (the whole campaign, for `init --from`).")],
+    file: Annotated[Path, typer.Option("--file", "-f", help="Where to write it (.csv or .xlsx for measurements; .zip for an archive).")],
+    campaign: CampaignArg = None,
+    run_dir: RunDirOpt = Path("campaign"),
+    namespace: NamespaceOpt = None,
+) -> None:
+    """Export the campaign's measurements (CSV or Excel) or the whole campaign as one archive."""
+    from activeloop.service import exports
+
+    try:
+        t = _target(campaign, run_dir, namespace)
+        if what == "archive":
+            body = t.service.archive(t.user, t.name, t.namespace)
+        elif what == "measurements":
+            fmt = file.suffix.lstrip(".").lower() or "csv"
+            body = exports.table_bytes(t.service.measurements(t.user, t.name, t.namespace), fmt, "measurements")
+        else:
+            raise InputError("what", f"{what!r}: export measurements or archive")
+        file.write_bytes(body)
+    except (ActiveLoopError, OSError) as exc:
+        _fail(exc)
+    console.print(f"{what} of {t.name} written to {file} ({len(body):,} bytes)", highlight=False)
 
 
 @app.command()
@@ -425,30 +546,87 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
     token_file: Annotated[Path | None, typer.Option(help="A file holding the token to sign in with (default: ACTIVELOOP_UI_TOKEN, else a random one, printed).")] = None,
+    user: Annotated[str | None, typer.Option(help="Whose token it is: the name plates and rounds record (default: this computer's user).")] = None,
+    users: Annotated[Path | None, typer.Option(help="A users file (`activeloop users add NAME --file F`): each person signs in with their own token.")] = None,
 ) -> None:
     """Serve the web interface and REST API over a run directory."""
     try:
         import uvicorn
 
-        from activeloop.service.rundir import RunDirService
+        from activeloop.service.rundir import RunDirService, local_user
         from activeloop.web.app import Settings, create_app
-        from activeloop.web.auth import SharedToken, read_token
+        from activeloop.web.auth import NamedTokens, SharedToken, read_token, read_users
     except ImportError:
         _fail(ActiveLoopError("the web interface needs its extra: pip install 'activeloop[web]'"))
     try:
         service = RunDirService(run_dir)
-        auth = SharedToken(read_token(token_file, os.environ.get("ACTIVELOOP_UI_TOKEN")))
+        if users is not None:
+            if token_file is not None or user is not None:
+                raise InputError("users", "with a users file, each person signs in with their own token: "
+                                          "leave out --token-file and --user")
+            auth: NamedTokens = NamedTokens(read_users(users))
+        else:
+            auth = SharedToken(read_token(token_file, os.environ.get("ACTIVELOOP_UI_TOKEN")),
+                               name=user or local_user().name)
     except ActiveLoopError as exc:
         _fail(exc)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who can reach it and has the token "
                   "can record results; put it behind TLS (a reverse proxy) on a shared network", highlight=False)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    console.print(f"ActiveLoop is serving {run_dir} at http://{shown}:{port}/\n"
-                  f"Sign in with this link (or the token {auth.token}):\n"
-                  f"    http://{shown}:{port}/login?token={auth.token}", highlight=False, soft_wrap=True)
+    if isinstance(auth, SharedToken):
+        console.print(f"ActiveLoop is serving {run_dir} at http://{shown}:{port}/ for {next(iter(auth.users))}\n"
+                      f"Sign in with this link (or the token {auth.token}):\n"
+                      f"    http://{shown}:{port}/login?token={auth.token}", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"ActiveLoop is serving {run_dir} at http://{shown}:{port}/ for {len(auth.users)} users "
+                      f"({', '.join(sorted(auth.users))}): each signs in with their own token", highlight=False)
     uvicorn.run(create_app(service, auth, Settings()), host=host, port=port, log_level="warning",
                 timeout_keep_alive=5, limit_concurrency=64, h11_max_incomplete_event_size=64 * 1024)
+
+
+users_app = typer.Typer(help="People who may sign in to `activeloop serve --users FILE`, each with their own token.",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+UsersFile = Annotated[Path, typer.Option("--file", "-f", help="The users file.")]
+
+
+@users_app.command("add")
+def users_add(name: Annotated[str, typer.Argument(help="The person's name, as plates will record it.")],
+              file: UsersFile = Path("users.txt")) -> None:
+    """Give NAME a new token (replacing an earlier one); it is shown once, and only its SHA-256 is kept."""
+    from activeloop.web.auth import add_user
+
+    try:
+        token = add_user(file, name)
+    except (ActiveLoopError, OSError) as exc:
+        _fail(exc)
+    console.print(f"{name}'s token (shown once; give it to {name} only): {token}", highlight=False)
+
+
+@users_app.command("remove")
+def users_remove(name: Annotated[str, typer.Argument(help="The person to remove.")],
+                 file: UsersFile = Path("users.txt")) -> None:
+    """Take NAME out: their token stops working when the server starts again."""
+    from activeloop.web.auth import remove_user
+
+    try:
+        remove_user(file, name)
+    except (ActiveLoopError, OSError) as exc:
+        _fail(exc)
+    console.print(f"{name} removed from {file}", highlight=False)
+
+
+@users_app.command("list")
+def users_list(file: UsersFile = Path("users.txt")) -> None:
+    """The people in the users file."""
+    from activeloop.web.auth import read_users
+
+    try:
+        names = sorted(read_users(file))
+    except ActiveLoopError as exc:
+        _fail(exc)
+    console.print("\n".join(names) if names else f"{file} has no users", highlight=False)
 
 
 @app.command("bench-models")

@@ -65,7 +65,7 @@ def test_a_round_stays_open_until_its_plates_are_in(lab, tmp_path):
     p2 = lab.propose()
     assert (p2.round, p2.new) == (2, True) and p2.record["measured"] == 12
     second = pd.read_csv(p2.path)
-    assert len(second) == 8 and second["mean"].notna().all() and (second["std"] > 0).all()
+    assert len(second) == 8 and second["predicted"].notna().all() and (second["score_sd"] > 0).all()
     assert list(second["rank"]) == list(range(1, 9)) and not set(second["variant"]) & set(first)
     assert p2.record["measurements_sha256"] and p2.record["proposals_sha256"]
 

@@ -147,7 +147,7 @@ def test_a_scientist_records_a_plate_and_starts_the_next_round(world):
         rounds = sci.get("/api/v1/campaigns/work/rounds").json()
         assert [r["phase"] for r in rounds] == ["Completed", "WaitingForAssays"]
         r2 = sci.get("/api/v1/campaigns/work/rounds/2").json()
-        assert len(r2["proposals"]) == 6 and all(p["std"] is not None for p in r2["proposals"])
+        assert len(r2["proposals"]) == 6 and all(p["scoreSd"] is not None for p in r2["proposals"])
         assert sci.get("/api/v1/campaigns/work/history").json()[0]["best"] == max(m["value"] for m in rows)
         # "start the next round now" closes round 2 with its results pending
         res = sci.post("/api/v1/campaigns/work/rounds:next")
@@ -170,3 +170,28 @@ def test_a_sharded_round_shows_its_score_step_and_a_failing_shard_says_which():
     summary = round_summary(2, st)
     assert list(summary.steps) == ["tune", "score", "acquire"]
     assert summary.steps["score"].state == "Failed" and summary.steps["score"].message.startswith("shard 1:")
+
+
+def test_a_plate_on_a_cluster_records_who_sent_it_and_keeps_its_file(world):
+    r1 = start_campaign(world, "record")
+    with as_user(world, "scientist") as sci:
+        rows = LAB.plate(r1["proposals"])
+        plate = ("Plate reader export\n" + "variant,value\n" +
+                 "".join(f"{m['variant']},{m['value']}\n" for m in rows)).encode()
+        res = sci.post("/api/v1/campaigns/record/results", files={"file": ("day 1.csv", plate, "text/csv")})
+        assert res.status_code == 200 and res.json()["recorded"], res.text
+        name = res.json()["name"]
+        obj = world.admin.get_namespaced_custom_object(GROUP, VERSION, NS, "assayresults", name)
+        # the caller's own username, from a SelfSubjectReview made with their token
+        assert obj["metadata"]["annotations"]["activeloop.dev/recorded-by"] == "alice@lab.example"
+        wait_for("accepted", lambda: status(world, "assayresults", name).get("phase") == "Accepted")
+        (view,) = [p for p in sci.get("/api/v1/campaigns/record/plates").json() if p["name"] == name]
+        assert view["recordedBy"] == "alice@lab.example" and view["rows"] == 10 and view["original"]
+        assert sci.get(f"/api/v1/campaigns/record/plates/{name}/file").content == plate
+        feed = sci.get("/api/v1/campaigns/record/activity").json()
+        assert any(e["kind"] == "plate" and e["who"] == "alice@lab.example" for e in feed)
+        page = sci.get(f"/campaigns/record/plates/{name}", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "alice@lab.example" in page.text
+    with as_user(world, "viewer") as viewer:  # a viewer reads the record, and is named as who they are
+        assert viewer.get("/api/v1/campaigns/record/plates").status_code == 200
+        assert "bob@lab.example" in viewer.get("/campaigns/record", headers={"Accept": "text/html"}).text

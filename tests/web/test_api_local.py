@@ -36,7 +36,9 @@ def test_a_round_through_the_api(client):
     variants = [p["variant"] for p in r1["proposals"]]
     assert len(variants) == 12 and r1["hashes"]["measurementsSha256"] and r1["hashes"]["proposalsSha256"]
     csv = client.get("/api/v1/campaigns/gb1/rounds/1/proposals.csv")
-    assert csv.headers["content-type"].startswith("text/csv") and csv.text.splitlines()[0] == "variant,rank,mean,std"
+    assert csv.headers["content-type"].startswith("text/csv")
+    # the prediction in measured units with its interval, the model's score, and a column to fill in
+    assert csv.text.splitlines()[0] == "variant,rank,predicted,predicted_low,predicted_high,score,score_sd,fitness"
     plate96 = client.get("/api/v1/campaigns/gb1/rounds/1/proposals.csv?layout=96").text.splitlines()
     assert plate96[0].startswith("plate,well,variant") and plate96[1].startswith("1,A1,") and plate96[2].startswith("1,B1,")
     assert client.get("/api/v1/campaigns/gb1/rounds/1/proposals.csv?layout=100").status_code == 422
@@ -48,7 +50,9 @@ def test_a_round_through_the_api(client):
     rounds = client.get("/api/v1/campaigns/gb1/rounds").json()
     assert [(r["round"], r["phase"]) for r in rounds] == [(1, "Completed"), (2, "WaitingForAssays")]
     r2 = client.get("/api/v1/campaigns/gb1/rounds/2").json()
-    assert all(p["mean"] is not None and p["std"] > 0 for p in r2["proposals"])
+    assert all(p["low"] <= p["predicted"] <= p["high"] and p["scoreSd"] > 0 for p in r2["proposals"])
+    measured = [float(line.split(",")[1]) for line in plate_csv(variants).splitlines()[1:]]
+    assert all(min(measured) <= p["predicted"] <= max(measured) for p in r2["proposals"])  # in measured units
     assert rounds[1]["steps"]["acquire"]["cost"]["wallSeconds"] > 0
     history = client.get("/api/v1/campaigns/gb1/history").json()
     assert history[0]["measured"] == 12 and history[0]["best"] == max(
@@ -93,7 +97,8 @@ def test_plates_as_excel_and_json_and_dry_runs(client, runs):
     assert "dryRun" in typo.json()["detail"] and not (runs / "gb1" / "assays").exists()
     dry = client.post("/api/v1/campaigns/gb1/results?dryRun=true", files={"file": xlsx}).json()
     assert dry["dryRun"] and not dry["recorded"] and dry["rows"] == 5 and dry["failed"] == 1
-    assert dry["preview"][4] == {"variant": variants[4], "value": None, "failed": True, "replicate": None}
+    assert dry["preview"][4] == {"variant": variants[4], "value": None, "failed": True, "replicate": None,
+                                 "well": None, "control": None}
     assert not (runs / "gb1" / "assays").exists()
     assert client.post("/api/v1/campaigns/gb1/results", files={"file": xlsx}).json()["recorded"]
     rows = [{"variant": v, "value": 2.0} for v in variants[5:7]] + [{"variant": variants[7], "failed": True}]

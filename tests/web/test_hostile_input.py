@@ -296,13 +296,14 @@ def test_tokens_are_long_and_never_on_the_command_line(tmp_path):
 
 def test_the_openapi_document_resolves_and_its_choices_are_enums(client):
     doc = client.get("/api/v1/openapi.json").json()
-    proposals = doc["paths"]["/api/v1/campaigns/{name}/rounds/{number}/proposals.csv"]["get"]
-    (layout,) = [p for p in proposals["parameters"] if p["name"] == "layout"]
-    schema = json.dumps(layout["schema"])
-    assert "PlateLayout" in schema or "enum" in schema
+    proposals = doc["paths"]["/api/v1/campaigns/{name}/rounds/{number}/proposals.{fmt}"]["get"]
     resolved = doc["components"]["schemas"]
-    if "PlateLayout" in schema:
-        assert resolved["PlateLayout"]["enum"] == [96, 384]
+    for name, choices in (("layout", [96, 384]), ("fmt", ["csv", "xlsx"])):
+        (param,) = [p for p in proposals["parameters"] if p["name"] == name]
+        schema = json.dumps(param["schema"])
+        assert "enum" in schema or "$ref" in schema, (name, schema)
+        ref = next((r for r in resolved if f"/{r}\"" in schema), None)
+        assert (resolved[ref]["enum"] if ref else json.loads(schema)["enum"]) == choices
 
 
 def test_a_plate_with_thousands_of_bad_rows_lists_the_first_hundred(tmp_path):

@@ -16,12 +16,12 @@ from activeloop.web.deps import caller
 
 def _routes(app):
     """Every route of the app: those of the routers it includes (and nothing is added otherwise)."""
-    assert len(app.routes) == len(app.state.routers) + 1  # the routers, and the static files
+    assert len(app.routes) == len(app.state.routers) + 2  # the routers, the static files, Swagger UI's
     return [r for router in app.state.routers for r in router.routes if isinstance(r, APIRoute)]
 
 
 def _concrete(path: str) -> str:
-    return re.sub(r"\{(\w+)(:path)?\}", lambda m: {"number": "1", "key": "campaign.yaml"}.get(m.group(1), "gb1"), path)
+    return re.sub(r"\{(\w+)(:path)?\}", lambda m: {"number": "1", "key": "campaign.yaml", "fmt": "csv"}.get(m.group(1), "gb1"), path)
 
 
 def test_every_route_but_sign_in_and_health_refuses_an_anonymous_caller(app):
@@ -38,8 +38,8 @@ def test_every_route_but_sign_in_and_health_refuses_an_anonymous_caller(app):
         assert anon.get("/login").status_code == 200 and anon.get("/healthz").json() == {"status": "ok"}
         signed_in = anon.post("/login", data={"token": TOKEN, "next": "/"}, follow_redirects=False)
         assert signed_in.status_code == 303 and "activeloop_session" in signed_in.cookies
-    # the static files are the only mount: stylesheets, scripts, icons
-    assert [m.path for m in app.routes if isinstance(m, Mount)] == ["/static"]
+    # the static files are the only mounts: stylesheets, scripts, icons, and the API page's Swagger UI
+    assert [m.path for m in app.routes if isinstance(m, Mount)] == ["/static/swagger-ui", "/static"]
 
 
 def test_identity_is_a_dependency_of_every_router_and_no_route_reads_a_body_before_it(app):

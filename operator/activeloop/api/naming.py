@@ -21,6 +21,17 @@ ANNOTATION_CONTENT_SHA = f"{GROUP}/content-sha256"
 """An AssayResult's measurements' content hash (re-sending the same plate creates nothing)."""
 ANNOTATION_RECORDED_BY = f"{GROUP}/recorded-by"
 """Who recorded an AssayResult (the caller's Kubernetes username)."""
+ANNOTATION_ORIGINAL = f"{GROUP}/original"
+"""The store key of a plate's file as the lab sent it (an AssayResult recorded from a file)."""
+ANNOTATION_CREATED_BY = f"{GROUP}/created-by"
+ANNOTATION_CLOSED_BY = f"{GROUP}/closed-by"
+ANNOTATION_CLOSED_AT = f"{GROUP}/closed-at"
+ANNOTATION_RETRIED_BY = f"{GROUP}/retried-by"
+ANNOTATION_RETRIED_AT = f"{GROUP}/retried-at"
+ANNOTATION_EXTENDED_BY = f"{GROUP}/extended-by"
+ANNOTATION_EXTENDED_AT = f"{GROUP}/extended-at"
+"""Who changed a Campaign or LoopRound through ActiveLoop, and when (the latest change of each kind;
+the API server's audit log has every one)."""
 
 
 def dns_name(*parts: str | int, limit: int = 63) -> str:
@@ -59,8 +70,16 @@ def labels(campaign: str, round_number: int | None = None, step: str | None = No
 
 
 __all__ = [
+    "ANNOTATION_CLOSED_AT",
+    "ANNOTATION_CLOSED_BY",
     "ANNOTATION_CONTENT_SHA",
+    "ANNOTATION_CREATED_BY",
+    "ANNOTATION_EXTENDED_AT",
+    "ANNOTATION_EXTENDED_BY",
+    "ANNOTATION_ORIGINAL",
     "ANNOTATION_RECORDED_BY",
+    "ANNOTATION_RETRIED_AT",
+    "ANNOTATION_RETRIED_BY",
     "LABEL_CAMPAIGN",
     "LABEL_MANAGED_BY",
     "LABEL_NAME",

@@ -84,8 +84,12 @@ class ProposalRow(Model):
 
     rank: int
     variant: str
-    mean: float | None = Field(None, description="Predicted value (see prediction_scale).")
-    std: float | None = Field(None, description="Predicted standard deviation.")
+    predicted: float | None = Field(None, description="Predicted value, in the measured units.")
+    low: float | None = Field(None, description="Lower end of the 95% prediction interval (measured units).")
+    high: float | None = Field(None, description="Upper end of the 95% prediction interval (measured units).")
+    score: float | None = Field(None, description="What the model ranks by: a normal score of the measured "
+                                                  "values (rank transform; higher is better), or the value itself.")
+    score_sd: float | None = Field(None, description="The score's standard deviation.")
     measured: float | None = None
     failed: bool = False
 
@@ -137,6 +141,86 @@ class ResultsUpload(Model):
     round: int | None = Field(None, ge=1, description="The round whose proposals were assayed.")
 
 
+class ControlView(Model):
+    """One kind of control on one plate: its wells and what they read."""
+
+    kind: Literal["parent", "blank", "reference"]
+    variant: str = ""
+    wells: int
+    failed: int = 0
+    mean: float | None = None
+    sd: float | None = None
+    cv: float | None = Field(None, description="Coefficient of variation of its wells.")
+
+
+class Change(Model):
+    """How a correction changes one variant's value on the plate it corrects."""
+
+    variant: str
+    before: float | None = None
+    after: float | None = None
+    before_failed: bool = False
+    after_failed: bool = False
+    kind: Literal["changed", "added", "removed"]
+
+
+class PlateView(Model):
+    """A recorded plate: what it holds, who recorded it and when, and what corrects it."""
+
+    name: str
+    phase: Literal["Accepted", "Pending", "Rejected", "Superseded"] = "Accepted"
+    round: int | None = Field(None, description="The round whose proposals it measured (declared, else the "
+                                                "round current when it arrived).")
+    recorded_at: str | None = None
+    recorded_by: str | None = None
+    rows: int = 0
+    variants: int = Field(0, description="Distinct variants measured (controls aside).")
+    failed: int = Field(0, description="Failed wells.")
+    replicates: Literal["mean", "median"] = "mean"
+    source: str | None = Field(None, description="The file it came from, or how it arrived.")
+    sha256: str | None = None
+    supersedes: list[str] = Field(default_factory=list)
+    superseded_by: str | None = None
+    normalize: Literal["none", "parentRatio", "parentDifference"] = "none"
+    unit: str | None = None
+    original: bool = Field(False, description="Whether the file as sent can be downloaded.")
+    wells: bool = Field(False, description="Whether the plate gave wells.")
+    controls: list[ControlView] = Field(default_factory=list)
+    drift: list[str] = Field(default_factory=list, description="Why its controls are out of line (none: in line).")
+    message: str | None = None
+
+
+class PlateWell(Model):
+    """One row of a recorded plate."""
+
+    variant: str
+    value: float | None = None
+    normalized: float | None = Field(None, description="The value after the plate's normalisation.")
+    failed: bool = False
+    replicate: int | None = None
+    well: str | None = None
+    control: Literal["parent", "blank", "reference"] | None = None
+
+
+class PlateDetail(PlateView):
+    """A recorded plate with its rows."""
+
+    size: int = Field(96, description="Wells of the plate format the heat map shows.")
+    wells_detail: list[PlateWell] = Field(default_factory=list)
+
+
+class ActivityEntry(Model):
+    """Something a person (or the loop) did to the campaign."""
+
+    at: str
+    who: str | None = None
+    kind: Literal["created", "plate", "correction", "roundStarted", "roundRetried", "roundClosed",
+                  "proposals", "roundFailed", "extended"]
+    round: int | None = None
+    plate: str | None = None
+    text: str
+
+
 class RecordResult(Model):
     """What recording a plate did (or, with ``dryRun``, would do)."""
 
@@ -148,6 +232,15 @@ class RecordResult(Model):
     duplicate_of: str | None = Field(None, description="The plate these results were recorded as before.")
     supersedes: list[str] = Field(default_factory=list)
     preview: list[Measurement] = Field(default_factory=list, description="The first rows as understood.")
+    changes: list[Change] = Field(default_factory=list,
+                                  description="A correction: how it changes the plates it supersedes (at most 500).")
+    unchanged: int = Field(0, description="A correction: variants whose value it leaves as it was.")
+    skipped_wells: int = Field(0, description="Wells of a reader's export that the plate map leaves empty.")
+    skipped_rows: int = Field(0, description="Title rows above the header.")
+    decimal: str = Field(".", description="The decimal mark the values were read with.")
+    unit: str | None = None
+    controls: list[ControlView] = Field(default_factory=list)
+    drift: list[str] = Field(default_factory=list, description="Why this plate's controls are out of line.")
 
 
 class NextRoundResult(Model):
@@ -189,6 +282,12 @@ class Version(Model):
 
 
 __all__ = [
+    "ActivityEntry",
+    "Change",
+    "ControlView",
+    "PlateDetail",
+    "PlateView",
+    "PlateWell",
     "CampaignCreate",
     "CampaignDetail",
     "CampaignSummary",

@@ -33,6 +33,7 @@ from activeloop.controller.kube import Kube
 from activeloop.controller.loop import CampaignLoop, Observed
 from activeloop.controller.metrics import Metrics
 from activeloop.controller.tenancy import store_credentials
+from activeloop.lifecycle import notify
 
 MANAGED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
     memo.kube = await asyncio.to_thread(Kube, None, memo.config.api_timeout)
     memo.metrics = Metrics()
     memo.loop = CampaignLoop(memo.kube, memo.config, memo.metrics,
-                             credentials=store_credentials(memo.config, memo.kube))
+                             credentials=store_credentials(memo.config, memo.kube),
+                             notifier=notify.Notifier(notify.from_env()))
     memo.wakeups = Wakeups()
     memo.metrics_server = None
     if memo.config.metrics_port >= 0:
@@ -128,8 +130,10 @@ def rounds_by_campaign(name: str, namespace: str | None, meta: kopf.Meta, spec: 
 @kopf.index(GROUP, VERSION, "assayresults")
 def assays_by_campaign(name: str, namespace: str | None, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
                        **_: Any) -> dict[Key, dict[str, Any]]:
-    """AssayResults by ``(namespace, campaign)``."""
-    return {_key(namespace, spec.get("campaign")): _entry(name, namespace, meta, spec, status)}
+    """AssayResults by ``(namespace, campaign)``, with who recorded each and where its file is."""
+    notes = meta.get("annotations") or {}
+    kept = {k: str(notes[k]) for k in (naming.ANNOTATION_RECORDED_BY, naming.ANNOTATION_ORIGINAL) if k in notes}
+    return {_key(namespace, spec.get("campaign")): {**_entry(name, namespace, meta, spec, status), "annotations": kept}}
 
 
 @kopf.index(GROUP, VERSION, "studentmodels")

@@ -46,10 +46,10 @@ from activeloop.controller.kube import Kube
 from activeloop.controller.metrics import Metrics
 from activeloop.controller.tenancy import StoreCredentials, StoreCredentialsMissing
 from activeloop.errors import ActiveLoopError, RecordError, format_validation_error
-from activeloop.lifecycle import machine, observe
+from activeloop.lifecycle import machine, notify, observe
 from activeloop.lifecycle.rounds import progress
 from activeloop.ml.library import Library
-from activeloop.steps import ingest
+from activeloop.steps import controls, ingest
 from activeloop.steps.data import build_library, dump_spec
 from activeloop.steps.snapshot import read_inputs, take_snapshot
 from activeloop.store import ArtifactStore, keys, store_from_uri
@@ -118,6 +118,7 @@ class CampaignMemory:
     inputs: dict[tuple[int, str], RoundInputsStatus] = field(default_factory=dict)
     outputs: dict[tuple[int, str], machine.StepOutput] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    notified: set[str] = field(default_factory=set)
 
 
 class StoreCache:
@@ -162,7 +163,8 @@ class CampaignLoop:
     """Reconcile passes of every campaign of one operator (one :class:`CampaignMemory` each)."""
 
     def __init__(self, kube: Kube, config: OperatorConfig, metrics: Metrics,
-                 stores: StoreCache | None = None, credentials: StoreCredentials | None = None) -> None:
+                 stores: StoreCache | None = None, credentials: StoreCredentials | None = None,
+                 notifier: notify.Notifier | None = None) -> None:
         self.kube = kube
         self.config = config
         self.metrics = metrics
@@ -170,6 +172,7 @@ class CampaignLoop:
         self.credentials = credentials
         self.missing_credentials: dict[str, str] = {}
         self.memory: dict[tuple[str, str], CampaignMemory] = {}
+        self.notifier = notifier
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop what is remembered of a deleted campaign."""
@@ -189,6 +192,7 @@ class CampaignLoop:
         round_statuses: dict[int, LoopRoundStatus] = {}
         data: CampaignData | None = mem.data
         quiet_for = float("inf")
+        accepted_now: dict[str, AssayResultStatus] = {}
         if mem.spec is not None:
             self._store_spec(mem, store)
             accepted_now = self._assays(obs, mem, store, now, result)
@@ -222,7 +226,30 @@ class CampaignLoop:
             self._students(obs, mem, store, now, result)
         self._write_all(obs.namespace, result)  # every action first, then the statuses
         self.metrics.observe_rounds(obs.namespace, obs.name, round_statuses)
+        if mem.spec is not None:
+            self._notify(obs.name, mem, store, round_statuses, accepted_now)
         return result
+
+    def _notify(self, name: str, mem: CampaignMemory, store: ArtifactStore, rounds: Mapping[int, LoopRoundStatus],
+                accepted: Mapping[str, AssayResultStatus]) -> None:
+        """Tell the lab what this pass decided (once per event: ``lifecycle.notify``), after the
+        statuses that say it are written."""
+        assert mem.spec is not None
+        spec = mem.spec.core().notify
+        if self.notifier is None or not (spec.webhook or spec.email):
+            return
+        events = notify.round_events(name, rounds)
+        if any(st.phase == "Accepted" for st in accepted.values()):
+            assays = ingest.list_assays(store)
+            gone = ingest.superseded_names(assays)
+            rows = {a.name: store.parsed(keys.assay_rows(a.name), ingest.parse_assay_rows)
+                    for a in assays if a.name not in gone}
+            drift = controls.plates_drift(rows, mem.spec.core().plates.control_tolerance)
+            events += notify.drift_events(name, {n: d for n, d in drift.items() if n in accepted})
+        fresh = [e for e in events if e.id not in mem.notified]
+        if fresh:
+            self.notifier.deliver(store, spec, fresh)
+            mem.notified.update(e.id for e in fresh)
 
     # ------------------------------------------------------------------------------- the spec
 
@@ -277,11 +304,16 @@ class CampaignLoop:
             decision = machine.decide_assay(view, now)
             for action in decision.actions:
                 if isinstance(action, machine.StoreAssay) and rows is not None and parsed is not None:
+                    notes = a.get("annotations") or {}
+                    original = notes.get(naming.ANNOTATION_ORIGINAL, "")
                     ingest.store_assay(store, ingest.StoredAssay(
                         name=a["name"], sha256="", rows=0, failed=0, supersedes=tuple(parsed.supersedes),
                         replicates=parsed.replicates, source=f"AssayResult/{a['name']}",
                         declared_round=parsed.round, arrived_round=self._current_round(obs),
-                        accepted_at=decision.status.accepted_at or machine.rfc3339(now)), rows)
+                        accepted_at=decision.status.accepted_at or machine.rfc3339(now),
+                        recorded_by=notes.get(naming.ANNOTATION_RECORDED_BY, ""),
+                        original=original if keys.servable(original) else "",
+                        normalize=mem.spec.core().plates.normalize, unit=parsed.unit or ""), rows)
             if decision.status.phase != status.phase:
                 self.metrics.assays.labels(outcome=decision.status.phase.lower()).inc()
                 if decision.status.phase == "Accepted":
@@ -310,6 +342,7 @@ class CampaignLoop:
             return machine.AssayCheck(False, problems=format_validation_error(exc, "spec")), None, None
         try:
             rows = ingest.check_rows(ingest.assay_spec_rows(parsed), mem.spec.core(), mem.library, a["name"])
+            controls.check_normalizable(rows, mem.spec.core().plates.normalize, a["name"])
         except RecordError as exc:
             shown = "; ".join(f"{p.column}: {p.problem}" for p in exc.problems[:20])
             more = f" (and {len(exc.problems) - 20} more)" if len(exc.problems) > 20 else ""

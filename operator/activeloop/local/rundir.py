@@ -6,10 +6,13 @@ AssayResults and Jobs, it keeps files (their keys are in ``store.keys``)::
 
     campaign.yaml, status.json             the spec and the campaign's status
     assays/<name>.csv, <name>.json         recorded plates (the .json, written last, commits a plate)
+    assays/originals/<name>.<ext>          each plate's file as the lab sent it
+    activity/<time>-<kind>.json            who created the campaign or raised its rounds
     measurements.csv                       derived from the assays (a copy for people to read)
     rounds/round-NNN/status.json           a round's status
     rounds/round-NNN/jobs/<step>.json      a step run in-process: started, finished, outcome
-    rounds/round-NNN/closed.json           the lab closed the round
+    rounds/round-NNN/closed.json           the lab closed the round (when, by whom)
+    rounds/round-NNN/started.json          who started the round (and started it again), when
     rounds/round-NNN/...                   what the steps wrote (inputs, records, proposals, model)
 
 **Writers are serialised**: every change (a plate, a close, a round's step, an extension) happens
@@ -212,6 +215,21 @@ class RunDirectory:
         key = keys.closed(number)
         return json.loads(self.store.get_bytes(key)) if self.store.exists(key) else None
 
+    def started(self, number: int) -> dict | None:
+        """Who started round ``number`` and when (and each time it was started again), or ``None``."""
+        key = keys.round_started(number)
+        return json.loads(self.store.get_bytes(key)) if self.store.exists(key) else None
+
+    def activities(self) -> list[dict]:
+        """The campaign-level changes people made (created, extended), oldest first."""
+        out = []
+        for key in sorted(self.store.list(keys.ACTIVITY)):
+            try:
+                out.append(json.loads(self.store.get_bytes(key)))
+            except (KeyError, ValueError):
+                continue  # a note being written: it is read next time
+        return out
+
     def job(self, number: int, step: str) -> dict | None:
         """The record of a step run in-process, or ``None``."""
         key = keys.job(number, step)
@@ -351,6 +369,24 @@ class RunDirectory:
         if not self.store.exists(keys.round_status(number)):
             self._put_json(keys.round_status(number), LoopRoundStatus().dump())
 
+    def note_start(self, number: int, by: str, retry: bool) -> None:
+        """Note who starts round ``number`` now (``retry``: starts it again)."""
+        rec = self.started(number)
+        entry = {"at": machine.rfc3339(now()), "by": by}
+        if rec is None or not self.store.exists(keys.round_status(number)):
+            rec = {**entry, "retries": []}
+        elif retry:
+            rec = {**rec, "retries": [*rec.get("retries", []), entry]}
+        else:
+            return
+        self._put_json(keys.round_started(number), rec)
+
+    def note_activity(self, kind: str, by: str, **data: Any) -> None:
+        """Note a campaign-level change by a person (``created``, ``extended``)."""
+        at = now()
+        stamp = at.strftime("%Y%m%dT%H%M%S%fZ")
+        self._put_json(keys.activity(stamp, kind), {"at": machine.rfc3339(at), "kind": kind, "by": by, **data})
+
     def close_round(self, number: int, reason: str, by: str, pending: int) -> None:
         """Mark round ``number`` closed by the lab (the commit point of closing it)."""
         if self.closed(number) is None:
@@ -411,14 +447,16 @@ class Recorded:
 def record_plate(
     run: RunDirectory, rows: pd.DataFrame, *, source: str, name: str | None, default_name: str,
     supersedes: tuple[str, ...] = (), replicates: str = "mean", idempotency_key: str | None = None,
-    recorded_by: str = "", declared_round: int | None = None,
+    recorded_by: str = "", declared_round: int | None = None, original: tuple[bytes, str] | None = None,
+    normalize: str = "none", unit: str = "",
 ) -> Recorded:
     """Record checked rows as one plate, atomically, under the writer lock.
 
     The same content recorded before (and not superseded) records nothing; an ``Idempotency-Key``
     used before with other content is refused (:class:`ConflictError`), as is an explicit ``name``
     recorded before with other content; a name made from the file (``default_name``) gets a suffix
-    when taken. ``supersedes`` must name recorded plates.
+    when taken. ``supersedes`` must name recorded plates. ``original``: the file as sent and its
+    suffix, kept with the plate (written before the plate's metadata, which commits it).
     """
     sha = ingest.content_hash(rows)
     key_hash = sha256_bytes(idempotency_key.encode()) if idempotency_key else None
@@ -450,12 +488,20 @@ def record_plate(
             while plate in known:
                 k += 1
                 plate = f"{base}-{k}"
+        original_key = keys.assay_original(plate, original[1]) if original is not None and original[0] else ""
         meta = ingest.StoredAssay(
             name=plate, sha256=sha, rows=len(rows), failed=int(rows["failed"].sum()), supersedes=tuple(supersedes),
             replicates=replicates, source=source, declared_round=declared_round,
             arrived_round=max(run.rounds(), default=0), accepted_at=machine.rfc3339(now()),
-            recorded_by=recorded_by, idempotency_key=key_hash)
-        stored = ingest.store_assay(run.store, meta, rows, after_rows=lambda: failpoints.reached("record:rows-written"))
+            recorded_by=recorded_by, idempotency_key=key_hash, normalize=normalize, original=original_key,
+            unit=unit)
+
+        def after_rows() -> None:
+            failpoints.reached("record:rows-written")
+            if original_key and original is not None:
+                run.store.put_bytes(original_key, original[0])
+
+        stored = ingest.store_assay(run.store, meta, rows, after_rows=after_rows)
         failpoints.reached("record:committed")
         run.reconcile()
         failpoints.reached("record:measurements-written")
@@ -478,12 +524,15 @@ def close(run: RunDirectory, number: int | None, reason: str, by: str) -> int:
     return number
 
 
-def extend(run: RunDirectory, rounds: int) -> CampaignSpec:
-    """Raise the campaign's ``rounds`` (rounds of proposals after the first batch) to ``rounds``."""
+def extend(run: RunDirectory, rounds: int, by: str = "") -> CampaignSpec:
+    """Raise the campaign's ``rounds`` (rounds of proposals after the first batch) to ``rounds``.
+    The note of who did it is written first: a note whose rounds the spec does not reach is one
+    whose change never happened (the feed leaves it out)."""
     with run.writing():
         spec = run.spec()
         machine.check_extend(rounds, spec.rounds)
         new = CampaignSpec.model_validate(spec.model_copy(update={"rounds": rounds}).model_dump())
+        run.note_activity("extended", by, rounds=rounds, before=spec.rounds)
         run.put_spec(new)
         run.reconcile()
     return new
@@ -495,9 +544,11 @@ def _waits_for(status: LoopRoundStatus, step: str) -> bool:
     return st.state == "Pending" and st.job is not None
 
 
-def create(path: str | Path, spec: CampaignSpec, files: Mapping[str, bytes] | None = None) -> RunDirectory:
+def create(path: str | Path, spec: CampaignSpec, files: Mapping[str, bytes] | None = None,
+           by: str = "") -> RunDirectory:
     """A new campaign in ``path`` (which must not hold one), with ``files`` (keys -> bytes: a
-    variant list the spec names); the spec is written last, once the library builds."""
+    variant list the spec names, or a whole archived campaign); the spec is written last, once the
+    library builds."""
     target = Path(path)
     if (target / keys.SPEC).exists():
         raise InputError("run_dir", f"{path} already holds a campaign; choose another directory")
@@ -510,6 +561,8 @@ def create(path: str | Path, spec: CampaignSpec, files: Mapping[str, bytes] | No
         for key, data in (files or {}).items():
             run.store.put_bytes(key, data)
         build_library(spec, run.store)  # fail now, not at the first round
+        if not run.activities():
+            run.note_activity("created", by)
         run.put_spec(spec)
     return run
 

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from activeloop.api.campaign import CampaignSpec
 from activeloop.api.views import (
+    ActivityEntry,
     CampaignDetail,
     CampaignSummary,
     HistoryPoint,
     NextRoundResult,
+    PlateDetail,
+    PlateView,
     RecordResult,
     RoundDetail,
     RoundSummary,
@@ -24,8 +28,11 @@ from activeloop.api.views import (
 )
 from activeloop.errors import InputError, NotFoundError
 from activeloop.local.runner import OnProgress
-from activeloop.service.plates import Plate, RecordOptions
+from activeloop.service import archive as campaign_archive
+from activeloop.service.plates import MAX_CHANGES, CheckedPlate, Plate, RecordOptions, correction_changes
 from activeloop.service.views import page_version
+from activeloop.steps import ingest
+from activeloop.steps.data import PROPOSAL_COLUMNS
 from activeloop.store import keys
 
 
@@ -119,10 +126,57 @@ class CampaignService(ABC):
     def extend(self, user: User, name: str, rounds: int, namespace: str | None = None) -> CampaignDetail:
         """Raise the campaign's ``rounds`` (never lower)."""
 
+    @abstractmethod
+    def plates(self, user: User, name: str, namespace: str | None = None) -> list[PlateView]:
+        """Every plate recorded for the campaign (corrected ones too), newest first."""
+
+    @abstractmethod
+    def plate(self, user: User, name: str, plate: str, namespace: str | None = None) -> PlateDetail:
+        """One recorded plate with its wells."""
+
+    @abstractmethod
+    def plate_file(self, user: User, name: str, plate: str, namespace: str | None = None) -> tuple[bytes, str]:
+        """A plate's file as the lab sent it, and a name to save it under."""
+
+    @abstractmethod
+    def activity(self, user: User, name: str, namespace: str | None = None) -> list[ActivityEntry]:
+        """Who did what to the campaign, and what the loop did, newest first."""
+
+    @abstractmethod
+    def measurements(self, user: User, name: str, namespace: str | None = None) -> pd.DataFrame:
+        """One row per measured variant (``steps.ingest.MEASUREMENT_COLUMNS``)."""
+
+    @abstractmethod
+    def archive_files(self, user: User, name: str, namespace: str | None = None) -> dict[str, bytes]:
+        """The campaign's files for its archive (``store.keys.archived``), by key."""
+
     # ------------------------------------------------------------------------------ derived
 
-    def check_login(self, user: User) -> None:  # noqa: B027 (a hook: most services accept any login)
-        """Refuse a login the service will not accept (:class:`UnauthorizedError`); by default none."""
+    def identify(self, user: User) -> User:
+        """The user as the service knows them (on a cluster: the name the API server gives the
+        token); :class:`UnauthorizedError` for a login the service will not accept."""
+        return user
+
+    @staticmethod
+    def _checked_result(checked: CheckedPlate, options: RecordOptions, spec: CampaignSpec,
+                        before: Sequence[pd.DataFrame], drift: Sequence[str]) -> RecordResult:
+        """What recording ``checked`` would do: its rows, controls and drift, and (a correction)
+        how it changes the plates it supersedes."""
+        changes: list = []
+        unchanged = 0
+        if options.supersedes:
+            after = ingest.variant_values(checked.rows, options.replicates, spec.plates.normalize)
+            changes, unchanged = correction_changes(before, after)
+        return RecordResult(
+            recorded=False, dry_run=True, rows=int(len(checked.rows)), failed=checked.failed,
+            preview=checked.preview, supersedes=list(options.supersedes), changes=changes[:MAX_CHANGES],
+            unchanged=unchanged, skipped_wells=checked.skipped_wells, skipped_rows=checked.skipped_rows,
+            decimal=checked.decimal, unit=checked.unit or None, controls=checked.controls, drift=list(drift))
+
+    def archive(self, user: User, name: str, namespace: str | None = None) -> bytes:
+        """The whole campaign as one zip archive (spec, plates and their files, rounds, proposals,
+        activity) with a manifest of every file's SHA-256; ``activeloop init --from`` reads it back."""
+        return campaign_archive.pack(name, self.archive_files(user, name, namespace))
 
     def version(self, user: User, name: str, namespace: str | None = None) -> Version:
         """A string that changes whenever what the campaign page shows changes."""
@@ -131,7 +185,7 @@ class CampaignService(ABC):
     def proposals(self, user: User, name: str, number: int | None = None,
                   namespace: str | None = None) -> tuple[int, pd.DataFrame]:
         """A round's proposals (the latest round with proposals by default) as a table to download:
-        ``variant, rank, mean, std``."""
+        ``steps.data.PROPOSAL_COLUMNS``."""
         rounds = self.rounds(user, name, namespace)
         with_props = [r.round for r in rounds if r.proposed]
         if number is None:
@@ -142,8 +196,9 @@ class CampaignService(ABC):
         if not rd.proposals:
             raise NotFoundError(f"round {number} of {name} has no proposals yet (phase {rd.phase.value}); "
                                 f"rounds with proposals: {with_props or 'none'}")
-        return number, pd.DataFrame([{"variant": p.variant, "rank": p.rank, "mean": p.mean, "std": p.std}
-                                     for p in rd.proposals])
+        return number, pd.DataFrame([{"variant": p.variant, "rank": p.rank, "predicted": p.predicted,
+                                      "predicted_low": p.low, "predicted_high": p.high, "score": p.score,
+                                      "score_sd": p.score_sd} for p in rd.proposals], columns=PROPOSAL_COLUMNS)
 
 
 __all__ = ["CampaignService", "User", "check_artifact_key", "require_name"]

@@ -14,8 +14,12 @@ round sets its ``spec.close``; the operator does the rest.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import kubernetes
@@ -24,21 +28,26 @@ from pydantic import ValidationError
 from typing_extensions import override
 
 from activeloop.api import naming
+from activeloop.api.campaign import CampaignSpec
 from activeloop.api.names import Step
 from activeloop.api.resources import (
     API_VERSION,
     GROUP,
     VERSION,
+    AssayResultStatus,
     CampaignResourceSpec,
     CampaignStatus,
     LoopRoundStatus,
     StudentModelStatus,
 )
 from activeloop.api.views import (
+    ActivityEntry,
     CampaignDetail,
     CampaignSummary,
     HistoryPoint,
     NextRoundResult,
+    PlateDetail,
+    PlateView,
     RecordResult,
     RoundDetail,
     RoundSummary,
@@ -49,22 +58,23 @@ from activeloop.errors import (
     ConfigError,
     ConflictError,
     ForbiddenError,
-    InputError,
     NotFoundError,
     StateError,
     format_validation_error,
 )
 from activeloop.lifecycle import machine
 from activeloop.local.runner import OnProgress
-from activeloop.service import views
+from activeloop.service import activity, plates, views
 from activeloop.service.base import CampaignService, User, check_artifact_key, require_name
 from activeloop.service.kube import KubeAccess, call
-from activeloop.service.plates import Plate, RecordOptions, check_plate, default_plate_name
+from activeloop.service.plates import Plate, RecordOptions, default_plate_name
 from activeloop.steps import ingest
-from activeloop.steps.data import build_library, parse_proposals
+from activeloop.steps.data import PROPOSAL_COLUMNS, build_library, parse_proposals
 from activeloop.store import ArtifactStore, keys, store_from_uri
 
 Obj = dict[str, Any]
+IDENTITY_SECONDS = 300.0
+"""How long the name the API server gave a token is remembered."""
 
 
 def resource_spec(data: object, source: str) -> CampaignResourceSpec:
@@ -93,6 +103,7 @@ class ClusterService(CampaignService):
         self.store_uri = store_uri.rstrip("/") if store_uri else None
         self.access = access or KubeAccess()
         self._stores: dict[tuple[str, str], ArtifactStore] = {}
+        self._names: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------------------ plumbing
@@ -136,12 +147,28 @@ class ClusterService(CampaignService):
             return self._stores[key]
 
     @override
-    def check_login(self, user: User) -> None:
-        """A token the API server does not know is refused at sign-in (401), not on the next page."""
+    def identify(self, user: User) -> User:
+        """The caller as the API server knows them: their username (a SelfSubjectReview made with
+        their own token, remembered for a few minutes per token), which is what plates and rounds
+        record. A token the API server does not know is refused here (401), not on the next page."""
+        if not user.token:
+            return user
+        digest = hashlib.sha256(user.token.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            known = self._names.get(digest)
+        if known is not None and now - known[1] < IDENTITY_SECONDS:
+            return User(known[0], user.token)
         try:
             self._list(user, "campaigns", self.namespaces[0])
         except ForbiddenError:
             pass  # a known identity without rights here: its pages will say what it may not do
+        name = self.access.username(user.token)
+        with self._lock:
+            if len(self._names) >= 1024:
+                self._names.pop(next(iter(self._names)))
+            self._names[digest] = (name, now)
+        return User(name, user.token)
 
     # ------------------------------------------------------------------------------ reading
 
@@ -194,8 +221,8 @@ class ClusterService(CampaignService):
         obj = self._get(user, "looprounds", ns, naming.round_name(name, number))
         st = LoopRoundStatus.lenient(obj.get("status"))
         store = self.store(ns, name)
-        props = pd.DataFrame({"variant": st.proposals, "rank": range(1, len(st.proposals) + 1),
-                              "mean": float("nan"), "std": float("nan")}) if st.proposals else None
+        props = pd.DataFrame({"variant": st.proposals, "rank": range(1, len(st.proposals) + 1)}).reindex(
+            columns=PROPOSAL_COLUMNS) if st.proposals else None
         acquire: dict = {}
         if store is not None and st.proposals and store.exists(keys.proposals(number)):
             props = store.parsed(keys.proposals(number), parse_proposals)
@@ -246,11 +273,21 @@ class ClusterService(CampaignService):
         except ValidationError as exc:
             raise ConfigError("spec", format_validation_error(exc)) from None
         build_library(parsed.core(), self.store(ns, name))
-        body = {"apiVersion": API_VERSION, "kind": "Campaign", "metadata": {"name": name, "namespace": ns},
+        body = {"apiVersion": API_VERSION, "kind": "Campaign",
+                "metadata": {"name": name, "namespace": ns, "annotations": {naming.ANNOTATION_CREATED_BY: user.name}},
                 "spec": parsed.model_dump(mode="json", by_alias=True, exclude_none=True)}
         call("create", f"campaigns in {ns}", self._api(user).create_namespaced_custom_object,
              GROUP, VERSION, ns, "campaigns", body)
         return self.campaign(user, name, ns)
+
+    def _proposals_of(self, user: User, name: str, ns: str) -> plates.ProposalsOf:
+        def proposals(number: int | None) -> tuple[int, pd.DataFrame]:
+            with_props = [r.round for r in self.rounds(user, name, ns) if r.proposed]
+            n = number if number is not None else (with_props[-1] if with_props else None)
+            if n is None:
+                raise NotFoundError(f"{name} has no proposals yet: no plate map to read a plate by well with")
+            return n, self.proposals(user, name, n, ns)[1]
+        return proposals
 
     @override
     def record(self, user: User, name: str, plate: Plate, options: RecordOptions,
@@ -258,27 +295,37 @@ class ClusterService(CampaignService):
         ns = self._ns(namespace)
         obj = self._get(user, "campaigns", ns, name)
         spec = CampaignResourceSpec.model_validate(obj.get("spec") or {}).core()
-        checked = check_plate(plate, spec, build_library(spec, self.store(ns, name)), options)
-        base = {"rows": int(len(checked.rows)), "failed": checked.failed, "preview": checked.preview,
-                "supersedes": list(options.supersedes)}
-        explicit = ingest.dns_label(options.name) if options.name else None
-        if options.dry_run:
-            return RecordResult(recorded=False, dry_run=True, name=explicit or default_plate_name(options, checked),
-                                **base)
+        store = self.store(ns, name)
+        plate_map = plates.resolve_map(options, spec, self._proposals_of(user, name, ns))
+        checked = plates.check_plate(plate, spec, build_library(spec, store), options, plate_map)
         existing = self._list(user, "assayresults", ns, name)
         known = {o["metadata"]["name"]: o for o in existing}
-        for old in options.supersedes:
-            if old not in known and f"{name}-{old}" not in known:
-                raise InputError("supersedes", f"no recorded plate {old!r}; recorded: {sorted(known) or 'none'}")
+        supersedes = tuple(o if o in known else f"{name}-{o}" for o in options.supersedes)
+        plates.check_supersedes(supersedes, known)
+        stored = self._stored_assays(store)
+        before = [ingest.variant_values(self._rows(store, s), stored[s].replicates, stored[s].normalize)
+                  for s in supersedes if s in stored and store is not None]
+        drift = self._drift(store, spec, stored, checked) if checked.controls else []
+        result = self._checked_result(checked, options, spec, before, drift)
+        explicit = ingest.dns_label(options.name) if options.name else None
+        if options.dry_run:
+            return result.model_copy(update={"name": explicit or default_plate_name(options, checked)})
         same = [o["metadata"]["name"] for o in existing if _content_sha(o) == checked.sha256]
-        if same and not options.supersedes:  # the same results sent again, under any name
-            return RecordResult(recorded=False, name=same[0], duplicate_of=same[0], **base)
+        if same and not supersedes:  # the same results sent again, under any name
+            return result.model_copy(update={"dry_run": False, "name": same[0], "duplicate_of": same[0]})
         plate_name = explicit or self._free_name(name, default_plate_name(options, checked), known)
         docs = ingest.assay_manifests(name, checked.rows, name=plate_name, round_number=options.round,
-                                      replicates=options.replicates, supersedes=options.supersedes, namespace=ns)
+                                      unit=checked.unit or None, replicates=options.replicates,
+                                      supersedes=supersedes, namespace=ns)
+        original = ""
+        if checked.raw and store is not None:  # the file as sent, beside the objects (before them)
+            original = keys.assay_original(docs[0]["metadata"]["name"], plates.original_suffix(checked.source))
+            store.put_bytes(original, checked.raw)
         created = 0
         for doc in docs:
             doc["metadata"]["annotations"][naming.ANNOTATION_RECORDED_BY] = user.name
+            if original:
+                doc["metadata"]["annotations"][naming.ANNOTATION_ORIGINAL] = original
             try:
                 call("create", f"assayresults in {ns}", self._api(user).create_namespaced_custom_object,
                      GROUP, VERSION, ns, "assayresults", doc)
@@ -289,7 +336,133 @@ class ClusterService(CampaignService):
                     raise ConflictError(f"a plate named {doc['metadata']['name']} was recorded with other results; "
                                         "give another name, and name it in supersedes to correct it") from None
         name_out = docs[0]["metadata"]["name"] if len(docs) == 1 else plate_name
-        return RecordResult(recorded=created > 0, name=name_out, duplicate_of=None if created else name_out, **base)
+        return result.model_copy(update={"recorded": created > 0, "dry_run": False, "name": name_out,
+                                         "duplicate_of": None if created else name_out})
+
+    @staticmethod
+    def _stored_assays(store: ArtifactStore | None) -> dict[str, ingest.StoredAssay]:
+        return {a.name: a for a in ingest.list_assays(store)} if store is not None else {}
+
+    @staticmethod
+    def _rows(store: ArtifactStore | None, plate: str) -> pd.DataFrame:
+        if store is None:
+            raise NotFoundError("no artifact store is configured here (ACTIVELOOP_STORE_URI) to read plates from")
+        return store.parsed(keys.assay_rows(plate), ingest.parse_assay_rows)
+
+    def _drift(self, store: ArtifactStore | None, spec: CampaignSpec, stored: dict[str, ingest.StoredAssay],
+               checked: plates.CheckedPlate) -> list[str]:
+        gone = ingest.superseded_names(stored.values())
+        rows = {n: self._rows(store, n) for n in stored if n not in gone}
+        rows["(this plate)"] = checked.rows
+        return plates.plate_drift(spec, rows)["(this plate)"]
+
+    # ------------------------------------------------------------------------------- plates
+
+    @override
+    def plates(self, user: User, name: str, namespace: str | None = None) -> list[PlateView]:
+        ns = self._ns(namespace)
+        obj = self._get(user, "campaigns", ns, name)
+        spec = CampaignResourceSpec.model_validate(obj.get("spec") or {}).core()
+        objects = self._list(user, "assayresults", ns, name)
+        store = self.store(ns, name)
+        stored = self._stored_assays(store)
+        by = {s: a.name for a in stored.values() for s in a.supersedes}
+        rows = {n: self._rows(store, n) for n in stored}
+        drift = plates.plate_drift(spec, {n: r for n, r in rows.items() if n not in by})
+        out = []
+        for o in objects:
+            plate, meta = o["metadata"]["name"], o.get("metadata") or {}
+            st = AssayResultStatus.lenient(o.get("status"))
+            annotations = meta.get("annotations") or {}
+            if plate in stored:
+                out.append(plates.plate_view(stored[plate], rows[plate], by.get(plate) or st.superseded_by,
+                                             drift.get(plate, ()), phase=st.phase, message=st.message))
+                continue
+            measured = (o.get("spec") or {}).get("measurements") or []
+            out.append(PlateView(name=plate, phase=st.phase, round=(o.get("spec") or {}).get("round"),
+                                 recorded_at=meta.get("creationTimestamp"),
+                                 recorded_by=annotations.get(naming.ANNOTATION_RECORDED_BY), rows=len(measured),
+                                 source=f"AssayResult/{plate}", message=st.message))
+        return sorted(out, key=lambda v: (v.recorded_at or "", v.name), reverse=True)
+
+    @override
+    def plate(self, user: User, name: str, plate: str, namespace: str | None = None) -> PlateDetail:
+        ns = self._ns(namespace)
+        views_by_name = {v.name: v for v in self.plates(user, name, ns)}
+        view = views_by_name[plates.find_plate(plate, views_by_name)]
+        if view.phase in ("Pending", "Rejected"):
+            measured = (self._get(user, "assayresults", ns, plate).get("spec") or {}).get("measurements") or []
+            rows = pd.DataFrame([{"variant": str(m.get("variant") or ""), "value": m.get("value"),
+                                  "failed": bool(m.get("failed")), "replicate": m.get("replicate"),
+                                  "well": str(m.get("well") or ""), "control": str(m.get("control") or "")}
+                                 for m in measured if isinstance(m, dict)],
+                                columns=[*ingest.ROW_COLUMNS, *ingest.PLACE_COLUMNS])
+            return plates.plate_detail(view, rows, "none")
+        return plates.plate_detail(view, self._rows(self.store(ns, name), plate), view.normalize)
+
+    @override
+    def plate_file(self, user: User, name: str, plate: str, namespace: str | None = None) -> tuple[bytes, str]:
+        ns = self._ns(namespace)
+        obj = self._get(user, "assayresults", ns, plate)
+        key = ((obj.get("metadata") or {}).get("annotations") or {}).get(naming.ANNOTATION_ORIGINAL)
+        store = self.store(ns, name)
+        if not key or store is None or not keys.servable(key) or not store.exists(key):
+            raise NotFoundError(f"plate {plate} came as rows, not as a file (or its file is not in the store)")
+        return store.get_bytes(key), f"{plate}{key[key.rfind('.'):]}"
+
+    @override
+    def activity(self, user: User, name: str, namespace: str | None = None) -> list[ActivityEntry]:
+        ns = self._ns(namespace)
+        obj = self._get(user, "campaigns", ns, name)
+        meta = obj.get("metadata") or {}
+        notes = meta.get("annotations") or {}
+        stored = self._stored_assays(self.store(ns, name))
+        entries = activity.plate_entries(stored.values())
+        for o in self._list(user, "assayresults", ns, name):
+            plate = o["metadata"]["name"]
+            if plate not in stored:
+                entries += activity.plate_entries([ingest.StoredAssay(
+                    name=plate, sha256="", rows=len((o.get("spec") or {}).get("measurements") or []), failed=0,
+                    accepted_at=(o.get("metadata") or {}).get("creationTimestamp") or "",
+                    recorded_by=((o.get("metadata") or {}).get("annotations") or {}).get(
+                        naming.ANNOTATION_RECORDED_BY, ""))])
+        for r in self._list(user, "looprounds", ns, name):
+            rmeta = r.get("metadata") or {}
+            ra = rmeta.get("annotations") or {}
+            number = int((r.get("spec") or {}).get("round") or 0)
+            entries += activity.round_entries(
+                number, LoopRoundStatus.lenient(r.get("status")),
+                activity.Note(rmeta.get("creationTimestamp") or "", "the operator"),
+                [activity.Note(ra[naming.ANNOTATION_RETRIED_AT], ra.get(naming.ANNOTATION_RETRIED_BY))]
+                if ra.get(naming.ANNOTATION_RETRIED_AT) else [],
+                activity.Note(ra[naming.ANNOTATION_CLOSED_AT], ra.get(naming.ANNOTATION_CLOSED_BY))
+                if ra.get(naming.ANNOTATION_CLOSED_AT) else None)
+        created = activity.Note(meta.get("creationTimestamp") or "", notes.get(naming.ANNOTATION_CREATED_BY))
+        extended = {int((obj.get("spec") or {}).get("rounds") or 0): activity.Note(
+            notes[naming.ANNOTATION_EXTENDED_AT], notes.get(naming.ANNOTATION_EXTENDED_BY))} \
+            if notes.get(naming.ANNOTATION_EXTENDED_AT) else {}
+        return activity.feed(entries + activity.campaign_entries(created, extended))
+
+    @override
+    def measurements(self, user: User, name: str, namespace: str | None = None) -> pd.DataFrame:
+        ns = self._ns(namespace)
+        self._get(user, "campaigns", ns, name)
+        return self._measurements(ns, name)
+
+    @override
+    def archive_files(self, user: User, name: str, namespace: str | None = None) -> dict[str, bytes]:
+        ns = self._ns(namespace)
+        obj = self._get(user, "campaigns", ns, name)
+        store = self.store(ns, name)
+        if store is None:
+            raise NotFoundError("no artifact store is configured here (ACTIVELOOP_STORE_URI) to archive from")
+        files = {k: store.get_bytes(k) for k in store.list("") if keys.archived(k)}
+        # the statuses live in the objects on a cluster: the archive carries them as a run directory would
+        files[keys.CAMPAIGN_STATUS] = json.dumps(CampaignStatus.lenient(obj.get("status")).dump(), indent=2,
+                                                 sort_keys=True).encode()
+        for n, st in self._rounds(user, name, ns).items():
+            files[keys.round_status(n)] = json.dumps(st.dump(), indent=2, sort_keys=True).encode()
+        return files
 
     @staticmethod
     def _free_name(campaign: str, base: str, known: dict[str, Obj]) -> str:
@@ -329,7 +502,10 @@ class ClusterService(CampaignService):
         rname = naming.round_name(name, number)
         st = LoopRoundStatus.lenient(self._get(user, "looprounds", ns, rname).get("status"))
         machine.check_close(number, st.phase)
-        self._patch(user, "looprounds", ns, rname, {"spec": {"close": True}})
+        self._patch(user, "looprounds", ns, rname, {
+            "metadata": {"annotations": {naming.ANNOTATION_CLOSED_BY: user.name,
+                                         naming.ANNOTATION_CLOSED_AT: _stamp()}},
+            "spec": {"close": True}})
         return NextRoundResult(closed_round=number, message=f"round {number} closed; the operator starts the next "
                                                             "round when the campaign has rounds left")
 
@@ -351,7 +527,10 @@ class ClusterService(CampaignService):
             tries = int((obj.get("spec") or {}).get("retry") or 0) + 1
             # the operator starts the round again with new Jobs; what its steps wrote stays in the
             # store, so only what failed runs again (and, if nothing ran, its inputs are pinned again)
-            self._patch(user, "looprounds", ns, rname, {"spec": {"retry": tries}})
+            self._patch(user, "looprounds", ns, rname, {
+                "metadata": {"annotations": {naming.ANNOTATION_RETRIED_BY: user.name,
+                                             naming.ANNOTATION_RETRIED_AT: _stamp()}},
+                "spec": {"retry": tries}})
             return NextRoundResult(next_round=plan.start,
                                    message=f"round {plan.start} is being started again (attempt {tries + 1})")
         return NextRoundResult(next_round=plan.start, message=f"the operator starts round {plan.start}")
@@ -361,7 +540,10 @@ class ClusterService(CampaignService):
         ns = self._ns(namespace)
         spec = CampaignResourceSpec.model_validate(self._get(user, "campaigns", ns, name).get("spec") or {})
         machine.check_extend(rounds, spec.rounds)
-        self._patch(user, "campaigns", ns, name, {"spec": {"rounds": rounds}})
+        self._patch(user, "campaigns", ns, name, {
+            "metadata": {"annotations": {naming.ANNOTATION_EXTENDED_BY: user.name,
+                                         naming.ANNOTATION_EXTENDED_AT: _stamp()}},
+            "spec": {"rounds": rounds}})
         return self.campaign(user, name, ns)
 
 
@@ -373,6 +555,11 @@ def _json(data: bytes) -> dict:
     import json
 
     return json.loads(data)
+
+
+def _stamp() -> str:
+    """Now, as an annotation records it (RFC 3339)."""
+    return machine.rfc3339(datetime.now(timezone.utc))
 
 
 __all__ = ["ClusterService"]

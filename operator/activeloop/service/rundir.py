@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from pydantic import ValidationError
 from typing_extensions import override
 
@@ -22,22 +23,26 @@ from activeloop.api.campaign import CampaignSpec
 from activeloop.api.names import Step
 from activeloop.api.resources import LoopRoundStatus, RoundPhase, StudentModelStatus
 from activeloop.api.views import (
+    ActivityEntry,
     CampaignDetail,
     CampaignSummary,
     HistoryPoint,
     NextRoundResult,
+    PlateDetail,
+    PlateView,
     RecordResult,
     RoundDetail,
     RoundSummary,
     StudentView,
 )
 from activeloop.errors import ActiveLoopError, ConfigError, ConflictError, NotFoundError, format_validation_error
-from activeloop.lifecycle import machine
+from activeloop.lifecycle import machine, notify
 from activeloop.local import rundir as rd
 from activeloop.local.runner import OnProgress, advance
-from activeloop.service import views
+from activeloop.service import activity, plates, views
 from activeloop.service.base import CampaignService, User, check_artifact_key, require_name
-from activeloop.service.plates import Plate, RecordOptions, check_plate, default_plate_name
+from activeloop.service.plates import Plate, RecordOptions, default_plate_name
+from activeloop.steps import ingest
 from activeloop.steps.data import read_proposals
 from activeloop.store import keys
 
@@ -80,8 +85,9 @@ class RunDirService(CampaignService):
 
     kind = "workstation"
 
-    def __init__(self, root: str | Path, single: bool | None = None) -> None:
+    def __init__(self, root: str | Path, single: bool | None = None, notifier: notify.Notifier | None = None) -> None:
         self.root = Path(root).resolve()
+        self.notifier = notifier or notify.Notifier()
         self.single = (self.root / keys.SPEC).is_file() if single is None else single
         if not self.single and not self.root.is_dir():
             raise NotFoundError(f"{root} is not a directory")
@@ -210,25 +216,127 @@ class RunDirService(CampaignService):
             target = self.root / name
         if (target / keys.SPEC).exists():
             raise ConflictError(f"a campaign {name!r} exists already")
-        rd.create(target, parsed, files or {})
+        rd.create(target, parsed, files or {}, by=user.name)
         return self.campaign(user, name)
+
+    def _proposals_of(self, run: rd.RunDirectory, name: str) -> plates.ProposalsOf:
+        def proposals(number: int | None) -> tuple[int, pd.DataFrame]:
+            with_props = [n for n in run.rounds() if run.store.exists(keys.proposals(n))]
+            n = number if number is not None else (with_props[-1] if with_props else None)
+            table = read_proposals(run.store, n) if n is not None else None
+            if n is None or table is None:
+                raise NotFoundError(f"{name} has no proposals" + (f" in round {n}" if n else " yet") +
+                                    f": no plate map to read a plate by well with (rounds with proposals: "
+                                    f"{with_props or 'none'})")
+            return n, table
+        return proposals
 
     @override
     def record(self, user: User, name: str, plate: Plate, options: RecordOptions,
                namespace: str | None = None) -> RecordResult:
         run = self.run(name)
         spec = run.spec()
-        checked = check_plate(plate, spec, run.library(spec), options)
-        base = {"rows": int(len(checked.rows)), "failed": checked.failed, "preview": checked.preview,
-                "supersedes": list(options.supersedes)}
-        default = default_plate_name(options, checked)
+        plate_map = plates.resolve_map(options, spec, self._proposals_of(run, name))
+        checked = plates.check_plate(plate, spec, run.library(spec), options, plate_map)
+        assays = {a.name: a for a in run.assays()}
+        plates.check_supersedes(options.supersedes, assays)
+        before = [self._values(run, assays[s]) for s in options.supersedes]
+        result = self._checked_result(checked, options, spec, before, self._drift(run, spec, checked))
         if options.dry_run:
-            return RecordResult(recorded=False, dry_run=True, name=options.name or default, **base)
-        out = rd.record_plate(run, checked.rows, source=checked.source, name=options.name, default_name=default,
-                              supersedes=options.supersedes, replicates=options.replicates,
-                              idempotency_key=options.idempotency_key, recorded_by=user.name,
-                              declared_round=options.round)
-        return RecordResult(recorded=out.new, name=out.name, duplicate_of=out.duplicate_of, **base)
+            return result.model_copy(update={"name": options.name or default_plate_name(options, checked)})
+        original = (checked.raw, plates.original_suffix(checked.source)) if checked.raw else None
+        out = rd.record_plate(run, checked.rows, source=checked.source, name=options.name,
+                              default_name=default_plate_name(options, checked), supersedes=options.supersedes,
+                              replicates=options.replicates, idempotency_key=options.idempotency_key,
+                              recorded_by=user.name, declared_round=options.round, original=original,
+                              normalize=spec.plates.normalize, unit=checked.unit)
+        if out.new and result.drift:
+            self._notify(run, spec, notify.drift_events(name, {out.name: result.drift}))
+        return result.model_copy(update={"recorded": out.new, "dry_run": False, "name": out.name,
+                                         "duplicate_of": out.duplicate_of})
+
+    def _notify(self, run: rd.RunDirectory, spec: CampaignSpec, events: list[notify.Event]) -> None:
+        """Send what the lab should hear of (once per event, under the writer lock: ``lifecycle.notify``)."""
+        if events and (spec.notify.webhook or spec.notify.email):
+            with run.writing():
+                self.notifier.deliver(run.store, spec.notify, events)
+
+    @staticmethod
+    def _values(run: rd.RunDirectory, meta: ingest.StoredAssay) -> pd.DataFrame:
+        return ingest.variant_values(ingest.read_assay_rows(run.store, meta.name), meta.replicates, meta.normalize)
+
+    def _drift(self, run: rd.RunDirectory, spec: CampaignSpec, checked: plates.CheckedPlate) -> list[str]:
+        """Why the new plate's controls are out of line with the campaign's plates in force."""
+        if not checked.controls:
+            return []
+        rows = self._rows_in_force(run)
+        rows["(this plate)"] = checked.rows
+        return plates.plate_drift(spec, rows)["(this plate)"]
+
+    @staticmethod
+    def _rows_in_force(run: rd.RunDirectory) -> dict[str, pd.DataFrame]:
+        assays = run.assays()
+        gone = ingest.superseded_names(assays)
+        return {a.name: run.store.parsed(keys.assay_rows(a.name), ingest.parse_assay_rows)
+                for a in assays if a.name not in gone}
+
+    # ------------------------------------------------------------------------------- plates
+
+    @override
+    def plates(self, user: User, name: str, namespace: str | None = None) -> list[PlateView]:
+        run = self.run(name)
+        spec = run.spec()
+        assays = run.assays()
+        by = {s: a.name for a in assays for s in a.supersedes}
+        rows = {a.name: run.store.parsed(keys.assay_rows(a.name), ingest.parse_assay_rows) for a in assays}
+        drift = plates.plate_drift(spec, {n: r for n, r in rows.items() if n not in by})
+        return sorted((plates.plate_view(a, rows[a.name], by.get(a.name), drift.get(a.name, ())) for a in assays),
+                      key=lambda v: (v.recorded_at or "", v.name), reverse=True)
+
+    @override
+    def plate(self, user: User, name: str, plate: str, namespace: str | None = None) -> PlateDetail:
+        views_by_name = {v.name: v for v in self.plates(user, name, namespace)}
+        view = views_by_name[plates.find_plate(plate, views_by_name)]
+        run = self.run(name)
+        return plates.plate_detail(view, ingest.read_assay_rows(run.store, plate), view.normalize)
+
+    @override
+    def plate_file(self, user: User, name: str, plate: str, namespace: str | None = None) -> tuple[bytes, str]:
+        run = self.run(name)
+        assays = {a.name: a for a in run.assays()}
+        meta = assays[plates.find_plate(plate, assays)]
+        if not meta.original or not run.store.exists(meta.original):
+            raise NotFoundError(f"plate {plate} came as {meta.source or 'rows'}, not as a file: download its rows")
+        return run.store.get_bytes(meta.original), f"{plate}{meta.original[meta.original.rfind('.'):]}"
+
+    @override
+    def activity(self, user: User, name: str, namespace: str | None = None) -> list[ActivityEntry]:
+        run = self.run(name)
+        state = run.state()
+        entries = activity.plate_entries(run.assays())
+        for n, d in state.rounds.items():
+            started = run.started(n) or {}
+            closed = run.closed(n)
+            entries += activity.round_entries(
+                n, d.status, activity.Note(started["at"], started.get("by")) if started else None,
+                [activity.Note(r["at"], r.get("by")) for r in started.get("retries", [])],
+                activity.Note(closed["closed_at"], closed.get("by")) if closed else None)
+        notes = run.activities()
+        created = next((activity.Note(a["at"], a.get("by")) for a in notes if a.get("kind") == "created"), None)
+        extended = {int(a["rounds"]): activity.Note(a["at"], a.get("by")) for a in notes
+                    if a.get("kind") == "extended" and int(a.get("rounds", 0)) <= state.spec.rounds}
+        return activity.feed(entries + activity.campaign_entries(created, extended))
+
+    @override
+    def measurements(self, user: User, name: str, namespace: str | None = None) -> pd.DataFrame:
+        return self.run(name).measurements()
+
+    @override
+    def archive_files(self, user: User, name: str, namespace: str | None = None) -> dict[str, bytes]:
+        run = self.run(name)
+        with run.writing():  # a consistent copy: no plate or round lands while it is read
+            run.reconcile()
+            return {k: run.store.get_bytes(k) for k in run.store.list("") if keys.archived(k)}
 
     @override
     def close_round(self, user: User, name: str, number: int | None = None,
@@ -239,7 +347,7 @@ class RunDirService(CampaignService):
 
     @override
     def extend(self, user: User, name: str, rounds: int, namespace: str | None = None) -> CampaignDetail:
-        rd.extend(self.run(name), rounds)
+        rd.extend(self.run(name), rounds, by=user.name)
         return self.campaign(user, name)
 
     @override
@@ -283,6 +391,8 @@ class RunDirService(CampaignService):
                         run.close_round(plan.close, "closed to start the next round", user.name, closed.pending)
                     if plan.retry:
                         run.reset_round(plan.start)
+                    if not plan.resume:
+                        run.note_start(plan.start, user.name, retry=plan.retry)
                     run.write_statuses(run.state(runner_is_me=True))
                 work.round = plan.start
                 verb = "started again" if plan.retry else "finished" if plan.resume else "started"
@@ -298,6 +408,12 @@ class RunDirService(CampaignService):
         except BaseException as exc:  # reported to the caller, or shown on the campaign page
             work.error = exc
         finally:
+            try:
+                state = run.state()
+                self._notify(run, state.spec, notify.round_events(run.name, {n: d.status for n, d in
+                                                                              state.rounds.items()}))
+            except ActiveLoopError:
+                pass  # a campaign that cannot be read has said why already
             work.started.set()
             work.done.set()
 

@@ -103,9 +103,10 @@ def proposal_rows(proposals: pd.DataFrame | None, data: pd.DataFrame) -> list[Pr
     rows = []
     for p in proposals.itertuples(index=False):
         value, failed = result.get(p.variant, (None, False))
-        rows.append(ProposalRow(rank=int(p.rank), variant=p.variant, mean=number_or_none(p.mean),
-                                std=number_or_none(p.std), measured=None if failed else number_or_none(value),
-                                failed=bool(failed)))
+        rows.append(ProposalRow(rank=int(p.rank), variant=p.variant, predicted=number_or_none(p.predicted),
+                                low=number_or_none(p.predicted_low), high=number_or_none(p.predicted_high),
+                                score=number_or_none(p.score), score_sd=number_or_none(p.score_sd),
+                                measured=None if failed else number_or_none(value), failed=bool(failed)))
     return rows
 
 
@@ -128,7 +129,9 @@ def best_by_round(data: pd.DataFrame, round_of: Mapping[str, int], rounds: list[
     values = valued["value"].to_numpy(dtype=float)
     best = np.max if direction == "maximize" else np.min
     out = []
-    for n in rounds:
+    for i, n in enumerate(rounds):
+        if i == len(rounds) - 1 and i > 0 and not (arrived == n).any():
+            break  # the current round, before any of its results: nothing to plot yet
         upto = arrived <= n
         out.append(HistoryPoint(round=n, measured=int(upto.sum()),
                                 best=float(best(values[upto])) if upto.any() else None))

@@ -6,18 +6,23 @@ Keys are relative to the campaign's prefix (a run directory on a workstation, ``
     campaign.yaml                          the live campaign spec
     status.json                            the campaign's status (workstation; on a cluster: the Campaign)
     assays/<name>.csv, <name>.json         plates as recorded (rows, metadata)
+    assays/originals/<name>.<ext>          a plate's file as the lab sent it
+    activity/<time>-<kind>.json            who created or extended the campaign, and when (workstation)
+    notifications/<event>.json             an event notified (at most one message per event)
     measurements.csv                       one row per variant, derived from the assays
     rounds/round-NNN/status.json           the round's status (workstation; on a cluster: the LoopRound)
     rounds/round-NNN/jobs/<step>.json      a step run in-process (workstation; on a cluster: the Job)
     rounds/round-NNN/inputs.json           the round's pinned inputs (``steps.snapshot``)
     rounds/round-NNN/inputs/...            their copies: campaign.yaml, measurements.csv
     rounds/round-NNN/<step>.json           what a step used and produced (tune, acquire)
-    rounds/round-NNN/proposals.csv         the batch: variant, rank, mean, std
+    rounds/round-NNN/started.json          who started the round (and started it again), when (workstation)
+    rounds/round-NNN/proposals.csv         the batch: variant, rank, prediction, interval, score
     rounds/round-NNN/model/...             tuned adapters (encoding esm + LoRA)
     rounds/round-NNN/surrogate.pkl         a sharded round's fitted surrogate
     rounds/round-NNN/shards/shard-IIII.json  a shard's top list
     rounds/round-NNN/cascade.csv           the candidates a cascade sent to the teacher
     rounds/round-NNN/closed.json           the lab closed the round (workstation; on a cluster: spec.close)
+    library/variants.csv                   a variant list stored with the campaign
     zero-shot/<hash>.npy, <hash>.json      the library's zero-shot scores
     students/<student>/...                 a StudentModel's ONNX files and metrics
 """
@@ -37,6 +42,11 @@ ROUNDS = "rounds/"
 ZERO_SHOT = "zero-shot/"
 STUDENTS = "students/"
 PROPOSALS_FILE = "proposals.csv"
+LIBRARY = "library/"
+ORIGINALS = f"{ASSAYS}originals/"
+ACTIVITY = "activity/"
+NOTIFICATIONS = "notifications/"
+ORIGINAL_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 
 _ROUND = re.compile(r"^rounds/round-(\d{3,})/")
 
@@ -67,6 +77,31 @@ def assay_name(key: str) -> str | None:
     if key.startswith(ASSAYS) and key.endswith(".json") and "/" not in key[len(ASSAYS):]:
         return key[len(ASSAYS):-len(".json")]
     return None
+
+
+def library_file(filename: str) -> str:
+    """A variant list stored with the campaign (``init`` copies a local one here)."""
+    return f"{LIBRARY}{filename}"
+
+
+def assay_original(name: str, suffix: str) -> str:
+    """A recorded plate's file as the lab sent it (``suffix``: ``.csv``, ``.xlsx`` ...)."""
+    return f"{ORIGINALS}{name}{suffix}"
+
+
+def activity(stamp: str, kind: str) -> str:
+    """A change to the campaign by a person (created, extended), named by its time and kind."""
+    return f"{ACTIVITY}{stamp}-{kind}.json"
+
+
+def notification(event: str) -> str:
+    """The record that an event was notified (written before the message is sent)."""
+    return f"{NOTIFICATIONS}{event}.json"
+
+
+def round_started(round_number: int) -> str:
+    """Who started a round (and started it again), and when (workstation)."""
+    return f"{round_prefix(round_number)}/started.json"
 
 
 def inputs(round_number: int) -> str:
@@ -152,7 +187,7 @@ def student_metrics(student: str) -> str:
 SERVABLE = re.compile(
     r"^(campaign\.yaml|measurements\.csv|rounds/round-\d{3,}/(proposals|cascade)\.csv|"
     r"rounds/round-\d{3,}/(inputs|tune|acquire)\.json|students/[a-z0-9][-a-z0-9]*/[-a-z0-9_.]+\.(onnx|json)|"
-    r"assays/[a-z0-9][-a-z0-9]*\.(csv|json))$")
+    r"assays/[a-z0-9][-a-z0-9]*\.(csv|json)|assays/originals/[a-z0-9][-a-z0-9]*\.(csv|tsv|txt|xlsx|xlsm))$")
 """Keys a person may download (through the web interface); anything else is not found."""
 
 
@@ -161,8 +196,27 @@ def servable(key: str) -> bool:
     return bool(SERVABLE.match(key)) and ".." not in key
 
 
+ARCHIVED = re.compile(
+    r"^(campaign\.yaml|status\.json|measurements\.csv|library/[^/]+|activity/[^/]+\.json|assays/[^/]+\.(csv|json)|"
+    r"assays/originals/[^/]+|rounds/round-\d{3,}/([a-z]+\.(json|csv)|inputs/[^/]+|jobs/[a-z]+\.json))$")
+"""Keys a campaign archive holds: the spec, the plates (and their files), each round's status,
+inputs, records and proposals, the activity; not the tuned models, zero-shot scores or students,
+which can be made again."""
+
+
+def archived(key: str) -> bool:
+    """Whether ``key`` belongs in the campaign's archive."""
+    return bool(ARCHIVED.match(key)) and ".." not in key
+
+
 __all__ = [
+    "ACTIVITY",
+    "ARCHIVED",
     "ASSAYS",
+    "LIBRARY",
+    "NOTIFICATIONS",
+    "ORIGINALS",
+    "ORIGINAL_SUFFIXES",
     "CAMPAIGN_STATUS",
     "MEASUREMENTS",
     "PROPOSALS_FILE",
@@ -171,19 +225,25 @@ __all__ = [
     "SPEC",
     "STUDENTS",
     "ZERO_SHOT",
+    "activity",
+    "archived",
     "assay_meta",
+    "assay_original",
     "assay_name",
     "assay_rows",
     "cascade",
     "closed",
     "inputs",
     "job",
+    "library_file",
     "model_prefix",
+    "notification",
     "pinned_measurements",
     "pinned_spec",
     "proposals",
     "round_of",
     "round_prefix",
+    "round_started",
     "round_status",
     "servable",
     "shard",

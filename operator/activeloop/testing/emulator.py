@@ -35,6 +35,10 @@ Policy = dict[str, set[tuple[str, str]] | None]
 plurals, ``plural/status`` for the status subresource. Unknown tokens get 401."""
 
 
+USERNAMES = {"scientist": "alice@lab.example", "viewer": "bob@lab.example", "test": "kubernetes-admin"}
+"""The username a SelfSubjectReview gives each test token (as an OIDC provider would)."""
+
+
 def _status_response(code: int, reason: str, message: str) -> aiohttp.web.Response:
     return aiohttp.web.json_response({"apiVersion": "v1", "kind": "Status", "status": "Failure",
                                       "reason": reason, "message": message, "code": code}, status=code)
@@ -47,6 +51,18 @@ class StampingEmulator(kmock.KubernetesEmulator):
 
     _counter = itertools.count(1)
     policy: Policy | None = None
+
+    def _who_am_i(self, request: Any) -> aiohttp.web.Response:
+        """A SelfSubjectReview, as the API server answers one: the caller's username (here, by
+        token: ``token`` is ``user:<name>``'s own name, or the token itself)."""
+        auth = {k.lower(): v for k, v in dict(request.headers or {}).items()}.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if self.policy is not None and token not in self.policy:
+            return _status_response(401, "Unauthorized", "Unauthorized")
+        name = USERNAMES.get(token, token)
+        return aiohttp.web.json_response({
+            "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {},
+            "status": {"userInfo": {"username": name, "groups": ["system:authenticated"]}}}, status=201)
 
     def _refusal(self, request: Any) -> aiohttp.web.Response | None:
         if self.policy is None:
@@ -70,6 +86,8 @@ class StampingEmulator(kmock.KubernetesEmulator):
 
     @override
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
+        if str(request.url.path).endswith("/apis/authentication.k8s.io/v1/selfsubjectreviews"):
+            return self._who_am_i(request)
         refused = self._refusal(request)
         if refused is not None:
             return refused

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,9 @@ def create_app(service: CampaignService, auth: Authenticator, settings: Settings
     app.state.routers = (*rest.ROUTERS, *pages.ROUTERS)
     for router in app.state.routers:
         app.include_router(router)
+    # the REST API page's Swagger UI (5.x, which reads OpenAPI 3.1), from the fastapi-offline
+    # package's copy (before /static, which would shadow it)
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(files("fastapi_offline") / "static")), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

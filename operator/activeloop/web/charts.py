@@ -98,4 +98,78 @@ def scatter(points: Sequence[tuple[float, float, str]], *, x_label: str, y_label
     return Markup("".join(parts))
 
 
-__all__ = ["line_chart", "missing", "scatter"]
+VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
+"""Anchors of the viridis colour map (perceptually even, readable in grey and by most colour-blind eyes)."""
+
+
+def _colour(t: float) -> str:
+    t = min(1.0, max(0.0, t)) * (len(VIRIDIS) - 1)
+    i = min(int(t), len(VIRIDIS) - 2)
+    f = t - i
+    r, g, b = (round(a + (c - a) * f) for a, c in zip(VIRIDIS[i], VIRIDIS[i + 1]))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def plate_heatmap(wells: Sequence[tuple[str, float | None, bool, str, str]], size: int, *, title: str,
+                  unit: str = "") -> Markup:
+    """A 96- or 384-well plate: each well ``(well, value, failed, control, label)`` coloured by its
+    value (viridis, lowest to highest on the plate), a failed well crossed out, a control well
+    ringed and lettered (P parent, B blank, R reference), an empty well left pale."""
+    rows, cols = (16, 24) if size == 384 else (8, 12)
+    cell = 22 if size == 384 else 38
+    left, top = 26, 20
+    w, h = left + cols * cell + 8, top + rows * cell + 60
+    values = [v for _, v, f, c, _ in wells if v is not None and not f and not c and math.isfinite(v)]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" class="chart plate" role="img" '
+             f'aria-label="{escape(title)}">', f"<title>{escape(title)}</title>"]
+    for c in range(cols):
+        parts.append(f'<text x="{left + c * cell + cell / 2:.1f}" y="{top - 6}" text-anchor="middle" '
+                     f'font-size="10">{c + 1}</text>')
+    for r in range(rows):
+        parts.append(f'<text x="{left - 8}" y="{top + r * cell + cell / 2 + 4:.1f}" text-anchor="middle" '
+                     f'font-size="10">{chr(65 + r)}</text>')
+    placed = {wl: (v, f, c, lbl) for wl, v, f, c, lbl in wells if wl}
+    for r in range(rows):
+        for c in range(cols):
+            name = f"{chr(65 + r)}{c + 1}"
+            cx, cy = left + c * cell + cell / 2, top + r * cell + cell / 2
+            rad = cell / 2 - 2
+            if name not in placed:
+                parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{rad:.1f}" fill="#f6f8fa" stroke="#d0d7de">'
+                             f"<title>{name}: empty</title></circle>")
+                continue
+            v, failed, control, label = placed[name]
+            if failed:
+                tip = f"{name}: {label}, failed"
+                parts.append(f'<g><title>{escape(tip)}</title><circle cx="{cx:.1f}" cy="{cy:.1f}" r="{rad:.1f}" '
+                             f'fill="#eaeef2" stroke="#d1242f"/><path d="M{cx - rad / 2:.1f},{cy - rad / 2:.1f} '
+                             f'L{cx + rad / 2:.1f},{cy + rad / 2:.1f} M{cx + rad / 2:.1f},{cy - rad / 2:.1f} '
+                             f'L{cx - rad / 2:.1f},{cy + rad / 2:.1f}" stroke="#d1242f" stroke-width="2"/></g>')
+                continue
+            shown = "" if v is None else f" {_fmt(v)}{(' ' + unit) if unit else ''}"
+            fill = _colour((v - lo) / (hi - lo)) if v is not None and hi > lo else ("#21918c" if v is not None else
+                                                                                      "#f6f8fa")
+            if control:
+                letter = {"parent": "P", "blank": "B", "reference": "R"}.get(control, "C")
+                tip = f"{name}: {control} control {label}{shown}"
+                parts.append(f'<g><title>{escape(tip)}</title><circle cx="{cx:.1f}" cy="{cy:.1f}" r="{rad:.1f}" '
+                             f'fill="#fff" stroke="#24292f" stroke-width="2.5"/><text x="{cx:.1f}" y="{cy + 4:.1f}" '
+                             f'text-anchor="middle" font-size="11" font-weight="700">{letter}</text></g>')
+                continue
+            parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{rad:.1f}" fill="{fill}">'
+                         f"<title>{escape(f'{name}: {label}{shown}')}</title></circle>")
+    # the scale
+    y = top + rows * cell + 14
+    for k in range(50):
+        parts.append(f'<rect x="{left + k * 4}" y="{y}" width="4" height="10" fill="{_colour(k / 49)}"/>')
+    parts.append(f'<text x="{left}" y="{y + 24}" font-size="10">{escape(_fmt(lo))}</text>')
+    parts.append(f'<text x="{left + 200}" y="{y + 24}" font-size="10" text-anchor="end">{escape(_fmt(hi))}</text>')
+    parts.append(f'<text x="{left + 210}" y="{y + 9}" font-size="10">{escape(unit or "value")}</text>')
+    parts.append(f'<text x="{left}" y="{y + 40}" font-size="10">'
+                 "ringed: controls (P parent, B blank, R reference) · crossed: failed</text>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+__all__ = ["line_chart", "missing", "plate_heatmap", "scatter"]

@@ -45,7 +45,8 @@ async def caller(request: Request) -> User:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         request.state.session = None
-        return auth.authenticate(header[7:].strip(), request.client.host if request.client else "")
+        user = auth.authenticate(header[7:].strip(), request.client.host if request.client else "")
+        return await asyncio.to_thread(get_service(request).identify, user)
     session = auth.session(request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise UnauthorizedError("sign in: send 'Authorization: Bearer <token>' or use the login page")

@@ -25,7 +25,7 @@ from activeloop.errors import (
     format_validation_error,
 )
 from activeloop.service.plates import Plate
-from activeloop.steps import ingest
+from activeloop.steps import tables
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -79,9 +79,12 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             scope["activeloop.too_large"] = f"the request is {int(declared):,} bytes; the limit is {limit:,}"
         seen = 0
+        complete = False
 
         async def bounded() -> Message:
-            nonlocal seen
+            nonlocal seen, complete
+            if complete:  # the body is in: what follows is the wait for a disconnect (a live stream's)
+                return await receive()
             if "activeloop.too_large" in scope:
                 raise TooLargeError(scope["activeloop.too_large"])
             try:
@@ -92,17 +95,19 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise TooLargeError(f"the request is over the limit of {limit:,} bytes")
+                complete = not message.get("more_body", False)
             return message
 
         await self.app(scope, bounded, send)
 
 
 async def read_form(request: Request) -> FormData:
-    """The request's form (cached for the route): at most one file, a few fields, each part within
-    the limits; a malformed body is :class:`InputError` (422), an oversized one 413."""
+    """The request's form (cached for the route): at most two files (a plate and its map), a few
+    fields, each part within the limits; a malformed body is :class:`InputError` (422), an oversized
+    one 413."""
     limits: Limits = request.app.state.settings.limits
     try:
-        return await request.form(max_files=1, max_fields=20, max_part_size=limits.max_form_bytes)
+        return await request.form(max_files=2, max_fields=30, max_part_size=limits.max_form_bytes)
     except HTTPException as exc:  # Starlette's "invalid multipart data" and friends
         raise InputError("body", f"not a readable form: {exc.detail}") from None
 
@@ -113,45 +118,55 @@ async def _body(request: Request) -> bytes:
 
 
 def _rows(plate: Plate, limits: Limits) -> Plate:
-    n = len(plate.rows) if isinstance(plate, ingest.Table) else len(plate.measurements)
+    n = len(plate.rows) if isinstance(plate, tables.Table) else len(plate.measurements)
     if n > limits.max_rows:
         raise TooLargeError(f"the plate has {n:,} rows; the limit is {limits.max_rows:,}")
     return plate
 
 
-async def uploaded_file(request: Request) -> tuple[bytes, str]:
-    """The bytes and name of the form's ``file`` field (within ``max_bytes``)."""
+async def uploaded_file(request: Request, field: str = "file", required: bool = True) -> tuple[bytes, str] | None:
+    """The bytes and name of the form's ``field`` file (within ``max_bytes``); ``None`` when it is
+    optional and absent."""
     limits: Limits = request.app.state.settings.limits
-    upload = (await read_form(request)).get("file")
-    if not isinstance(upload, UploadFile):
-        raise InputError("file", "send the plate as a form field named 'file' (CSV, TSV or .xlsx)")
+    upload = (await read_form(request)).get(field)
+    if not isinstance(upload, UploadFile) or (not required and not upload.filename):
+        if not required:
+            return None
+        raise InputError(field, f"send the plate as a form field named {field!r} (CSV, TSV or .xlsx)")
     data = await upload.read(limits.max_bytes + 1)
     if len(data) > limits.max_bytes:
         raise TooLargeError(f"the file is over the limit of {limits.max_bytes:,} bytes")
     return data, upload.filename or "plate.csv"
 
 
-async def parse_table(request: Request, data: bytes, filename: str, sheet: str | None = None) -> ingest.Table:
+async def parse_table(request: Request, data: bytes, filename: str, sheet: str | None = None,
+                      skip_rows: int | None = None, known: tuple[str, ...] = ()) -> tables.Table:
     """A plate file's table, read in a worker thread (a workbook takes CPU: the server goes on
     answering) with the row limit enforced while it is read."""
     limits: Limits = request.app.state.settings.limits
-    read = ingest.ReadLimits(max_rows=limits.max_rows)
-    table = await asyncio.to_thread(ingest.read_table_bytes, data, filename, sheet=sheet, limits=read)
+    read = tables.ReadLimits(max_rows=limits.max_rows)
+    table = await asyncio.to_thread(tables.read_table_bytes, data, filename, sheet=sheet, limits=read,
+                                    skip_rows=skip_rows, known=known)
     _rows(table, limits)
     return table
 
 
-async def read_plate(request: Request, campaign: str,
-                     sheet: str | None = None) -> tuple[Plate, ResultsUpload | None]:
-    """The plate in the request, and the JSON body's own options (if it was JSON)."""
+async def read_plate(request: Request, campaign: str, sheet: str | None = None,
+                     skip_rows: int | None = None) -> tuple[Plate, ResultsUpload | None, tables.Table | None]:
+    """The plate in the request, the JSON body's own options (if it was JSON), and the plate map
+    sent with it (a multipart form's ``map`` file), if any."""
     limits: Limits = request.app.state.settings.limits
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        data, filename = await uploaded_file(request)
-        return await parse_table(request, data, filename, sheet), None
+        sent = await uploaded_file(request)
+        assert sent is not None
+        mapped = await uploaded_file(request, "map", required=False)
+        plate_map = await parse_table(request, *mapped) if mapped is not None else None
+        return await parse_table(request, *sent, sheet, skip_rows), None, plate_map
     body = await _body(request)
     if kind in ("text/csv", "text/plain", "text/tab-separated-values"):
-        return await parse_table(request, body, "plate.tsv" if "tab" in kind else "plate.csv"), None
+        return await parse_table(request, body, "plate.tsv" if "tab" in kind else "plate.csv",
+                                 skip_rows=skip_rows), None, None
     if kind in ("application/json", ""):
         try:
             rows = ResultsUpload.model_validate_json(body or b"{}")
@@ -162,7 +177,7 @@ async def read_plate(request: Request, campaign: str,
         # the rows are valid Measurements already; ingest checks them against the campaign
         # (duplicates included), and recording splits plates of more than 4,096 rows
         spec = AssayResultSpec.model_construct(campaign=campaign, measurements=list(rows.measurements))
-        return _rows(spec, limits), rows
+        return _rows(spec, limits), rows, None
     raise RecordError("body", [RowProblem(0, "Content-Type", (
         f"{kind!r} is not a plate: send multipart/form-data (field 'file'), text/csv or application/json"))])
 

@@ -1,4 +1,5 @@
-"""Server-rendered pages: sign-in (:mod:`.session`) and the campaigns (:mod:`.campaigns`).
+"""Server-rendered pages: sign-in (:mod:`.session`), the campaigns (:mod:`.campaigns`) and their
+plates (:mod:`.plates`).
 
 Pages are Jinja2 templates (autoescaped: every user string is escaped) with a little JavaScript
 (``static/app.js``) for drag-and-drop uploads, live updates and picking sites on a sequence. Every
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from activeloop.web.pages import campaigns, session
+from activeloop.web.pages import campaigns, plates, session
 
-ROUTERS: tuple[APIRouter, ...] = (session.public, session.router, campaigns.router)
+ROUTERS: tuple[APIRouter, ...] = (session.public, session.router, campaigns.router, plates.router)
 
 __all__ = ["ROUTERS"]

@@ -13,17 +13,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from activeloop.api.campaign import AcquisitionSpec, CampaignSpec, LibrarySpec, ObjectiveSpec, SurrogateSpec
 from activeloop.api.names import ENCODINGS, ROUND_STEPS, STRATEGIES, SURROGATE_KINDS
-from activeloop.api.views import CampaignCreate, RoundDetail
-from activeloop.errors import ActiveLoopError, InputError
+from activeloop.api.resources import CampaignPhase
+from activeloop.api.views import CampaignCreate, CampaignDetail, RoundDetail
+from activeloop.errors import InputError
 from activeloop.service.base import User
-from activeloop.service.plates import RecordOptions
 from activeloop.service.views import page_version
 from activeloop.steps.layout import PLATES
 from activeloop.web import charts
 from activeloop.web.deps import AUTHENTICATED, Caller, ServiceDep, run
 from activeloop.web.errors import problem_report
 from activeloop.web.render import render
-from activeloop.web.uploads import parse_table, read_form, uploaded_file
+from activeloop.web.uploads import read_form
 
 router = APIRouter(include_in_schema=False, dependencies=AUTHENTICATED)
 
@@ -133,14 +133,26 @@ async def campaign_context(request: Request, user: User, name: str, namespace: s
     rounds = await run(service.rounds, user, name, namespace)
     history = await run(service.history, user, name, namespace)
     students = await run(service.students, user, name, namespace)
+    plates = await run(service.plates, user, name, namespace)
+    activity = await run(service.activity, user, name, namespace)
     with_props = [r for r in rounds if r.proposed]
     current: RoundDetail | None = None
     if with_props:
         current = await run(service.round, user, name, with_props[-1].round, namespace)
     judged = await _judged_round(service, user, name, namespace, with_props, current)
     return {"user": user, "c": detail, "rounds": rounds, "current": current, "students": students,
-            "ns": namespace, "curve": _curve(history, detail.direction), "fit": _fit_chart(judged),
-            "costs": _costs(rounds), "layouts": tuple(PLATES), "version": page_version(detail, rounds).version}
+            "ns": namespace, "curve": _curve(history, detail.direction), "fit": fit_chart(judged),
+            "costs": _costs(rounds), "layouts": tuple(PLATES), "version": page_version(detail, rounds).version,
+            "plates": plates, "activity": activity, "action": primary_action(detail),
+            "proposal_rounds": [r.round for r in with_props]}
+
+
+def primary_action(c: CampaignDetail) -> str:
+    """What the round needs from the lab now: ``record`` (results pending), ``start`` (the next
+    round may start), or ``none``."""
+    if c.phase == CampaignPhase.WAITING_FOR_ASSAYS and c.pending:
+        return "record"
+    return "start" if c.can_start_next_round else "none"
 
 
 async def _judged_round(service: Any, user: User, name: str, namespace: str | None, with_props: list,
@@ -149,7 +161,7 @@ async def _judged_round(service: Any, user: User, name: str, namespace: str | No
     for r in reversed(with_props):
         rd = current if current is not None and current.round == r.round else \
             await run(service.round, user, name, r.round, namespace)
-        if sum(p.mean is not None and p.measured is not None for p in rd.proposals) >= 2:
+        if sum(p.predicted is not None and p.measured is not None for p in rd.proposals) >= 2:
             return rd
     return None
 
@@ -162,17 +174,18 @@ def _curve(history: list, direction: str) -> Any:
                              empty="No curve yet: it starts once the first round's results are recorded.")
 
 
-def _fit_chart(rd: RoundDetail | None) -> dict[str, Any]:
+def fit_chart(rd: RoundDetail | None) -> dict[str, Any]:
+    """The predicted-against-measured chart of a round (in measured units), with its Spearman."""
     if rd is None:
         return {"chart": charts.missing("Nothing to compare yet: the model's predictions meet measurements "
                                         "once a round proposed by the model (round 2 on) has results."),
                 "round": None, "spearman": None}
-    pts = [(p.mean, p.measured, p.variant) for p in rd.proposals if p.mean is not None and p.measured is not None]
+    pts = [(p.predicted, p.measured, p.variant) for p in rd.proposals
+           if p.predicted is not None and p.measured is not None]
     rho = float(pd.Series([p[0] for p in pts]).corr(pd.Series([p[1] for p in pts]), method="spearman")) \
         if len(pts) > 2 else None
-    scale = "normal score" if rd.prediction_scale == "normal score" else "predicted value"
     empty = "Fewer than two of this round's proposals have both a prediction and a result."
-    return {"chart": charts.scatter(pts, x_label=f"predicted ({scale})", y_label="measured",
+    return {"chart": charts.scatter(pts, x_label="predicted", y_label="measured",
                                     title=f"round {rd.round}: predicted against measured", empty=empty),
             "round": rd.round, "spearman": None if rho is None or math.isnan(rho) else rho, "n": len(pts)}
 
@@ -197,7 +210,8 @@ def _costs(rounds: list) -> list[dict[str, Any]]:
     return out
 
 
-def _back(name: str, namespace: str | None) -> str:
+def back_to(name: str, namespace: str | None) -> str:
+    """The campaign page's address."""
     return f"/campaigns/{quote(name)}" + (f"?namespace={quote(namespace)}" if namespace else "")
 
 
@@ -205,29 +219,7 @@ def _back(name: str, namespace: str | None) -> str:
 async def next_round_form(name: str, user: Caller, service: ServiceDep, namespace: str | None = None) -> Response:
     """The 'start the next round' button without JavaScript."""
     await run(service.next_round, user, name, namespace)
-    return RedirectResponse(_back(name, namespace), status_code=303)
+    return RedirectResponse(back_to(name, namespace), status_code=303)
 
 
-@router.post("/campaigns/{name}/upload", response_class=HTMLResponse)
-async def upload_form(request: Request, name: str, user: Caller, service: ServiceDep,
-                      namespace: str | None = None) -> Response:
-    """Upload a plate without JavaScript: check it (or record it), and show the outcome on the page."""
-    form = await read_form(request)
-    options = RecordOptions(dry_run=form.get("action") != "record",
-                            value_column=str(form.get("value_column") or "") or None,
-                            decimal=str(form.get("decimal") or "."))
-    try:
-        data, filename = await uploaded_file(request)
-        table = await parse_table(request, data, filename)
-        result = await run(service.record, user, name, table, options, namespace)
-    except ActiveLoopError as exc:
-        context = await campaign_context(request, user, name, namespace)
-        report = problem_report(exc)
-        context["upload"] = {"message": report.detail, "problems": report.problems}
-        return render(request, "campaign.html", context, status=422)
-    context = await campaign_context(request, user, name, namespace)
-    context["upload"] = {"result": result}
-    return render(request, "campaign.html", context)
-
-
-__all__ = ["campaign_context", "parse_fasta", "router", "spec_from_form"]
+__all__ = ["back_to", "campaign_context", "fit_chart", "parse_fasta", "primary_action", "router", "spec_from_form"]

@@ -52,9 +52,10 @@ async def login(request: Request) -> Response:
 
 
 def _signed_in(request: Request, token: str, target: str | None) -> Response:
+    auth = get_auth(request)
     try:
-        session = get_auth(request).start_session(token, client=request.client.host if request.client else "")
-        get_service(request).check_login(session.user)
+        user = auth.authenticate(token, client=request.client.host if request.client else "")
+        session = auth.start_session(get_service(request).identify(user))
     except UnauthorizedError as exc:
         return render(request, "login.html", {"next": safe_next(target), "message": str(exc)}, status=401)
     response = RedirectResponse(safe_next(target), status_code=303)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from activeloop.web.rest import artifacts, campaigns, docs, live, results, rounds, students
+from activeloop.web.rest import artifacts, campaigns, docs, live, plates, results, rounds, students
 
 PREFIX = "/api/v1"
-ROUTERS: tuple[APIRouter, ...] = (campaigns.router, rounds.router, results.router, students.router,
-                                  artifacts.router, live.router, docs.router)
+ROUTERS: tuple[APIRouter, ...] = (campaigns.router, rounds.router, results.router, plates.router,
+                                  students.router, artifacts.router, live.router, docs.router)
 
 __all__ = ["PREFIX", "ROUTERS"]

@@ -3,11 +3,13 @@ and the error responses the OpenAPI document lists."""
 
 from __future__ import annotations
 
+from enum import Enum, IntEnum
 from typing import Any
 
 from fastapi import APIRouter, Depends
 
 from activeloop.api.views import ErrorDetail, ProblemReport
+from activeloop.api.wells import PLATES
 from activeloop.web.deps import AUTHENTICATED, known_query_only
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -24,6 +26,17 @@ TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorDetail, "description": "Over the upload limits (bytes, rows or cells)"}}
 
 
+PlateLayout = IntEnum("PlateLayout", {f"WELLS_{n}": n for n in PLATES})  # type: ignore[misc]
+"""Plate formats a plate map can be laid out on (96 or 384 wells)."""
+
+
+class Format(str, Enum):
+    """A table's download format."""
+
+    csv = "csv"
+    xlsx = "xlsx"
+
+
 def router(tag: str) -> APIRouter:
     """A REST router: under ``/api/v1``, the caller's identity checked first, unknown query
     parameters refused."""
@@ -31,4 +44,4 @@ def router(tag: str) -> APIRouter:
                      dependencies=[*AUTHENTICATED, Depends(known_query_only)])
 
 
-__all__ = ["CONFLICT", "ERRORS", "TOO_LARGE", "router"]
+__all__ = ["CONFLICT", "ERRORS", "TOO_LARGE", "Format", "PlateLayout", "router"]

@@ -1,14 +1,16 @@
-"""The API's own description: the OpenAPI document and its interactive page, for signed-in callers."""
+"""The API's own description: the OpenAPI document and its interactive page (Swagger UI 5, from
+the ``fastapi-offline`` package: served by this server, so it works without internet and under
+the server's Content-Security-Policy), for signed-in callers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from activeloop.web.deps import AUTHENTICATED
+from activeloop.web.render import TEMPLATES
 from activeloop.web.rest.common import router as make_router
 
 router = make_router("documentation")
@@ -24,11 +26,9 @@ async def openapi(request: Request) -> JSONResponse:
 
 @router.get("/docs", include_in_schema=False)
 async def docs(request: Request) -> HTMLResponse:
-    """The interactive API page (Swagger UI, served by this server)."""
-    return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="ActiveLoop API",
-                               swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-                               swagger_css_url="/static/swagger-ui/swagger-ui.css",
-                               swagger_favicon_url="/static/favicon.svg")
+    """The interactive API page (Swagger UI, served by this server; its start-up script is a file
+    of ours, as the page's policy runs no inline script)."""
+    return TEMPLATES.TemplateResponse(request, "docs.html", {"openapi_url": "/api/v1/openapi.json"})
 
 
 __all__ = ["router"]

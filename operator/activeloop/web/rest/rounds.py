@@ -3,21 +3,18 @@ two actions on rounds (close one, start the next)."""
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import Annotated
 
 from fastapi import Query
 from fastapi.responses import Response
 
 from activeloop.api.views import NextRoundResult, RoundDetail, RoundSummary
-from activeloop.steps.layout import PLATES, plate_map
+from activeloop.service import exports
 from activeloop.web.deps import Caller, NamespaceQ, ServiceDep, run
-from activeloop.web.rest.common import CONFLICT
+from activeloop.web.rest.common import CONFLICT, Format, PlateLayout
 from activeloop.web.rest.common import router as make_router
 
 router = make_router("rounds")
-PlateLayout = IntEnum("PlateLayout", {f"WELLS_{n}": n for n in PLATES})  # type: ignore[misc]
-"""Plate formats a plate map can be laid out on (96 or 384 wells)."""
 
 
 @router.get("/campaigns/{name}/rounds", response_model=list[RoundSummary])
@@ -33,19 +30,24 @@ async def get_round(name: str, number: int, user: Caller, service: ServiceDep,
     return await run(service.round, user, name, number, namespace)
 
 
-@router.get("/campaigns/{name}/rounds/{number}/proposals.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}, "description": "The proposals as CSV"}})
-async def proposals_csv(name: str, number: int, user: Caller, service: ServiceDep,
-                        layout: Annotated[PlateLayout | None,
-                                          Query(description="96 or 384: add plate and well")] = None,
-                        namespace: NamespaceQ = None) -> Response:
-    """A round's proposals to download; with ``layout`` a plate map (wells in pipetting order)."""
+@router.get("/campaigns/{name}/rounds/{number}/proposals.{fmt}", response_class=Response,
+            responses={200: {"content": {exports.MEDIA["csv"]: {}, exports.MEDIA["xlsx"]: {}},
+                             "description": "The proposals as CSV or an Excel workbook"}})
+async def proposals_file(name: str, number: int, fmt: Format, user: Caller, service: ServiceDep,
+                         layout: Annotated[PlateLayout | None,
+                                           Query(description="96 or 384: a plate map with the campaign's control "
+                                                             "wells, ready to fill")] = None,
+                         namespace: NamespaceQ = None) -> Response:
+    """A round's proposals to download, each prediction in measured units with its 95% interval and
+    an empty value column; with ``layout``, laid out on plates (wells in pipetting order)."""
     _, table = await run(service.proposals, user, name, number, namespace)
-    if layout is not None:
-        table = plate_map(table, int(layout))
+    detail = await run(service.campaign, user, name, namespace)
+    sheet = exports.proposals_sheet(table, int(layout) if layout is not None else None, detail.spec.plates,
+                                    detail.spec.objective.name)
     suffix = f"-plate{int(layout)}" if layout is not None else ""
-    return Response(table.to_csv(index=False), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}-round{number}{suffix}.csv"'})
+    body = await run(exports.table_bytes, sheet, fmt.value, f"round {number}")
+    return Response(body, media_type=exports.MEDIA[fmt.value],
+                    headers={"Content-Disposition": f'attachment; filename="{name}-round{number}{suffix}.{fmt.value}"'})
 
 
 @router.post("/campaigns/{name}/rounds:next", response_model=NextRoundResult, responses=CONFLICT)

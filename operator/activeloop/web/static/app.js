@@ -38,7 +38,11 @@ function setupCampaign() {
     const source = new EventSource(root.dataset.events);
     source.addEventListener("state", (ev) => {
       const state = JSON.parse(ev.data);
-      if (seen !== null && state.version !== seen && !document.body.classList.contains("busy")) location.reload();
+      if (seen !== null && state.version !== seen) {
+        // never under someone's hands: while they fill the upload form, say so instead of reloading
+        const typing = document.activeElement && document.activeElement.closest("#upload-form, #upload-outcome");
+        if (document.body.classList.contains("busy") || typing) offerReload(); else location.reload();
+      }
       seen = state.version;
     });
   }
@@ -56,69 +60,115 @@ function setupCampaign() {
     });
   }
 
+  setupUpload(api, ns);
+}
+
+// ---- a plate upload (the campaign page: a new plate; a plate's page: a correction of it)
+function setupUpload(api, ns) {
   const form = document.getElementById("upload-form");
   if (!form) return;
   const file = document.getElementById("file");
+  const field = (id) => { const e = document.getElementById(id); return e ? e.value.trim() : ""; };
   ["dragenter", "dragover"].forEach((t) => form.addEventListener(t, (ev) => { ev.preventDefault(); form.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => form.addEventListener(t, (ev) => { ev.preventDefault(); form.classList.remove("over"); }));
   form.addEventListener("drop", (ev) => { if (ev.dataTransfer.files.length) { file.files = ev.dataTransfer.files; send(true); } });
-  file.addEventListener("change", () => send(true));
-  form.addEventListener("submit", (ev) => { ev.preventDefault(); send(ev.submitter && ev.submitter.value !== "record"); });
+  file.addEventListener("change", () => { if (file.files.length) send(true); });
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); send(!(ev.submitter && ev.submitter.value === "record")); });
 
   async function send(dryRun) {
     if (!file.files.length) { showOutcome("Choose a file first.", "error"); return; }
     const data = new FormData();
     data.append("file", file.files[0]);
-    const params = new URLSearchParams({dryRun: dryRun ? "true" : "false", decimal: document.getElementById("decimal").value});
-    const vc = document.getElementById("value_column").value.trim();
-    if (vc) params.set("valueColumn", vc);
+    const map = document.getElementById("map");
+    if (map && map.files.length) data.append("map", map.files[0]);
+    const params = new URLSearchParams({dryRun: dryRun ? "true" : "false", decimal: field("decimal") || "auto"});
+    const options = {valueColumn: "value_column", layout: "layout", round: "round", plateNumber: "plate_number", skipRows: "skip_rows"};
+    for (const [param, id] of Object.entries(options)) if (field(id)) params.set(param, field(id));
+    if (form.dataset.supersedes) params.set("supersedes", form.dataset.supersedes);
     document.body.classList.add("busy");
     const resp = await fetch(api + "/results?" + params + ns, {method: "POST", body: data, headers: {"X-CSRF-Token": csrf()}});
     const body = await resp.json().catch(() => ({detail: resp.statusText}));
-    document.body.classList.remove("busy");
     if (!resp.ok) { showProblems(body); return; }
+    const plate = (n) => api.replace("/api/v1", "") + "/plates/" + encodeURIComponent(n);
     if (body.dryRun) {
+      // a preview stays on the page (live updates wait) until it is recorded or the page is left
       const out = showOutcome(`All ${body.rows} rows of ${file.files[0].name} are good` +
         (body.failed ? ` (${body.failed} failed wells)` : "") + ". Nothing recorded yet.", "ok");
-      const table = el("table", null, "list");
-      const head = table.createTHead().insertRow();
-      ["Variant", "Value", "Replicate"].forEach((h) => head.appendChild(el("th", h)));
-      const tbody = table.createTBody();
-      for (const m of body.preview) {
-        const row = tbody.insertRow();
-        row.appendChild(el("td", m.variant));
-        row.appendChild(el("td", m.failed ? "failed" : m.value));
-        row.appendChild(el("td", m.replicate || ""));
+      const notes = [];
+      if (body.skippedRows) notes.push(`${body.skippedRows} title row(s) above the header skipped.`);
+      if (body.skippedWells) notes.push(`${body.skippedWells} well(s) the plate map leaves empty left out.`);
+      if (body.decimal === ",") notes.push("Values read with a decimal comma.");
+      for (const c of body.controls || []) notes.push(`Control ${c.kind}${c.variant ? " " + c.variant : ""}: ${c.wells} wells` +
+        (c.mean !== null ? `, mean ${Number(c.mean).toPrecision(4)}` : "") + (c.cv !== null ? `, CV ${(100 * c.cv).toFixed(0)}%` : ""));
+      notes.forEach((n) => out.appendChild(el("p", n, "small")));
+      for (const d of body.drift || []) out.appendChild(el("p", "Controls out of line: " + d, "warn"));
+      if (body.supersedes && body.supersedes.length) {
+        out.appendChild(el("p", `The correction changes ${body.changes.length} variant(s) and leaves ${body.unchanged} as they were.`));
+        if (body.changes.length) out.appendChild(table(["Variant", "Before", "After", "Change"], body.changes.map((c) => [
+          c.variant, c.kind === "added" ? "—" : (c.beforeFailed ? "failed" : num(c.before)),
+          c.kind === "removed" ? "—" : (c.afterFailed ? "failed" : num(c.after)), c.kind]), "changes"));
+      } else {
+        out.appendChild(table(["Variant", "Well", "Value", "Replicate"], body.preview.map((m) => [
+          m.variant || (m.control || ""), m.well || "", m.failed ? "failed" : m.value, m.replicate || ""]), "preview"));
       }
-      out.appendChild(table);
-      const record = el("button", `Record ${body.rows} measurements`);
+      const record = el("button", body.supersedes && body.supersedes.length ? "Record the correction" : `Record ${body.rows} measurements`, "primary");
       record.type = "button";
       record.id = "record-button";
       record.addEventListener("click", () => send(false));
       out.appendChild(record);
     } else if (body.recorded) {
-      showOutcome(`Recorded ${body.rows} measurements as ${body.name}.`, "ok");
-      setTimeout(() => location.reload(), 800);
+      location.href = plate(body.name) + "?recorded=true" + ns;
     } else {
-      showOutcome(`These results were recorded before (as ${body.duplicateOf}); nothing recorded.`, "muted");
+      document.body.classList.remove("busy");
+      const out = showOutcome(`These results were recorded before (as ${body.duplicateOf}); nothing recorded. `, "muted");
+      const link = el("a", "See " + body.duplicateOf);
+      link.href = plate(body.duplicateOf) + (ns ? "?" + ns.slice(1) : "");
+      out.firstChild.appendChild(link);
     }
   }
 
   function showProblems(body) {
+    document.body.classList.remove("busy");
     const out = showOutcome(body.detail || "Not recorded.", "error");
-    if (!body.problems || !body.problems.length) return;
-    const table = el("table", null, "list problems");
-    const head = table.createTHead().insertRow();
-    ["Line", "Column", "Problem"].forEach((h) => head.appendChild(el("th", h)));
-    const tbody = table.createTBody();
-    for (const p of body.problems) {
-      const row = tbody.insertRow();
-      row.appendChild(el("td", p.line));
-      row.appendChild(el("td", p.column));
-      row.appendChild(el("td", p.problem));
+    out.firstChild.setAttribute("role", "alert");
+    if (body.problems && body.problems.length) {
+      out.appendChild(table(["Line", "Column", "Problem"], body.problems.map((p) => [p.line, p.column, p.problem]), "problems"));
     }
-    out.appendChild(table);
   }
+}
+
+function num(v) { return v === null || v === undefined ? "" : Number(Number(v).toPrecision(4)).toString(); }
+
+function table(headers, rows, cls) {
+  const t = el("table", null, "list " + (cls || ""));
+  const head = t.createTHead().insertRow();
+  headers.forEach((h) => { const th = el("th", h); th.scope = "col"; head.appendChild(th); });
+  const body = t.createTBody();
+  for (const r of rows) {
+    const row = body.insertRow();
+    r.forEach((v) => row.appendChild(el("td", v === null || v === undefined ? "" : v)));
+  }
+  return t;
+}
+
+// ---- times: in the reader's own time zone (the server writes UTC)
+function localTimes() {
+  for (const t of document.querySelectorAll("time[datetime]")) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) { t.title = t.textContent; t.textContent = d.toLocaleString(undefined, {dateStyle: "medium", timeStyle: "short"}); }
+  }
+}
+
+function offerReload() {
+  if (document.getElementById("reload-notice")) return;
+  const note = el("p", "The campaign has changed since this page was shown. ", "notice");
+  note.id = "reload-notice";
+  note.setAttribute("role", "status");
+  const button = el("button", "Show the changes", "secondary");
+  button.type = "button";
+  button.addEventListener("click", () => location.reload());
+  note.appendChild(button);
+  document.getElementById("campaign").appendChild(note);
 }
 
 function showOutcome(text, cls) {
@@ -158,4 +208,14 @@ function setupNewCampaign() {
   draw();
 }
 
-document.addEventListener("DOMContentLoaded", () => { setupFilter(); setupCampaign(); setupNewCampaign(); });
+document.addEventListener("DOMContentLoaded", () => { localTimes(); setupFilter(); setupCampaign(); setupUploadOnly(); setupNewCampaign(); });
+
+// a plate's page has the upload form (a correction) without the campaign's live updates
+function setupUploadOnly() {
+  if (document.getElementById("campaign") || !document.getElementById("upload-form")) return;
+  const form = document.getElementById("upload-form");
+  const target = new URL(form.getAttribute("action"), location.href);  // (form.action is its "action" button)
+  const campaign = target.pathname.split("/campaigns/")[1].split("/")[0];
+  const query = target.search;
+  setupUpload("/api/v1/campaigns/" + campaign, query ? "&" + query.slice(1) : "");
+}
