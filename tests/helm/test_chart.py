@@ -26,6 +26,10 @@ VARIANTS = {
     "several-namespaces": {"watchNamespaces": ["lab-a", "lab-b"]},
     "servicemonitor": {"operator": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}},
     "no-metrics": {"operator": {"metrics": {"enabled": False}}},
+    "notifications": {"notifications": {"webhookHosts": ["hooks.slack.com", "chat.lab.org"],
+                                        "uiUrl": "https://activeloop.lab.org",
+                                        "smtp": {"host": "smtp.lab.org", "user": "activeloop",
+                                                 "passwordSecret": "smtp-password"}}},
 }
 CUSTOM_KINDS = {"ServiceMonitor"}  # not built in: checked by the tests below, not kubernetes-validate
 
@@ -293,3 +297,24 @@ def test_the_ui_and_operator_spool_to_bounded_volumes():
         (dep,) = _component(docs, "Deployment", component)
         (tmp,) = dep["spec"]["template"]["spec"]["volumes"]
         assert tmp["emptyDir"] == {"sizeLimit": limit}, component
+
+
+def test_notifications_reach_only_the_hosts_and_server_the_chart_names():
+    from activeloop.lifecycle.notify import from_env
+
+    docs = render(VARIANTS["notifications"])
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-config")]
+    (dep,) = _component(docs, "Deployment", "operator")
+    (mount,) = [m for m in dep["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] if m["name"] == "smtp"]
+    (volume,) = [v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == "smtp"]
+    assert volume["secret"]["secretName"] == "smtp-password" and mount["readOnly"]
+    env = dict(config["data"])
+    password = Path(mount["mountPath"]) / "password"
+    assert env["ACTIVELOOP_SMTP_PASSWORD_FILE"] == str(password)
+    env.pop("ACTIVELOOP_SMTP_PASSWORD_FILE")  # (the file exists only in the pod)
+    settings = from_env(env)
+    assert settings.webhook_hosts == ("hooks.slack.com", "chat.lab.org") and settings.smtp_host == "smtp.lab.org"
+    assert settings.page_url == "https://activeloop.lab.org" and settings.smtp_starttls
+    default = dict(next(d for d in render({}) if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith(
+        "-config"))["data"])
+    assert from_env(default).webhook_hosts == ("hooks.slack.com",) and from_env(default).smtp_host is None

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
@@ -18,28 +16,15 @@ from activeloop.api.campaign import NotifySpec
 from activeloop.api.resources import LoopRoundStatus
 from activeloop.lifecycle import notify
 from activeloop.store import LocalStore
+from activeloop.testing.receivers import webhook
 from activeloop.testing.web import SPEC, make_campaign, plate_csv
 
 
 @pytest.fixture
 def hook():
     """A webhook receiver on 127.0.0.1: every JSON body it gets."""
-    got: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}/hook", got=got)
-    server.shutdown()
+    with webhook() as receiver:
+        yield receiver
 
 
 @pytest.fixture

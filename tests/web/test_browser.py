@@ -6,14 +6,12 @@ proposals. Screenshots of each page go to $ACTIVELOOP_SCREENSHOTS (else a tempor
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import socket
 import threading
 import time
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -214,21 +212,10 @@ def _a_round(page, url, runs, shots, tmp_path) -> None:
 @pytest.fixture
 def hook():
     """A webhook receiver on 127.0.0.1 (a lab's Slack channel, as far as the test knows)."""
-    got: list[dict] = []
+    from activeloop.testing.receivers import webhook
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", got
-    server.shutdown()
+    with webhook() as receiver:
+        yield receiver.url, receiver.got
 
 
 @pytest.fixture

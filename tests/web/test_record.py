@@ -208,3 +208,15 @@ def test_each_person_signs_in_with_their_own_token_and_is_recorded(runs, tmp_pat
     users.write_text("alice sha256:abc\n")
     res = CliRunner().invoke(cli, ["users", "list", "--file", str(users)])
     assert res.exit_code != 0 and "users.txt:1" in res.output
+
+
+def test_a_workbook_keeps_text_as_text_and_numbers_as_numbers():
+    import pandas as pd
+
+    from activeloop.service.exports import table_bytes
+
+    table = pd.DataFrame({"note": ["=HYPERLINK(\"http://x\")", "plain"], "value": [1.5, float("nan")]})
+    ws = load_workbook(io.BytesIO(table_bytes(table, "xlsx", "t"))).active
+    cell = ws["A2"]
+    assert cell.value == "=HYPERLINK(\"http://x\")" and cell.data_type == "s"  # never a formula
+    assert ws["B2"].value == 1.5 and ws["B3"].value is None and ws.freeze_panes == "A2"

@@ -43,6 +43,8 @@ NAME_PATTERN = next(m.pattern for m in CampaignCreate.model_fields["name"].metad
 """The campaign name's pattern, as the browser checks it (an HTML pattern is anchored and read in
 the ``v`` mode of regular expressions, where ``-`` in a class must be escaped)."""
 HTML_NAME_PATTERN = NAME_PATTERN.strip("^$").replace("[-", "[\\-")
+JUDGED_ROUNDS = 3
+"""Rounds the campaign page looks back through for one whose predictions met results."""
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -157,8 +159,9 @@ def primary_action(c: CampaignDetail) -> str:
 
 async def _judged_round(service: Any, user: User, name: str, namespace: str | None, with_props: list,
                         current: RoundDetail | None) -> RoundDetail | None:
-    """The latest round whose predictions can be compared with results."""
-    for r in reversed(with_props):
+    """The latest round whose predictions can be compared with results (of the last
+    :data:`JUDGED_ROUNDS`: a page never reads every round of a long campaign)."""
+    for r in list(reversed(with_props))[:JUDGED_ROUNDS]:
         rd = current if current is not None and current.round == r.round else \
             await run(service.round, user, name, r.round, namespace)
         if sum(p.predicted is not None and p.measured is not None for p in rd.proposals) >= 2:
