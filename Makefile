@@ -25,10 +25,11 @@ setup: $(BIN)/activeloop
 # Debian packages the tests use: Chromium for the browser tests, npm for axe-core (apt-get, as root
 # or with sudo)
 system-deps:
-	@{ command -v chromium >/dev/null && command -v npm >/dev/null; } || { \
+	@PKGS=$$(for c in chromium npm; do command -v $$c >/dev/null || echo $$c; done); \
+	[ -z "$$PKGS" ] || { \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium npm; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS; }
 
 # axe-core, the accessibility checker the browser tests inject into every page (from the npm registry)
 AXE_VERSION ?= 4.10.3
