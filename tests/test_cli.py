@@ -31,3 +31,21 @@ def test_crds_command_writes_what_is_committed(tmp_path):
     assert written == sorted(p.name for p in committed.iterdir()) and len(written) == 4
     for name in written:
         assert (tmp_path / name).read_text() == (committed / name).read_text()
+
+
+def test_library_command_sizes_a_constrained_library_site_by_site(tmp_path):
+    spec = tmp_path / "c.yaml"
+    spec.write_text(
+        "kind: Campaign\nspec:\n  parentSequence: MNQSTCKLNAYSTG\n  library:\n"
+        "    sites: [2, {position: 3, residues: ACDN}, 12]\n    maxSubstitutions: 2\n"
+        "    forbidden: [C, 'N[^P][ST]']\n    exclude: [Q3A]\n")
+    result = CliRunner().invoke(app, ["library", str(spec)])
+    assert result.exit_code == 0, result.output
+    # N2: 19 (no C), site 3: ADN (C forbidden, Q3 not in the set), S12: 19; 2 substitutions at most
+    assert "ADN" in result.output and "19 x 3 x 19, at most 2 substitutions" in result.output
+    assert "111 combinations" in result.output  # 3 (site 3 alone) + 3 x 18 x 2 (site 3 and one more)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("parentSequence: MNQSTCKLNAYSTG\nlibrary: {sites: [2, 40]}\n")
+    result = CliRunner().invoke(app, ["library", str(bad)])
+    assert result.exit_code == 2 and "library.sites[1]: site 40 is beyond the parent's 14 residues" in result.output
+    assert "Traceback" not in result.output

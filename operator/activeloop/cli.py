@@ -198,6 +198,44 @@ def init(
                   f"{s.acquisition.batch_size}", highlight=False)
 
 
+@app.command()
+def library(
+    spec: Annotated[Path, typer.Argument(help="Campaign YAML (a CampaignSpec or a Campaign resource).")],
+) -> None:
+    """The size of a campaign's site library under its constraints, site by site, before it starts."""
+    import yaml
+    from pydantic import ValidationError
+
+    from activeloop.api.views import LibraryCheck
+    from activeloop.errors import format_validation_error
+    from activeloop.steps.data import library_size
+
+    try:
+        try:
+            doc = yaml.safe_load(spec.read_text())
+        except OSError as exc:
+            raise InputError(str(spec), f"cannot read it ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(str(spec), f"not valid YAML: {exc}") from None
+        if isinstance(doc, dict) and doc.get("kind") == "Campaign":
+            doc = doc.get("spec")
+        if not isinstance(doc, dict):
+            raise ConfigError(str(spec), "not a campaign spec (a mapping with parentSequence and library)")
+        try:
+            check = LibraryCheck.model_validate({k: doc.get(k) for k in ("parentSequence", "library")})
+        except ValidationError as exc:
+            raise ConfigError(str(spec), format_validation_error(exc)) from None
+        size = library_size(check)
+    except ActiveLoopError as exc:
+        _fail(exc)
+    table = Table("site", "parent", "residues", "n")
+    for site in size.sites:
+        table.add_row(str(site.position), site.parent, site.residues, str(len(site.residues)))
+    console.print(table)
+    console.print(f"{size.description}: {size.combinations:,} combinations, {size.excluded:,} excluded, "
+                  f"[bold]{size.variants:,}[/bold] variants to propose from", highlight=False)
+
+
 def _local_files(doc: object, base: Path, run_dir: Path) -> dict[str, bytes]:
     """A variant list the spec names as a file beside it, to be copied into the run directory (the
     spec then names its copy): a campaign reads nothing outside its own directory."""

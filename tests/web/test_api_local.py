@@ -7,8 +7,10 @@ import io
 import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
+from activeloop.errors import InputError
 from activeloop.testing.web import SPEC, TOKEN, make_campaign, plate_csv, start_round
 
 
@@ -221,3 +223,31 @@ def test_cookie_sessions_need_the_csrf_token_and_user_strings_are_escaped(app, r
         res = stranger.post("/login", data={"token": "nope"}, follow_redirects=False)
         assert res.status_code == 401 and "printed when the server started" in res.text
         assert stranger.get("/login?next=//evil.example/&token=" + TOKEN, follow_redirects=False).headers["location"] == "/"
+
+
+def test_a_library_is_sized_under_its_constraints_before_a_campaign_starts(app, client):
+    body = {"parentSequence": "MNQSTCKLNAYSTG",
+            "library": {"sites": [2, {"position": 3, "residues": "ACDN"}, 12], "maxSubstitutions": 2,
+                        "forbidden": ["C", "N[^P][ST]"]}}
+    with TestClient(app) as anon:
+        assert anon.post("/api/v1/library-size", json=body).status_code == 401
+    res = client.post("/api/v1/library-size", json=body)
+    assert res.status_code == 200, res.text
+    size = res.json()
+    assert size["combinations"] == 111 and size["variants"] == 111 - size["excluded"] and size["excluded"] > 0
+    assert [s["residues"] for s in size["sites"]][1] == "ADN" and size["sites"][1]["parent"] == "Q"
+    bad = client.post("/api/v1/library-size", json={**body, "library": {"sites": [2], "forbidden": ["N[^P"]}})
+    assert bad.status_code == 422 and "library.forbidden" in bad.text and "column 2" in bad.text
+    beyond = client.post("/api/v1/library-size", json={**body, "library": {"sites": [2, 99]}})
+    assert beyond.status_code == 422 and beyond.json()["problems"][0]["column"] == "library.sites[1]"
+
+
+def test_the_new_campaign_form_reads_per_site_residues_and_constraints():
+    from activeloop.web.pages.campaigns import spec_from_form
+
+    spec = spec_from_form({"parent": "MNQSTCKLNAYSTG", "sites": "2; 3:acdn, 12", "max_substitutions": "2",
+                           "forbidden": "C, N[^P][ST]"})
+    assert spec["library"] == {"sites": [2, {"position": 3, "residues": "ACDN"}, 12], "maxSubstitutions": 2,
+                               "forbidden": ["C", "N[^P][ST]"]}
+    with pytest.raises(InputError, match="library.sites: 'x:AV' \\(item 2\\)"):
+        spec_from_form({"parent": "MNQ", "sites": "2, x:AV"})

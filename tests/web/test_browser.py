@@ -139,8 +139,19 @@ def _a_round(page, url, runs, shots, tmp_path) -> None:
     page.fill("#alphabet", "ACDEFGHIKW")
     for site in (39, 40, 41):
         page.locator("#sequence span").nth(site - 1).click()
-    expect(page.locator("#sites")).to_have_value("39,40,41")
-    expect(page.locator("#library-size")).to_contain_text("10^3 = 1,000 variants")
+    expect(page.locator("#sites")).to_have_value("39, 40, 41")
+    # the size under the constraints, counted by the server as they are typed
+    expect(page.locator("#library-size")).to_contain_text("1,000 variants (10^3)")
+    page.fill("#max_substitutions", "2")  # V39 is not in the alphabet: every variant changes it
+    expect(page.locator("#library-size")).to_contain_text("190 variants (10^3, at most 2 substitutions)")
+    page.fill("#sites", "39, 40:DEW, 41")
+    expect(page.locator("#library-sites li").nth(1)).to_have_text("D40: DEW (3)")
+    page.fill("#forbidden", "N[^P")
+    expect(page.locator("#library-size")).to_contain_text("the '[' at column 2 is never closed")
+    page.fill("#forbidden", "")
+    page.fill("#max_substitutions", "")
+    page.fill("#sites", "39, 40, 41")
+    expect(page.locator("#library-size")).to_contain_text("1,000 variants (10^3)")
     page.fill("#initial", "12")
     page.fill("#batch", "8")
     page.fill("#rounds", "2")

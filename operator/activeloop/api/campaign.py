@@ -7,9 +7,9 @@ accepted when reading. Unknown fields are refused, so a typo never silently beco
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from activeloop.api.base import Model
 from activeloop.api.names import (
@@ -22,18 +22,45 @@ from activeloop.api.names import (
     ZeroShotScorer,
 )
 from activeloop.api.sequence import AMINO_ACIDS, validate_sequence
+from activeloop.api.sites import Motif, SiteSpec, count_rows, parse_motif, site_residues
 from activeloop.api.wells import well_name
+from activeloop.errors import InputError
+
+SiteEntry = Annotated[
+    int | SiteSpec,
+    WithJsonSchema({
+        "x-kubernetes-preserve-unknown-fields": True,
+        "description": "A 1-based position (39), or a position with its own residues "
+                       "({position: 39, residues: AVILMFWY}).",
+    }),
+]
+"""A site as written: a position, or a :class:`SiteSpec` (both kinds in one list)."""
 
 
 class LibrarySpec(Model):
-    """The candidate library: every combination of ``alphabet`` at ``sites``, or a list of variants."""
+    """The candidate library: combinations of residues at ``sites`` (with constraints), or a list."""
 
-    sites: list[int] = Field(
+    sites: list[SiteEntry] = Field(
         default_factory=list,
-        description="1-based positions mutated combinatorially (e.g. [39, 40, 41, 54] for GB1).",
+        description=(
+            "Positions mutated combinatorially, each a 1-based position (e.g. [39, 40, 41, 54] for "
+            "GB1) or {position, residues} with the site's own residue set."
+        ),
     )
     alphabet: str = Field(
-        AMINO_ACIDS, description="Residues allowed at each site (default: the 20 amino acids)."
+        AMINO_ACIDS, description="Residues allowed at a site without its own (default: the 20 amino acids)."
+    )
+    max_substitutions: int | None = Field(
+        None, ge=1,
+        description="Most substitutions from the parent in one variant (default: every site may change).",
+    )
+    forbidden: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Residues or motifs no variant may introduce, e.g. C (no new cysteine) or N[^P][ST] (no "
+            "new glycosylation site): residue letters, X or . for any, [ST] one of, [^P] any but. "
+            "Occurrences already in the parent are kept."
+        ),
     )
     variants_uri: str | None = Field(
         None,
@@ -61,23 +88,74 @@ class LibrarySpec(Model):
 
     @field_validator("sites")
     @classmethod
-    def _sites(cls, v: list[int]) -> list[int]:
-        if any(s < 1 for s in v):
+    def _sites(cls, v: list[int | SiteSpec]) -> list[int | SiteSpec]:
+        positions = [s.position if isinstance(s, SiteSpec) else s for s in v]
+        if any(s < 1 for s in positions):
             raise ValueError("sites are 1-based positions, each at least 1")
-        if len(set(v)) != len(v):
-            raise ValueError("a site is listed twice")
+        seen: set[int] = set()
+        for s in positions:
+            if s in seen:
+                raise ValueError(f"site {s} is listed twice")
+            seen.add(s)
         return v
+
+    @field_validator("forbidden")
+    @classmethod
+    def _forbidden(cls, v: list[str]) -> list[str]:
+        for i, text in enumerate(v):
+            try:
+                parse_motif(text, "forbidden")
+            except InputError as exc:
+                raise ValueError(f"item {i + 1}: {exc.problem}") from None
+        return [t.strip().upper() for t in v]
 
     @model_validator(mode="after")
     def _one_source(self) -> LibrarySpec:
         if bool(self.sites) == bool(self.variants_uri):
             raise ValueError("give exactly one of sites or variantsUri")
+        if self.variants_uri and (self.max_substitutions is not None or self.forbidden):
+            raise ValueError("maxSubstitutions and forbidden constrain a site library; a variant list is "
+                             "taken as given (leave variants out of the list, or list them in exclude)")
         return self
 
     @property
-    def combinations(self) -> int:
-        """Rows of a site-combination library (0 for a variant list, whose size is known once read)."""
-        return len(self.alphabet) ** len(self.sites) if self.sites else 0
+    def positions(self) -> list[int]:
+        """The sites' 1-based positions, in row-digit order."""
+        return [s.position if isinstance(s, SiteSpec) else s for s in self.sites]
+
+    @property
+    def motifs(self) -> list[Motif]:
+        """The compiled ``forbidden`` motifs."""
+        return [parse_motif(t, f"library.forbidden[{i}]") for i, t in enumerate(self.forbidden)]
+
+    def residues(self, parent: str) -> list[str]:
+        """Each site's residue set after the one-residue forbidden motifs (see ``api.sites``)."""
+        own = [s.residues if isinstance(s, SiteSpec) and s.residues else self.alphabet for s in self.sites]
+        return site_residues(parent, self.positions, own, self.motifs)
+
+    def combinations(self, parent: str) -> int:
+        """Rows of a site library under its per-site residues and substitution budget (before
+        longer motifs and ``exclude``, which ``ml.library`` takes out); 0 for a variant list."""
+        if not self.sites:
+            return 0
+        residues = self.residues(parent)
+        return count_rows([len(r) for r in residues],
+                          [parent[p - 1] in r for p, r in zip(self.positions, residues)],
+                          self.max_substitutions)
+
+    def describe(self, parent: str | None = None) -> str:
+        """The library's shape in words (``20 x 20 x 8 x 20, at most 2 substitutions``, ``20^4``);
+        with the ``parent``, the sets' sizes after the forbidden residues."""
+        sizes = ([len(r) for r in self.residues(parent)] if parent else
+                 [len(s.residues) if isinstance(s, SiteSpec) and s.residues else len(self.alphabet)
+                  for s in self.sites])
+        text = (f"{sizes[0]}^{len(sizes)}" if len(set(sizes)) == 1 and len(sizes) > 1
+                else " x ".join(map(str, sizes)))
+        if self.max_substitutions is not None:
+            text += f", at most {self.max_substitutions} substitutions"
+        if self.forbidden:
+            text += ", forbidding " + ", ".join(self.forbidden)
+        return text
 
 
 def check_library_size(candidates: int, library: LibrarySpec, shards: int, what: str) -> None:
@@ -416,10 +494,15 @@ class CampaignSpec(Model):
     @model_validator(mode="after")
     def _library_size(self) -> CampaignSpec:
         lib = self.library
-        if lib.sites:
-            check_library_size(lib.combinations, lib, self.acquisition.shards,
-                               f"library: {len(lib.alphabet)}^{len(lib.sites)}")
-            size = lib.combinations - len(set(lib.exclude))
+        if lib.sites and max(lib.positions) <= len(self.parent_sequence):
+            residues = lib.residues(self.parent_sequence)
+            for i, r in enumerate(residues):
+                if not r:
+                    raise ValueError(f"library.sites[{i}]: site {lib.positions[i]} allows no residue once "
+                                     f"forbidden {lib.forbidden} are left out")
+            rows = lib.combinations(self.parent_sequence)
+            check_library_size(rows, lib, self.acquisition.shards, f"library: {lib.describe(self.parent_sequence)}")
+            size = rows - len(set(lib.exclude))
             for name, batch in (("initialBatchSize", self.initial_batch_size),
                                 ("acquisition.batchSize", self.acquisition.batch_size)):
                 if batch > size:
@@ -431,7 +514,7 @@ class CampaignSpec(Model):
 
     @model_validator(mode="after")
     def _sites_in_parent(self) -> CampaignSpec:
-        for s in self.library.sites:
+        for s in self.library.positions:
             if s > len(self.parent_sequence):
                 raise ValueError(
                     f"library.sites: site {s} is beyond the parent's {len(self.parent_sequence)} residues"

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from activeloop.api.base import Model
-from activeloop.api.campaign import CampaignSpec
+from activeloop.api.campaign import CampaignSpec, LibrarySpec
 from activeloop.api.resources import CampaignPhase, Condition, Measurement, RoundPhase, StepCost
 
 
@@ -263,6 +263,31 @@ class StudentView(Model):
     spearman_teacher: float | None = None
     spearman_measured: float | None = None
     message: str | None = None
+
+
+class LibraryCheck(Model):
+    """A site library to size before a campaign starts (``POST /api/v1/library-size``)."""
+
+    parent_sequence: str = Field(description="The parent (wild-type) sequence.")
+    library: LibrarySpec = Field(description="The library as in a campaign's spec (sites, not a variant list).")
+
+
+class SiteView(Model):
+    """One site of a library: its parent residue and the residues it may take."""
+
+    position: int
+    parent: str = Field(description="The parent's residue at this site.")
+    residues: str = Field(description="Residues allowed here (after the forbidden residues).")
+
+
+class LibrarySize(Model):
+    """A site library's size under its constraints."""
+
+    variants: int = Field(description="Variants that may be proposed.")
+    combinations: int = Field(description="Combinations within the per-site residues and maxSubstitutions.")
+    excluded: int = Field(description="Of those, introducing a forbidden motif or listed in exclude.")
+    sites: list[SiteView]
+    description: str = Field(description="The library in words.")
 
 
 class CampaignCreate(Model):

@@ -197,7 +197,7 @@ class ClusterService(CampaignService):
         last = rounds.get(max(rounds, default=0))
         summary = views.campaign_summary(name, ns, st, last, automatic=True)
         try:
-            size = len(build_library(spec.core(), self.store(ns, name)))
+            size = build_library(spec.core(), self.store(ns, name)).size
         except ActiveLoopError:
             size = 0  # the operator reports why on the campaign
         return views.campaign_detail(summary, spec.core(), st, size,

@@ -144,7 +144,7 @@ class RunDirService(CampaignService):
         run = self.run(name)
         state = run.state()
         return views.campaign_detail(self._summary(name, state), state.spec, state.status,
-                                     len(run.library(state.spec)), self._can_start(state, run))
+                                     run.library(state.spec).size, self._can_start(state, run))
 
     @staticmethod
     def _can_start(state: rd.RunState, run: rd.RunDirectory) -> bool:

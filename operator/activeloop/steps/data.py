@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from activeloop.api.campaign import CampaignSpec, check_library_size
+from activeloop.api.campaign import CampaignSpec, LibrarySpec, check_library_size
+from activeloop.api.sequence import validate_sequence
+from activeloop.api.views import LibraryCheck, LibrarySize, SiteView
 from activeloop.errors import ConfigError
 from activeloop.ml.library import CombinatorialLibrary, Library, VariantLibrary
 from activeloop.ml.sequences import VariantParser
@@ -65,17 +67,40 @@ def _variant_names(data: bytes) -> tuple[str, ...]:
     return tuple(df["variant"].str.strip())
 
 
-def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Library:
-    """The candidate library of a campaign (every site combination, or the listed variants).
+def site_library(parent: str, lib: LibrarySpec) -> CombinatorialLibrary:
+    """The site library of ``lib`` over ``parent``, built arithmetically (never enumerated)."""
+    parser = VariantParser(parent, tuple(lib.positions))
+    exclude = [parser.name(v, "library.exclude") for v in lib.exclude]
+    return CombinatorialLibrary(parent, lib.positions, lib.alphabet, exclude, residues=lib.residues(parent),
+                                max_substitutions=lib.max_substitutions, forbidden=lib.forbidden)
 
-    A combinatorial library is built without enumerating it; a variant list is read from the
+
+def library_size(check: LibraryCheck) -> LibrarySize:
+    """How many variants a site library holds under its constraints, site by site; errors name
+    the field (``library.sites``, ``library.forbidden[1]``)."""
+    parent, lib = validate_sequence(check.parent_sequence, "parentSequence"), check.library
+    if not lib.sites:
+        raise ConfigError("library.sites", "give the sites to size (a variant list's size is its length)")
+    for i, p in enumerate(lib.positions):
+        if p > len(parent):
+            raise ConfigError(f"library.sites[{i}]", f"site {p} is beyond the parent's {len(parent)} residues")
+    library = site_library(parent, lib)
+    return LibrarySize(
+        variants=library.size, combinations=len(library), excluded=len(library.excluded_rows()),
+        sites=[SiteView(position=p, parent=parent[p - 1], residues=r)
+               for p, r in zip(lib.positions, library.residue_sets)],
+        description=lib.describe(parent))
+
+
+def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Library:
+    """The candidate library of a campaign (site combinations, or the listed variants).
+
+    A site library is built without enumerating it; a variant list is read from the
     campaign's ``store`` and parsed once per content (the store's parsed cache).
     """
     lib = spec.library
     if lib.sites:
-        parser = VariantParser(spec.parent_sequence, tuple(lib.sites))
-        exclude = [parser.name(v, "library.exclude") for v in lib.exclude]
-        return CombinatorialLibrary(spec.parent_sequence, lib.sites, lib.alphabet, exclude)
+        return site_library(spec.parent_sequence, lib)
     key = variants_key(spec, store)
     assert store is not None
     try:

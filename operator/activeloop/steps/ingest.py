@@ -325,7 +325,8 @@ def check_rows(
     A control well's variant is the parent (``WT``, which a parent control may leave empty), a
     reference variant (any variant of the parent, in the library or not), or nothing (a blank).
     """
-    parser = library.parser if library is not None else VariantParser(spec.parent_sequence, tuple(spec.library.sites))
+    parser = (library.parser if library is not None
+              else VariantParser(spec.parent_sequence, tuple(spec.library.positions)))
     problems: list[RowProblem] = []
     out: list[tuple[str, float, bool, int | None, str, str]] = []
     seen: dict[tuple[str, int | None], str] = {}

@@ -100,12 +100,15 @@ def spec_from_form(form: dict[str, str]) -> dict[str, Any]:
             raise InputError(field, f"{raw!r} is not a whole number")
         return int(raw)
 
-    sites = [s for s in form.get("sites", "").replace(";", ",").split(",") if s.strip()]
-    if not all(s.strip().isdigit() for s in sites):
-        raise InputError("library.sites", f"{form.get('sites')!r}: give 1-based positions like 39,40,41")
-    library: dict[str, Any] = {"sites": [int(s) for s in sites]}
+    library: dict[str, Any] = {"sites": parse_sites(form.get("sites", ""))}
     if form.get("alphabet", "").strip():
         library["alphabet"] = form["alphabet"].strip().upper()
+    most = number("max_substitutions", "library.maxSubstitutions")
+    if most is not None:
+        library["maxSubstitutions"] = most
+    forbidden = [f.strip() for f in form.get("forbidden", "").split(",") if f.strip()]
+    if forbidden:
+        library["forbidden"] = forbidden
     spec: dict[str, Any] = {"parentSequence": parse_fasta(form.get("parent", "")), "library": library}
     pairs = [("surrogate", "kind", "surrogate"), ("surrogate", "encoding", "encoding"),
              ("acquisition", "strategy", "strategy"), ("objective", "name", "objective"),
@@ -120,6 +123,21 @@ def spec_from_form(form: dict[str, str]) -> dict[str, Any]:
             target = spec.setdefault(path[0], {}) if len(path) == 2 else spec
             target[path[-1]] = value
     return spec
+
+
+def parse_sites(text: str) -> list[int | dict[str, Any]]:
+    """Sites as the form writes them: ``39, 40:AVILMFWY, 41`` (a site's own residues after a colon)."""
+    out: list[int | dict[str, Any]] = []
+    for i, item in enumerate(t.strip() for t in text.replace(";", ",").split(",")):
+        if not item:
+            continue
+        position, _, residues = item.partition(":")
+        if not position.strip().isdigit():
+            raise InputError("library.sites", f"{item!r} (item {i + 1}): give a 1-based position like 39, "
+                                              "or a position and its residues like 40:AVILMFWY")
+        site = int(position)
+        out.append({"position": site, "residues": residues.strip().upper()} if residues.strip() else site)
+    return out
 
 
 @router.get("/campaigns/{name}", response_class=HTMLResponse)

@@ -10,8 +10,16 @@ from fastapi import Query, Request
 from pydantic import ValidationError
 
 from activeloop import __version__
-from activeloop.api.views import CampaignCreate, CampaignDetail, CampaignSummary, HistoryPoint
+from activeloop.api.views import (
+    CampaignCreate,
+    CampaignDetail,
+    CampaignSummary,
+    HistoryPoint,
+    LibraryCheck,
+    LibrarySize,
+)
 from activeloop.errors import InputError, format_validation_error
+from activeloop.steps.data import library_size
 from activeloop.web.deps import Caller, NamespaceQ, ServiceDep, run
 from activeloop.web.rest.common import CONFLICT
 from activeloop.web.rest.common import router as make_router
@@ -52,6 +60,20 @@ async def create_campaign(request: Request, user: Caller, service: ServiceDep,
     except ValidationError as exc:
         raise InputError("body", format_validation_error(exc)) from None
     return await run(service.create_campaign, user, create.name, create.spec, namespace)
+
+
+@router.post("/library-size", response_model=LibrarySize,
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/LibraryCheck"}}}, "required": True}})
+async def size_library(request: Request, user: Caller) -> LibrarySize:
+    """How many variants a site library holds under its constraints (per-site residues,
+    maxSubstitutions, forbidden, exclude), before a campaign starts: ``{parentSequence, library}``."""
+    body = b"".join([chunk async for chunk in request.stream()])
+    try:
+        check = LibraryCheck.model_validate_json(body or b"null")
+    except ValidationError as exc:
+        raise InputError("body", format_validation_error(exc)) from None
+    return await run(library_size, check)
 
 
 @router.get("/campaigns/{name}", response_model=CampaignDetail)

@@ -177,15 +177,52 @@ function showOutcome(text, cls) {
   return out;
 }
 
-// ---- a new campaign: pick sites on the sequence; the library size as you go
+// ---- a new campaign: pick sites on the sequence; the library's size under its constraints as you go
+// (the server counts it: POST /api/v1/library-size, the arithmetic the campaign will use)
 function setupNewCampaign() {
   const form = document.getElementById("new-campaign");
   if (!form) return;
-  const parent = document.getElementById("parent"), sites = document.getElementById("sites");
-  const alphabet = document.getElementById("alphabet"), view = document.getElementById("sequence");
-  const size = document.getElementById("library-size");
+  const field = (id) => document.getElementById(id);
+  const parent = field("parent"), sites = field("sites"), view = field("sequence");
+  const size = field("library-size"), list = field("library-sites");
   const sequence = () => parent.value.split(/\r?\n/).filter((l) => !l.startsWith(">")).join("").replace(/\s+/g, "").toUpperCase();
-  const picked = () => new Set(sites.value.split(/[,;\s]+/).filter(Boolean).map(Number));
+  const items = () => sites.value.split(/[,;]+/).map((s) => s.trim()).filter(Boolean);
+  const picked = () => new Set(items().map((s) => Number(s.split(":")[0])));
+  let timer = null, asked = 0;
+
+  function library() {
+    const lib = {sites: items().map((s) => {
+      const [pos, res] = s.split(":");
+      return res && res.trim() ? {position: Number(pos), residues: res.trim().toUpperCase()} : Number(pos);
+    })};
+    if (field("alphabet").value.trim()) lib.alphabet = field("alphabet").value.trim().toUpperCase();
+    const most = field("max_substitutions").value.trim();
+    if (most) lib.maxSubstitutions = Number(most);
+    const forbidden = field("forbidden").value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (forbidden.length) lib.forbidden = forbidden;
+    return lib;
+  }
+
+  async function count() {
+    const mine = ++asked;
+    if (!items().length || !sequence()) { size.textContent = "Library size: pick sites."; list.replaceChildren(); return; }
+    let resp, body;
+    try {
+      resp = await fetch("/api/v1/library-size", {method: "POST", body: JSON.stringify({parentSequence: sequence(), library: library()}),
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf()}});
+      body = await resp.json();
+    } catch (e) { return; }
+    if (mine !== asked) return;  // a later edit asked again
+    list.replaceChildren();
+    if (!resp.ok) {
+      const problems = (body.problems || []).map((p) => (p.column && p.column !== "body" ? `${p.column}: ` : "") + p.problem).join("; ");
+      size.textContent = "Library size: " + (problems || body.detail || resp.statusText);
+      return;
+    }
+    size.textContent = `Library size: ${body.variants.toLocaleString()} variants (${body.description}` +
+      (body.excluded ? `; ${body.excluded.toLocaleString()} of ${body.combinations.toLocaleString()} combinations excluded` : "") + ")";
+    body.sites.forEach((s) => list.appendChild(el("li", `${s.parent}${s.position}: ${s.residues} (${s.residues.length})`)));
+  }
 
   function draw() {
     const seq = sequence(), chosen = picked();
@@ -194,17 +231,17 @@ function setupNewCampaign() {
       const s = el("span", aa, chosen.has(i + 1) ? "site" : "");
       s.title = `${aa}${i + 1}`;
       s.addEventListener("click", () => {
-        const now = picked();
-        now.has(i + 1) ? now.delete(i + 1) : now.add(i + 1);
-        sites.value = [...now].sort((a, b) => a - b).join(",");
+        const now = items(), at = now.findIndex((t) => Number(t.split(":")[0]) === i + 1);
+        if (at >= 0) now.splice(at, 1); else now.push(String(i + 1));
+        sites.value = now.sort((a, b) => Number(a.split(":")[0]) - Number(b.split(":")[0])).join(", ");
         draw();
       });
       view.appendChild(s);
     });
-    const n = chosen.size, k = new Set(alphabet.value.toUpperCase().replace(/[^A-Z]/g, "")).size;
-    size.textContent = n ? `Library size: ${k}^${n} = ${Math.pow(k, n).toLocaleString()} variants` : "Library size: pick sites.";
+    clearTimeout(timer);
+    timer = setTimeout(count, 250);
   }
-  [parent, sites, alphabet].forEach((i) => i.addEventListener("input", draw));
+  ["parent", "sites", "alphabet", "max_substitutions", "forbidden"].forEach((id) => field(id).addEventListener("input", draw));
   draw();
 }
 
