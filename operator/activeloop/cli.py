@@ -261,9 +261,12 @@ def propose(
     run_dir: RunDirOpt = Path("campaign"),
     force: Annotated[bool, typer.Option(help="Close the latest round now, whatever is pending, and start the next.")] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Processes scoring a sharded library's shards at once (acquisition.shards).")] = 1,
+    pick: Annotated[list[str] | None, typer.Option(help="A variant you add to the next batch (repeat it); the model fills the rest.")] = None,
+    picks: Annotated[Path | None, typer.Option(help="A CSV with a 'variant' column: variants you add to the next batch.")] = None,
     namespace: NamespaceOpt = None,
 ) -> None:
-    """Start the next round when the latest one is complete, and print where its batch is."""
+    """Start the next round when the latest one is complete, and print where its batch is; with
+    --pick or --picks, your variants lead the batch and the model fills the rest."""
     from activeloop.api.resources import CampaignPhase
 
     def on_progress(p: Progress) -> None:
@@ -286,13 +289,28 @@ def propose(
                 "Record plates with `activeloop record`, or close the round now with `activeloop close-round` "
                 "(or `propose --force`).", highlight=False)
             return
-        result = t.service.next_round(t.user, t.name, t.namespace, wait=True, jobs=jobs, on_progress=on_progress)
+        chosen = list(pick or []) + (_picks_file(picks) if picks is not None else [])
+        result = t.service.next_round(t.user, t.name, t.namespace, wait=True, jobs=jobs, on_progress=on_progress,
+                                      picks=chosen)
         total = t.service.campaign(t.user, t.name, t.namespace).rounds_planned
     except (ActiveLoopError, OSError) as exc:
         _fail(exc)
     closed = f"round {result.closed_round} closed; " if result.closed_round else ""
     console.print(f"{closed}{result.message} (round {result.next_round} of {total}) -> "
                   f"{_batch_hint(t, result.next_round or 1)}", highlight=False)
+
+
+def _picks_file(path: Path) -> list[str]:
+    """The variants of a picks CSV (its 'variant' column)."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"not a readable CSV file ({exc})") from None
+    if "variant" not in table:
+        raise InputError(str(path), f"has no 'variant' column (columns: {list(table.columns)})")
+    return [v.strip() for v in table["variant"] if v.strip()]
 
 
 def _batch_hint(t: Target, number: int) -> str:

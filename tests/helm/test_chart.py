@@ -209,7 +209,8 @@ def test_roles_for_people_grant_what_their_names_say():
     viewer, scientist = roles["activeloop-viewer"], roles["activeloop-scientist"]
     assert viewer == {(v, r) for v in ("get", "list", "watch")
                       for r in ("campaigns", "looprounds", "assayresults", "studentmodels")}
-    assert scientist - viewer == {("create", "assayresults"), ("patch", "looprounds"), ("create", "studentmodels")}
+    assert scientist - viewer == {("create", "assayresults"), ("patch", "looprounds"), ("create", "looprounds"),
+                                  ("create", "studentmodels")}
     assert not any(verb == "delete" for rules in roles.values() for verb, _ in rules)
     assert ("create", "campaigns") in roles["activeloop-campaign-editor"]
 

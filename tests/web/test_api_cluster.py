@@ -195,3 +195,28 @@ def test_a_plate_on_a_cluster_records_who_sent_it_and_keeps_its_file(world):
     with as_user(world, "viewer") as viewer:  # a viewer reads the record, and is named as who they are
         assert viewer.get("/api/v1/campaigns/record/plates").status_code == 200
         assert "bob@lab.example" in viewer.get("/campaigns/record", headers={"Accept": "text/html"}).text
+
+
+def test_picks_on_a_cluster_go_in_the_next_looprounds_spec_and_lead_its_batch(world):
+    r1 = start_campaign(world, "picked")
+    taken = set(r1["proposals"])
+    free = [v for v in (f"V39{a}" for a in "ACDEFGHIKLMNPQRSTWY") if v not in taken][:2]
+    with as_user(world, "viewer") as viewer:
+        res = viewer.post("/api/v1/campaigns/picked/rounds:next", json={"picks": free})
+        assert res.status_code == 403 and "may not create looprounds" in res.json()["detail"]
+    with as_user(world, "scientist") as sci:
+        bad = sci.post("/api/v1/campaigns/picked/rounds:next", json={"picks": [free[0], r1["proposals"][0]]})
+        assert bad.status_code == 422 and bad.json()["problems"][0]["column"] == "picks[1]"
+        assert "was proposed in an earlier round" in bad.text
+        assert status(world, "looprounds", "picked-r1")["phase"] == "WaitingForAssays"
+        res = sci.post("/api/v1/campaigns/picked/rounds:next", json={"picks": free})
+        assert res.status_code == 200, res.text
+        obj = world.admin.get_namespaced_custom_object(GROUP, VERSION, NS, "looprounds", "picked-r2")
+        assert obj["spec"]["picks"] == free and obj["spec"]["pickedBy"] == "alice@lab.example"  # the Kubernetes username
+        wait_for("round 2", lambda: status(world, "looprounds", "picked-r2").get("phase") == "WaitingForAssays")
+        props = sci.get("/api/v1/campaigns/picked/rounds/2").json()["proposals"]
+        assert [p["variant"] for p in props[:2]] == free and len(props) == 6
+        assert [p["pickedBy"] for p in props] == ["alice@lab.example"] * 2 + [None] * 4
+        assert not set(p["variant"] for p in props) & taken
+        closed = next(c for c in status(world, "looprounds", "picked-r1")["conditions"] if c["type"] == "Completed")
+        assert closed["reason"] == "ClosedByLab"

@@ -251,3 +251,17 @@ def test_the_new_campaign_form_reads_per_site_residues_and_constraints():
                                "forbidden": ["C", "N[^P][ST]"]}
     with pytest.raises(InputError, match="library.sites: 'x:AV' \\(item 2\\)"):
         spec_from_form({"parent": "MNQ", "sites": "2, x:AV"})
+
+
+def test_picks_start_a_round_through_the_api_and_a_bad_one_is_named(client):
+    bad = client.post("/api/v1/campaigns/gb1/rounds:next", json={"picks": ["V39A", "V39Q"]})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["column"] == "picks[1]"
+    assert client.get("/api/v1/campaigns/gb1").json()["currentRound"] == 0  # nothing started
+    assert client.post("/api/v1/campaigns/gb1/rounds:next", json={"picks": "V39A"}).status_code == 422
+    res = client.post("/api/v1/campaigns/gb1/rounds:next", json={"picks": ["V39A", "V39C:G41W"]})
+    assert res.status_code == 200, res.text
+    client.app.state.service.wait("gb1")
+    props = client.get("/api/v1/campaigns/gb1/rounds/1").json()["proposals"]
+    assert [(p["variant"], p["pickedBy"]) for p in props[:3]] == [("V39A", "lab"), ("V39C:G41W", "lab"), (props[2]["variant"], None)]
+    csv = client.get("/api/v1/campaigns/gb1/rounds/1/proposals.csv").text.splitlines()
+    assert csv[0].endswith(",picked_by,fitness") and csv[1].startswith("V39A,1,") and csv[1].endswith(",lab,")

@@ -112,6 +112,8 @@ RESOURCES: list[ResourceDef] = [
              "message": "a closed round cannot be reopened"},
             {"rule": "!has(oldSelf.retry) || (has(self.retry) && self.retry >= oldSelf.retry)",
              "message": "retry only goes up"},
+            {"rule": "(has(self.picks) ? self.picks : []) == (has(oldSelf.picks) ? oldSelf.picks : [])",
+             "message": "a round's picks are fixed when it is created"},
         ],
     ),
     ResourceDef(

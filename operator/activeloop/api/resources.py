@@ -120,6 +120,13 @@ class LoopRoundSpec(Model):
         description="Raise it to run a failed round again (its steps that succeeded are not redone; with "
         "none, its inputs are pinned again). Set by 'start the next round' on a failed round.",
     )
+    picks: list[str] = Field(
+        default_factory=list,
+        description="Variants a person adds to this round's batch (any spelling the campaign accepts): proposed "
+        "as given, the model filling the rest of the batch. Fixed once the round exists; set by 'start the next "
+        "round' with picks, `activeloop propose --pick`, or a LoopRound you create.",
+    )
+    picked_by: str | None = Field(None, description="Who chose the picks (set by the web interface and the CLI).")
 
 
 class RoundPhase(str, Enum):

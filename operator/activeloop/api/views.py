@@ -90,6 +90,7 @@ class ProposalRow(Model):
     score: float | None = Field(None, description="What the model ranks by: a normal score of the measured "
                                                   "values (rank transform; higher is better), or the value itself.")
     score_sd: float | None = Field(None, description="The score's standard deviation.")
+    picked_by: str | None = Field(None, description="Who picked this variant for the batch (none: the model chose it).")
     measured: float | None = None
     failed: bool = False
 
@@ -263,6 +264,14 @@ class StudentView(Model):
     spearman_teacher: float | None = None
     spearman_measured: float | None = None
     message: str | None = None
+
+
+class NextRoundRequest(Model):
+    """What ``POST .../rounds:next`` may carry: variants to add to the new round's batch."""
+
+    picks: list[str] = Field(default_factory=list, max_length=4096,
+                             description="Variants (any spelling the campaign reads) proposed as given; the "
+                                         "model fills the rest of the batch.")
 
 
 class LibraryCheck(Model):

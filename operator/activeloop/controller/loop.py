@@ -500,7 +500,9 @@ class CampaignLoop:
                       now: datetime, owner: str) -> None:
         assert mem.spec is not None
         if isinstance(action, machine.TakeSnapshot):
-            take_snapshot(store, action.round, mem.spec.core(), machine.rfc3339(now), owner=owner)
+            round_spec = LoopRoundSpec.model_validate(r.get("spec") or {})
+            take_snapshot(store, action.round, mem.spec.core(), machine.rfc3339(now), owner=owner,
+                          picks=round_spec.picks, picked_by=round_spec.picked_by)
         elif isinstance(action, machine.CreateStepJob):
             if not self._credentials(obs.namespace):
                 return  # the next look refuses the step, saying why

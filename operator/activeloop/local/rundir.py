@@ -37,7 +37,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -369,12 +369,13 @@ class RunDirectory:
         if not self.store.exists(keys.round_status(number)):
             self._put_json(keys.round_status(number), LoopRoundStatus().dump())
 
-    def note_start(self, number: int, by: str, retry: bool) -> None:
-        """Note who starts round ``number`` now (``retry``: starts it again)."""
+    def note_start(self, number: int, by: str, retry: bool, picks: Sequence[str] = ()) -> None:
+        """Note who starts round ``number`` now (``retry``: starts it again), with the variants
+        they picked for its batch (pinned with its inputs)."""
         rec = self.started(number)
         entry = {"at": machine.rfc3339(now()), "by": by}
         if rec is None or not self.store.exists(keys.round_status(number)):
-            rec = {**entry, "retries": []}
+            rec = {**entry, "retries": [], "picks": list(picks)}
         elif retry:
             rec = {**rec, "retries": [*rec.get("retries", []), entry]}
         else:

@@ -66,7 +66,9 @@ def advance(run: RunDirectory, *, start: bool, jobs: int = 1, on_progress: OnPro
                 failpoints.reached("propose:round-created")
                 continue
             if isinstance(action, machine.TakeSnapshot):
-                take_snapshot(run.store, action.round, state.spec, machine.rfc3339(now()))
+                started = run.started(action.round) or {}
+                take_snapshot(run.store, action.round, state.spec, machine.rfc3339(now()),
+                              picks=started.get("picks") or (), picked_by=started.get("by"))
                 failpoints.reached("propose:snapshot-taken")
                 continue
             if not isinstance(action, machine.CreateStepJob):

@@ -117,10 +117,13 @@ class CampaignService(ABC):
 
     @abstractmethod
     def next_round(self, user: User, name: str, namespace: str | None = None, *, wait: bool = False,
-                   jobs: int = 1, on_progress: OnProgress | None = None) -> NextRoundResult:
+                   jobs: int = 1, on_progress: OnProgress | None = None,
+                   picks: Sequence[str] = ()) -> NextRoundResult:
         """Start the next round now: close the current one if it waits for results (whatever is
         pending), or start a failed round again (``lifecycle.machine.plan_next_round``).
-        ``wait``: return once the round's proposals are made (else as soon as it started)."""
+        ``wait``: return once the round's proposals are made (else as soon as it started).
+        ``picks``: variants the caller adds to the new round's batch (``steps.picks``; refused,
+        naming the bad one, before anything changes, and for a round started again)."""
 
     @abstractmethod
     def extend(self, user: User, name: str, rounds: int, namespace: str | None = None) -> CampaignDetail:
@@ -198,7 +201,8 @@ class CampaignService(ABC):
                                 f"rounds with proposals: {with_props or 'none'}")
         return number, pd.DataFrame([{"variant": p.variant, "rank": p.rank, "predicted": p.predicted,
                                       "predicted_low": p.low, "predicted_high": p.high, "score": p.score,
-                                      "score_sd": p.score_sd} for p in rd.proposals], columns=PROPOSAL_COLUMNS)
+                                      "score_sd": p.score_sd, "picked_by": p.picked_by} for p in rd.proposals],
+                                    columns=PROPOSAL_COLUMNS)
 
 
 __all__ = ["CampaignService", "User", "check_artifact_key", "require_name"]

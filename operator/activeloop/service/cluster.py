@@ -18,7 +18,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -53,11 +53,13 @@ from activeloop.api.views import (
     RoundSummary,
     StudentView,
 )
+from activeloop.controller import builders
 from activeloop.errors import (
     ActiveLoopError,
     ConfigError,
     ConflictError,
     ForbiddenError,
+    InputError,
     NotFoundError,
     StateError,
     format_validation_error,
@@ -70,6 +72,7 @@ from activeloop.service.kube import KubeAccess, call
 from activeloop.service.plates import Plate, RecordOptions, default_plate_name
 from activeloop.steps import ingest
 from activeloop.steps.data import PROPOSAL_COLUMNS, build_library, parse_proposals
+from activeloop.steps.picks import check_next_picks
 from activeloop.store import ArtifactStore, keys, store_from_uri
 
 Obj = dict[str, Any]
@@ -511,12 +514,21 @@ class ClusterService(CampaignService):
 
     @override
     def next_round(self, user: User, name: str, namespace: str | None = None, *, wait: bool = False,
-                   jobs: int = 1, on_progress: OnProgress | None = None) -> NextRoundResult:
+                   jobs: int = 1, on_progress: OnProgress | None = None,
+                   picks: Sequence[str] = ()) -> NextRoundResult:
         ns = self._ns(namespace)
-        spec = CampaignResourceSpec.model_validate(self._get(user, "campaigns", ns, name).get("spec") or {})
+        campaign = self._get(user, "campaigns", ns, name)
+        spec = CampaignResourceSpec.model_validate(campaign.get("spec") or {})
         rounds = self._rounds(user, name, ns)
         plan = self._plan(spec, rounds)
         assert plan is not None
+        if picks:
+            self._start_with_picks(user, campaign, spec, plan, picks)
+            if plan.close is not None:
+                self.close_round(user, name, plan.close, ns)
+            return NextRoundResult(closed_round=plan.close, next_round=plan.start,
+                                   message=f"round {plan.start} starts with {len(picks)} picked variant(s); "
+                                           "the model fills the rest of its batch")
         if plan.close is not None:
             self.close_round(user, name, plan.close, ns)
             return NextRoundResult(closed_round=plan.close, next_round=plan.start,
@@ -534,6 +546,30 @@ class ClusterService(CampaignService):
             return NextRoundResult(next_round=plan.start,
                                    message=f"round {plan.start} is being started again (attempt {tries + 1})")
         return NextRoundResult(next_round=plan.start, message=f"the operator starts round {plan.start}")
+
+    def _start_with_picks(self, user: User, campaign: Obj, spec: CampaignResourceSpec, plan: machine.NextRound,
+                          picks: Sequence[str]) -> None:
+        """Create the next LoopRound with the caller's picks (checked first), before the current
+        round is closed, so the operator does not start it without them."""
+        meta = campaign.get("metadata") or {}
+        ns, name = meta.get("namespace") or self._ns(None), meta["name"]
+        if plan.retry:
+            raise InputError("picks", f"round {plan.start} is started again with the picks it started with; "
+                                      "picks go with a new round")
+        store = self.store(ns, name)
+        if store is None:
+            raise ConfigError("picks", "no artifact store is configured here to check the picks against")
+        names = check_next_picks(store, spec.core(), build_library(spec.core(), store), picks, plan.start)
+        body = builders.build_loopround(name, plan.start)
+        builders.adopt(body, {**campaign, "apiVersion": API_VERSION, "kind": "Campaign"})
+        body["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] = False  # needs no rights on campaigns
+        body["spec"] |= {"picks": names, "pickedBy": user.name}
+        try:
+            call("create", f"looprounds/{body['metadata']['name']} in {ns}",
+                 self._api(user).create_namespaced_custom_object, GROUP, VERSION, ns, "looprounds", body)
+        except ConflictError:
+            raise ConflictError(f"round {plan.start} of {name} has started already (the operator starts a round "
+                                "when the last one is complete); picks go with a round you start") from None
 
     @override
     def extend(self, user: User, name: str, rounds: int, namespace: str | None = None) -> CampaignDetail:

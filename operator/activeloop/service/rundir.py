@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import getpass
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +35,14 @@ from activeloop.api.views import (
     RoundSummary,
     StudentView,
 )
-from activeloop.errors import ActiveLoopError, ConfigError, ConflictError, NotFoundError, format_validation_error
+from activeloop.errors import (
+    ActiveLoopError,
+    ConfigError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    format_validation_error,
+)
 from activeloop.lifecycle import machine, notify
 from activeloop.local import rundir as rd
 from activeloop.local.runner import OnProgress, advance
@@ -44,6 +51,7 @@ from activeloop.service.base import CampaignService, User, check_artifact_key, r
 from activeloop.service.plates import Plate, RecordOptions, default_plate_name
 from activeloop.steps import ingest
 from activeloop.steps.data import read_proposals
+from activeloop.steps.picks import check_next_picks
 from activeloop.store import keys
 
 
@@ -77,6 +85,7 @@ class _Work:
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
     result: NextRoundResult | None = None
+    picks: tuple[str, ...] = ()
 
 
 class RunDirService(CampaignService):
@@ -352,9 +361,10 @@ class RunDirService(CampaignService):
 
     @override
     def next_round(self, user: User, name: str, namespace: str | None = None, *, wait: bool = False,
-                   jobs: int = 1, on_progress: OnProgress | None = None) -> NextRoundResult:
+                   jobs: int = 1, on_progress: OnProgress | None = None,
+                   picks: Sequence[str] = ()) -> NextRoundResult:
         run = self.run(name)
-        work = _Work()
+        work = _Work(picks=tuple(picks))
         if wait:
             self._prepare(run, user, work, jobs, on_progress)
             if work.error is not None:
@@ -386,13 +396,14 @@ class RunDirService(CampaignService):
                     plan = machine.plan_next_round(
                         state.current, state.last_phase, state.spec.total_rounds,
                         f"raise them with `activeloop extend --rounds {state.spec.rounds + 1}`", nobody_prepares=True)
+                    picks = self._picks(run, state, plan, work.picks)
                     if plan.close is not None:
                         closed = state.round_status(plan.close) or LoopRoundStatus()
                         run.close_round(plan.close, "closed to start the next round", user.name, closed.pending)
                     if plan.retry:
                         run.reset_round(plan.start)
                     if not plan.resume:
-                        run.note_start(plan.start, user.name, retry=plan.retry)
+                        run.note_start(plan.start, user.name, retry=plan.retry, picks=picks)
                     run.write_statuses(run.state(runner_is_me=True))
                 work.round = plan.start
                 verb = "started again" if plan.retry else "finished" if plan.resume else "started"
@@ -416,6 +427,17 @@ class RunDirService(CampaignService):
                 pass  # a campaign that cannot be read has said why already
             work.started.set()
             work.done.set()
+
+    @staticmethod
+    def _picks(run: rd.RunDirectory, state: rd.RunState, plan: machine.NextRound, picks: Sequence[str]) -> list[str]:
+        """The picks for the round ``plan`` starts, checked (canonical names); none for a round
+        started again or resumed (it keeps the picks it started with)."""
+        if not picks:
+            return []
+        if plan.retry or plan.resume:
+            raise InputError("picks", f"round {plan.start} is {'started again' if plan.retry else 'being finished'} "
+                                      "with the picks it started with; picks go with a new round")
+        return check_next_picks(run.store, state.spec, run.library(state.spec), picks, plan.start)
 
     def wait(self, name: str, timeout: float = 600.0) -> None:
         """Wait for a round started in the background (tests, benchmarks); its error, if any,

@@ -106,6 +106,7 @@ def proposal_rows(proposals: pd.DataFrame | None, data: pd.DataFrame) -> list[Pr
         rows.append(ProposalRow(rank=int(p.rank), variant=p.variant, predicted=number_or_none(p.predicted),
                                 low=number_or_none(p.predicted_low), high=number_or_none(p.predicted_high),
                                 score=number_or_none(p.score), score_sd=number_or_none(p.score_sd),
+                                picked_by=p.picked_by if isinstance(p.picked_by, str) and p.picked_by else None,
                                 measured=None if failed else number_or_none(value), failed=bool(failed)))
     return rows
 

@@ -36,7 +36,8 @@ from activeloop.ml.surrogates import Surrogate
 from activeloop.ml.zeroshot import standardised
 from activeloop.steps import ingest
 from activeloop.steps.cost import measure
-from activeloop.steps.data import build_library, read_proposals, write_record
+from activeloop.steps.data import build_library, pending_names, write_record
+from activeloop.steps.picks import batch_size, check_picks
 from activeloop.steps.snapshot import RoundInputs, load_inputs
 from activeloop.steps.zeroshot import zero_shot_scores
 from activeloop.store import keys
@@ -156,6 +157,13 @@ class RoundContext:
     seed: int
     scores: np.ndarray | None
     zero_shot: dict | None
+    picked: np.ndarray
+    """Rows a person picked for this round's batch (proposed first, as given)."""
+
+    @property
+    def model_batch(self) -> int:
+        """How many proposals the model makes: the round's batch less the picks."""
+        return max(0, batch_size(self.spec, self.inputs.round) - len(self.picked))
 
     @cached_property
     def unavailable(self) -> np.ndarray:
@@ -188,16 +196,19 @@ def round_context(store: ArtifactStore, round_number: int) -> RoundContext:
     measured = library.rows_of(train["variant"])
     tried = set(data["variant"])
     failed = [v for v in data.loc[data["failed"], "variant"] if library.contains(v)]
-    pending = _pending_rows(store, library, tried, round_number)
+    pending_list = pending_names(store, library, tried, round_number)
+    pending = library.rows_of(pending_list) if pending_list else np.zeros(0, dtype=np.int64)
+    picks = check_picks(library, inputs.picks, tried, set(pending_list), batch_size(spec, round_number))
+    picked = library.rows_of(picks) if picks else np.zeros(0, dtype=np.int64)
     blocked = np.unique(np.concatenate(
-        [library.rows_of(failed), pending, library.excluded_rows()]).astype(np.int64))
+        [library.rows_of(failed), pending, picked, library.excluded_rows()]).astype(np.int64))
     scores = zero_shot = None
     if spec.uses_zero_shot:
         scores, zs = zero_shot_scores(store, spec, library)
         zero_shot = {k: zs[k] for k in ("scorer", "model", "uri", "sha256", "seconds")}
     return RoundContext(spec, inputs, library, train, measured, failed, pending, blocked,
                         1.0 if spec.objective.direction == "maximize" else -1.0,
-                        spec.seed * 1000 + round_number, scores, zero_shot)
+                        spec.seed * 1000 + round_number, scores, zero_shot, picked)
 
 
 def round_candidates(store: ArtifactStore, ctx: RoundContext, round_number: int) -> Candidates:
@@ -252,13 +263,13 @@ Z95 = 1.959963984540054
 
 
 def proposal_table(variants: list[str], mean: np.ndarray, std: np.ndarray, sign: float, values: np.ndarray,
-                   transform: str) -> pd.DataFrame:
+                   transform: str, picked_by: list[str | None] | None = None) -> pd.DataFrame:
     """The proposals as a lab reads them (``steps.data.PROPOSAL_COLUMNS``): each prediction in the
     measured units with its 95% interval, and the model's own score (a normal score of the
     measured values under the rank transform, where higher is better; the value itself without).
 
     ``mean``/``std``: the surrogate's prediction of ``sign * value`` (transformed); ``values``:
-    the measured values it was fitted on."""
+    the measured values it was fitted on; ``picked_by``: who picked each variant (``None``: the model)."""
     y = sign * values
     lo_s, hi_s = mean - Z95 * std, mean + Z95 * std
     back = [sign * untransform(v, y, transform) for v in (mean, lo_s, hi_s)]
@@ -266,7 +277,8 @@ def proposal_table(variants: list[str], mean: np.ndarray, std: np.ndarray, sign:
     return pd.DataFrame({
         "variant": variants, "rank": np.arange(1, len(variants) + 1), "predicted": back[0],
         "predicted_low": low, "predicted_high": high,
-        "score": sign * mean if transform == "none" else mean, "score_sd": std})
+        "score": sign * mean if transform == "none" else mean, "score_sd": std,
+        "picked_by": picked_by if picked_by is not None else [None] * len(variants)})
 
 
 def acquire(store: ArtifactStore, round_number: int) -> dict:
@@ -286,19 +298,24 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     cascade = None
     prior_weight = None
     shards = None
+    model = None
     with measure() as cost:
         if len(measured) < 2:
             rng = np.random.default_rng(seed)
             free = np.ones(len(library), dtype=bool)  # a mask: setdiff1d sorts the whole library
             free[ctx.unavailable] = False
-            rows = initial_batch(spec.initial_batch.strategy, library, np.flatnonzero(free),
-                                 spec.initial_batch_size, rng, ctx.scores, spec.initial_batch.top_fraction,
-                                 spec.initial_batch.max_share)
+            rows = (initial_batch(spec.initial_batch.strategy, library, np.flatnonzero(free),
+                                  ctx.model_batch, rng, ctx.scores, spec.initial_batch.top_fraction,
+                                  spec.initial_batch.max_share)
+                    if ctx.model_batch else np.zeros(0, dtype=np.int64))
             mean = std = np.full(len(rows), np.nan)
             strategy = f"{spec.initial_batch.strategy} (first batch)"
         else:
             strategy = spec.acquisition.strategy
-            if ctx.sharded:
+            pred = None
+            if not ctx.model_batch:
+                rows = np.zeros(0, dtype=np.int64)
+            elif ctx.sharded:
                 rows, pred, model, shards = _merge_shards(store, ctx, round_number)
             else:
                 rows, pred, model, cascade = _propose(store, ctx, round_number)
@@ -307,8 +324,16 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
                 mean, std = pred.mean, pred.std
             else:
                 mean = std = np.full(len(rows), np.nan)
-    proposals = proposal_table(library.names_of(rows), mean, std, ctx.sign,
-                               ctx.train["value"].to_numpy(dtype=np.float64), spec.surrogate.transform)
+        pick_mean = pick_std = np.full(len(ctx.picked), np.nan)
+        if len(ctx.picked) and model is not None and cascade is None:
+            with single_threaded():
+                picked_pred = model.predict(round_candidates(store, ctx, round_number).features(ctx.picked))
+            pick_mean, pick_std = picked_pred.mean, picked_pred.std
+    picked_by = [ctx.inputs.picked_by or "a person"] * len(ctx.picked) + [None] * len(rows)
+    rows = np.concatenate([ctx.picked, rows]).astype(np.int64)
+    proposals = proposal_table(library.names_of(rows), np.concatenate([pick_mean, mean]),
+                               np.concatenate([pick_std, std]), ctx.sign,
+                               ctx.train["value"].to_numpy(dtype=np.float64), spec.surrogate.transform, picked_by)
     body = proposals.to_csv(index=False).encode()
     proposals_hash = store.put_bytes(keys.proposals(round_number), body)
     tune_key = keys.step_record(round_number, Step.TUNE)
@@ -325,6 +350,8 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "failed_excluded": int(len(ctx.failed)),
         "pending_excluded": int(len(ctx.pending)),
         "proposed": int(len(rows)),
+        "picked": int(len(ctx.picked)),
+        "picked_by": ctx.inputs.picked_by if len(ctx.picked) else None,
         "best_measured": best,
         "direction": spec.objective.direction,
         "measurements_sha256": ctx.inputs.measurements_sha256,
@@ -371,7 +398,7 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tupl
         X,
         sub_measured,
         y,
-        min(spec.acquisition.batch_size, choosable),
+        min(ctx.model_batch, choosable),
         surrogate=spec.surrogate.kind,
         acquisition=spec.acquisition.strategy,
         transform=spec.surrogate.transform,
@@ -394,7 +421,7 @@ def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) ->
     strategy = get_strategy(spec.acquisition.strategy)
     yt = ctx.targets
     best_f = float(yt.max())
-    q = min(spec.acquisition.batch_size, ctx.available)
+    q = min(ctx.model_batch, ctx.available)
     with single_threaded():
         shortlist = merge_shards(strategy, tops, q, ctx.available, best_f)
         rows = np.asarray(strategy.choose(model, cands, shortlist, q, best_f, np.random.default_rng(ctx.seed)),
@@ -405,13 +432,3 @@ def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) ->
     return rows, pred, model, summary
 
 
-def _pending_rows(
-    store: ArtifactStore, library: Library, tried: set[str], before_round: int
-) -> np.ndarray:
-    """Rows proposed in rounds before ``before_round`` that have no result in ``tried``."""
-    pending: list[str] = []
-    for r in range(1, before_round):
-        props = read_proposals(store, r)
-        if props is not None:
-            pending += [v for v in props["variant"] if v not in tried and library.contains(v)]
-    return library.rows_of(pending) if pending else np.zeros(0, dtype=np.int64)

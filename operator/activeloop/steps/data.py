@@ -119,9 +119,10 @@ def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Lib
     return library
 
 
-PROPOSAL_COLUMNS = ["variant", "rank", "predicted", "predicted_low", "predicted_high", "score", "score_sd"]
-"""Columns of ``proposals.csv``: the prediction in the measured units with its 95% interval, then
-the model's own score (``steps.acquire.proposal_table``)."""
+PROPOSAL_COLUMNS = ["variant", "rank", "predicted", "predicted_low", "predicted_high", "score", "score_sd",
+                    "picked_by"]
+"""Columns of ``proposals.csv``: the prediction in the measured units with its 95% interval, the
+model's own score (``steps.acquire.proposal_table``), and who picked the variant (empty: the model)."""
 
 
 def parse_proposals(data: bytes) -> pd.DataFrame:
@@ -133,6 +134,7 @@ def parse_proposals(data: bytes) -> pd.DataFrame:
     for c in PROPOSAL_COLUMNS:
         if c not in df:
             df[c] = float("nan")
+    df["picked_by"] = [v if isinstance(v, str) and v else None for v in df["picked_by"]]
     return df
 
 
@@ -142,6 +144,17 @@ def read_proposals(store: ArtifactStore, round_number: int) -> pd.DataFrame | No
     if not store.exists(key):
         return None
     return store.parsed(key, parse_proposals)
+
+
+def pending_names(store: ArtifactStore, library: Library, tried: set[str], before_round: int) -> list[str]:
+    """Variants of ``library`` proposed in rounds before ``before_round`` with no result in
+    ``tried`` (pending: never proposed again, nor picked)."""
+    pending: list[str] = []
+    for r in range(1, before_round):
+        props = read_proposals(store, r)
+        if props is not None:
+            pending += [v for v in props["variant"] if v not in tried and library.contains(v)]
+    return pending
 
 
 def latest_round(store: ArtifactStore) -> int:

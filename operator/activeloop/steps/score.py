@@ -56,7 +56,7 @@ def score(store: ArtifactStore, round_number: int, shard: int | None = None) -> 
     start, end = shard_range(len(ctx.library), n, index)
     rows = free_rows(start, end, ctx.unavailable)
     strategy = get_strategy(spec.acquisition.strategy)
-    q = min(spec.acquisition.batch_size, ctx.available)
+    q = max(1, min(ctx.model_batch, ctx.available))  # the merge's q (the batch less the picks)
     with single_threaded():
         top = shard_top(strategy, model, cands, rows, q, ctx.available, float(ctx.targets.max()))
     record = {

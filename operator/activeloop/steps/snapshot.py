@@ -10,6 +10,7 @@ round, so a round's model and proposals always come from the same data.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -39,6 +40,9 @@ class RoundInputs:
     owner: str | None = None
     """Who took the pin (on a cluster, the LoopRound's uid): a round created again takes its
     own, provided none of its steps has read the old one."""
+    picks: tuple[str, ...] = ()
+    """Variants a person added to the round's batch (as written; ``steps.picks`` reads them)."""
+    picked_by: str | None = None
 
     @property
     def spec_key(self) -> str:
@@ -63,16 +67,18 @@ def read_inputs(store: ArtifactStore, round_number: int) -> RoundInputs | None:
         return None
     d = json.loads(store.get_bytes(key))
     d["assays"] = tuple(tuple(a) for a in d["assays"])
+    d["picks"] = tuple(d.get("picks") or ())
     return RoundInputs(**{k: v for k, v in d.items() if k in RoundInputs.__dataclass_fields__})
 
 
 def take_snapshot(
     store: ArtifactStore, round_number: int, spec: CampaignSpec, now: str | None = None,
-    owner: str | None = None,
+    owner: str | None = None, picks: Sequence[str] = (), picked_by: str | None = None,
 ) -> RoundInputs:
-    """Pin round ``round_number``'s inputs, or return the pin already taken: unless ``owner`` (the
-    round as created now) differs from the pin's and no step of the round has written its record
-    (a round started again after a correction reads the corrected measurements)."""
+    """Pin round ``round_number``'s inputs (with the variants a person picked for its batch), or
+    return the pin already taken: unless ``owner`` (the round as created now) differs from the
+    pin's and no step of the round has written its record (a round started again after a
+    correction reads the corrected measurements)."""
     existing = read_inputs(store, round_number)
     if existing is not None:
         if not owner or existing.owner in (None, owner):
@@ -96,13 +102,15 @@ def take_snapshot(
         failed=int(data["failed"].sum()),
         taken_at=now or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         owner=owner,
+        picks=tuple(picks),
+        picked_by=picked_by if picks else None,
     )
     _write_inputs(store, inputs)
     return inputs
 
 
 def _write_inputs(store: ArtifactStore, inputs: RoundInputs) -> None:
-    body = dict(inputs.__dict__) | {"assays": [list(a) for a in inputs.assays]}
+    body = dict(inputs.__dict__) | {"assays": [list(a) for a in inputs.assays], "picks": list(inputs.picks)}
     store.put_bytes(inputs_key(inputs.round), json.dumps(body, indent=2, sort_keys=True).encode())
 
 

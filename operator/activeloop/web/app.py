@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from activeloop import __version__
-from activeloop.api.views import CampaignCreate, LibraryCheck, ResultsUpload
+from activeloop.api.views import CampaignCreate, LibraryCheck, NextRoundRequest, ResultsUpload
 from activeloop.service.base import CampaignService
 from activeloop.web import errors, pages, rest
 from activeloop.web.auth import Authenticator
@@ -80,7 +80,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         if app.openapi_schema is None:
             doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-            for model in (CampaignCreate, LibraryCheck, ResultsUpload):
+            for model in (CampaignCreate, LibraryCheck, NextRoundRequest, ResultsUpload):
                 body = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
                 schemas.update(body.pop("$defs", {}))
                 schemas[model.__name__] = body

@@ -4,6 +4,7 @@ plate upload) for browsers without JavaScript."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -237,10 +238,18 @@ def back_to(name: str, namespace: str | None) -> str:
 
 
 @router.post("/campaigns/{name}/next")
-async def next_round_form(name: str, user: Caller, service: ServiceDep, namespace: str | None = None) -> Response:
-    """The 'start the next round' button without JavaScript."""
-    await run(service.next_round, user, name, namespace)
+async def next_round_form(request: Request, name: str, user: Caller, service: ServiceDep,
+                          namespace: str | None = None) -> Response:
+    """The 'start the next round' button without JavaScript (with the picks typed beside it)."""
+    form = await read_form(request)
+    await run(service.next_round, user, name, namespace, picks=split_picks(str(form.get("picks") or "")))
     return RedirectResponse(back_to(name, namespace), status_code=303)
 
 
-__all__ = ["back_to", "campaign_context", "fit_chart", "parse_fasta", "primary_action", "router", "spec_from_form"]
+def split_picks(text: str) -> list[str]:
+    """Picks as typed: one per line, or separated by commas, semicolons or spaces."""
+    return [p for p in re.split(r"[\s,;]+", text) if p]
+
+
+__all__ = ["back_to", "campaign_context", "fit_chart", "parse_fasta", "primary_action", "router", "spec_from_form",
+           "split_picks"]

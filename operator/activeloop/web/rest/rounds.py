@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
-from activeloop.api.views import NextRoundResult, RoundDetail, RoundSummary
+from activeloop.api.views import NextRoundRequest, NextRoundResult, RoundDetail, RoundSummary
+from activeloop.errors import InputError, format_validation_error
 from activeloop.service import exports
 from activeloop.web.deps import Caller, NamespaceQ, ServiceDep, run
 from activeloop.web.rest.common import CONFLICT, Format, PlateLayout
@@ -50,11 +52,20 @@ async def proposals_file(name: str, number: int, fmt: Format, user: Caller, serv
                     headers={"Content-Disposition": f'attachment; filename="{name}-round{number}{suffix}.{fmt.value}"'})
 
 
-@router.post("/campaigns/{name}/rounds:next", response_model=NextRoundResult, responses=CONFLICT)
-async def next_round(name: str, user: Caller, service: ServiceDep, namespace: NamespaceQ = None) -> NextRoundResult:
+@router.post("/campaigns/{name}/rounds:next", response_model=NextRoundResult, responses=CONFLICT,
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/NextRoundRequest"}}}, "required": False}})
+async def next_round(request: Request, name: str, user: Caller, service: ServiceDep,
+                     namespace: NamespaceQ = None) -> NextRoundResult:
     """Start the next round now ("update the model"): the current round closes, whatever is pending
-    (a failed round is started again)."""
-    return await run(service.next_round, user, name, namespace)
+    (a failed round is started again). An optional body ``{picks: [...]}`` adds your variants to
+    the new round's batch; the model fills the rest (422 naming a bad pick, nothing changed)."""
+    body = b"".join([chunk async for chunk in request.stream()])
+    try:
+        ask = NextRoundRequest.model_validate_json(body) if body.strip() else NextRoundRequest()
+    except ValidationError as exc:
+        raise InputError("body", format_validation_error(exc)) from None
+    return await run(service.next_round, user, name, namespace, picks=ask.picks)
 
 
 @router.post("/campaigns/{name}/rounds/{number}:close", response_model=NextRoundResult, responses=CONFLICT)

@@ -53,7 +53,10 @@ function setupCampaign() {
       ev.preventDefault();
       if (!window.confirm(next.dataset.confirm)) return;
       next.disabled = true;
-      const resp = await fetch(api + "/rounds:next?" + ns.slice(1), {method: "POST", headers: {"X-CSRF-Token": csrf()}});
+      const box = document.getElementById("picks");
+      const picks = box ? box.value.split(/[\s,;]+/).filter(Boolean) : [];
+      const resp = await fetch(api + "/rounds:next?" + ns.slice(1), {method: "POST", body: JSON.stringify({picks}),
+        headers: {"X-CSRF-Token": csrf(), "Content-Type": "application/json"}});
       const body = await resp.json().catch(() => ({}));
       showOutcome(resp.ok ? body.message : (body.detail || resp.statusText), resp.ok ? "ok" : "error");
       if (resp.ok) setTimeout(() => location.reload(), 800); else next.disabled = false;
