@@ -125,8 +125,9 @@ def cluster(tmp_path, monkeypatch):
 def test_proposals_status_and_apply_against_a_cluster(cluster, tmp_path):
     res = run("proposals", "gb1", "--round", "1", "-n", "lab", "-o", "csv")
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines() == ["variant,rank,predicted,predicted_low,predicted_high,score,score_sd,fitness",
-                                       "V39F:D40W,1,,,,,,", "V39A,2,,,,,,"]
+    assert res.stdout.splitlines() == [
+        "variant,rank,predicted,predicted_low,predicted_high,score,score_sd,picked_by,fitness",
+        "V39F:D40W,1,,,,,,,", "V39A,2,,,,,,,"]
     res = run("status", "gb1", "-n", "lab")
     assert res.exit_code == 0, res.output
     assert "WaitingForAssays" in res.output and "2 proposals pending" in res.output

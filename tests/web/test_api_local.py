@@ -40,7 +40,8 @@ def test_a_round_through_the_api(client):
     csv = client.get("/api/v1/campaigns/gb1/rounds/1/proposals.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     # the prediction in measured units with its interval, the model's score, and a column to fill in
-    assert csv.text.splitlines()[0] == "variant,rank,predicted,predicted_low,predicted_high,score,score_sd,fitness"
+    assert csv.text.splitlines()[0] == ("variant,rank,predicted,predicted_low,predicted_high,score,score_sd,"
+                                        "picked_by,fitness")
     plate96 = client.get("/api/v1/campaigns/gb1/rounds/1/proposals.csv?layout=96").text.splitlines()
     assert plate96[0].startswith("plate,well,variant") and plate96[1].startswith("1,A1,") and plate96[2].startswith("1,B1,")
     assert client.get("/api/v1/campaigns/gb1/rounds/1/proposals.csv?layout=100").status_code == 422

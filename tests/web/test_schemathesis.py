@@ -35,7 +35,8 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP, headers={"A
 
 
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]
-CHECKED_AGAINST_THE_CAMPAIGN = {"POST /api/v1/campaigns", "POST /api/v1/campaigns/{name}/results"}
+CHECKED_AGAINST_THE_CAMPAIGN = {"POST /api/v1/campaigns", "POST /api/v1/campaigns/{name}/results",
+                                "POST /api/v1/library-size", "POST /api/v1/campaigns/{name}/rounds:next"}
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
@@ -47,8 +48,8 @@ def test_the_api_keeps_its_own_contract(operation):
               suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     def check(case):
         # every check schemathesis has; but a body the schema allows may still be refused where it is
-        # checked against the campaign (a plate's variants must be in its library, a spec's sites in
-        # its parent), which no schema can say: there "valid data is accepted" is not asked
+        # checked against the campaign (a plate's variants or picks must be in its library, a spec's
+        # sites in its parent), which no schema can say: there "valid data is accepted" is not asked
         excluded = [positive_data_acceptance] if operation.label in CHECKED_AGAINST_THE_CAMPAIGN else []
         case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=excluded)
 
