@@ -376,6 +376,8 @@ def record(
     map_file: Annotated[Path | None, typer.Option("--map", help="A reader's export by well: your own plate map (well, variant, and optionally plate and control columns).")] = None,
     skip_rows: Annotated[int | None, typer.Option(min=0, help="Title rows above the header (default: found, as the first row naming a known column).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and show what would be recorded (a correction: what it changes); record nothing.")] = False,
+    earlier: Annotated[bool, typer.Option("--earlier", help="Measurements made before the campaign started (earlier data): trained on from the first round, never proposed again.")] = False,
+    task: Annotated[str | None, typer.Option(help="A related assay's name (another temperature, another substrate): the values train the model as a second task and are not the campaign's results.")] = None,
     namespace: NamespaceOpt = None,
 ) -> None:
     """Check every row of a plate and record them all, or nothing if any row is bad.
@@ -398,7 +400,7 @@ def record(
         options = RecordOptions(value_column=value_column, decimal=decimal, sheet=sheet, name=name,
                                 supersedes=tuple(supersede or ()), replicates=replicates, round=round_number,
                                 skip_rows=skip_rows, layout=layout, plate=plate_number, map=plate_map,
-                                dry_run=dry_run)
+                                dry_run=dry_run, earlier=earlier, task=task)
         table = tables.read_table(results, sheet=sheet, skip_rows=skip_rows)
         if output == "yaml":
             assert campaign is not None
@@ -474,7 +476,8 @@ def _manifests(campaign: str, campaign_file: Path | None, table: object, options
     checked = check_plate(table, spec, build_library(spec), options)
     name = options.name or f"{campaign}-{default_plate_name(options, checked)}"
     docs = ingest.assay_manifests(campaign, checked.rows, name=name, round_number=options.round, unit=unit,
-                                  replicates=options.replicates, supersedes=options.supersedes, namespace=ns)
+                                  replicates=options.replicates, supersedes=options.supersedes, namespace=ns,
+                                  earlier=checked.earlier, task=checked.task)
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 

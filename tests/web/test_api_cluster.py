@@ -220,3 +220,25 @@ def test_picks_on_a_cluster_go_in_the_next_looprounds_spec_and_lead_its_batch(wo
         assert not set(p["variant"] for p in props) & taken
         closed = next(c for c in status(world, "looprounds", "picked-r1")["conditions"] if c["type"] == "Completed")
         assert closed["reason"] == "ClosedByLab"
+
+
+def test_earlier_and_related_plates_on_a_cluster_keep_their_marks(world):
+    start_campaign(world, "marked")
+    with as_user(world, "scientist") as sci:
+        before = "variant,value\nV39A,1.5\nV39C,2.5\n"
+        res = sci.post("/api/v1/campaigns/marked/results?earlier=true",
+                       files={"file": ("before.csv", before, "text/csv")})
+        assert res.status_code == 200 and res.json()["recorded"], res.text
+        res = sci.post("/api/v1/campaigns/marked/results", params={"task": "37 °C"},
+                       files={"file": ("warm.csv", before, "text/csv")})
+        assert res.status_code == 200 and res.json()["recorded"] and not res.json().get("duplicateOf"), res.text
+        specs = {o["metadata"]["name"]: o["spec"] for o in
+                 world.admin.list_namespaced_custom_object(GROUP, VERSION, NS, "assayresults")["items"]
+                 if o["spec"]["campaign"] == "marked"}
+        assert specs["marked-before"]["earlier"] is True and specs["marked-warm"]["task"] == "37 °C"
+        wait_for("both accepted", lambda: all(status(world, "assayresults", n).get("phase") == "Accepted"
+                                              for n in specs))
+        views = {p["name"]: p for p in sci.get("/api/v1/campaigns/marked/plates").json()}
+        assert views["marked-before"]["earlier"] and views["marked-warm"]["task"] == "37 °C"
+        detail = sci.get("/api/v1/campaigns/marked").json()
+        assert detail["measured"] == 2 and detail["bestValue"] == 2.5  # the related plate is not a result

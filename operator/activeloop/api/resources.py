@@ -246,11 +246,20 @@ class Measurement(Model):
         return self
 
 
+TASK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._°-]{0,62}$"
+"""A related assay's name (``AssayResult.spec.task``)."""
+
+
 class AssayResultSpec(Model):
     """Measurements of one plate or batch. Immutable once accepted; correct by superseding."""
 
     campaign: str = Field(min_length=1, description="Name of the Campaign (same namespace).")
     round: int | None = Field(None, ge=1, description="Round whose proposals were assayed.")
+    earlier: bool = Field(False, description="Measured before the campaign started (earlier data, trained on "
+                                             "from the first round, never proposed again).")
+    task: str | None = Field(None, pattern=TASK_PATTERN, description=(
+        "A related assay's name (another temperature, another substrate): its values are a second task for "
+        "the model, never the campaign's results. Absent: the campaign's own assay."))
     unit: str | None = Field(None, description="Unit of the values.")
     replicates: Literal["mean", "median"] = Field("mean", description="How replicates combine.")
     supersedes: list[str] = Field(

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from activeloop.api.base import Model
 from activeloop.api.campaign import CampaignSpec, LibrarySpec
-from activeloop.api.resources import CampaignPhase, Condition, Measurement, RoundPhase, StepCost
+from activeloop.api.resources import TASK_PATTERN, CampaignPhase, Condition, Measurement, RoundPhase, StepCost
 
 
 class CampaignSummary(Model):
@@ -140,6 +140,9 @@ class ResultsUpload(Model):
     supersedes: list[str] = Field(default_factory=list, description="Earlier plates this one corrects.")
     replicates: Literal["mean", "median"] = "mean"
     round: int | None = Field(None, ge=1, description="The round whose proposals were assayed.")
+    earlier: bool = Field(False, description="Measured before the campaign started (earlier data).")
+    task: str | None = Field(None, pattern=TASK_PATTERN,
+                             description="A related assay's name: a second task for the model, not results.")
 
 
 class ControlView(Model):
@@ -188,6 +191,8 @@ class PlateView(Model):
     wells: bool = Field(False, description="Whether the plate gave wells.")
     controls: list[ControlView] = Field(default_factory=list)
     drift: list[str] = Field(default_factory=list, description="Why its controls are out of line (none: in line).")
+    earlier: bool = Field(False, description="Measured before the campaign started (earlier data).")
+    task: str | None = Field(None, description="A related assay's name (a second task for the model, not results).")
     message: str | None = None
 
 

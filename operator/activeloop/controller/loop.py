@@ -313,7 +313,8 @@ class CampaignLoop:
                         accepted_at=decision.status.accepted_at or machine.rfc3339(now),
                         recorded_by=notes.get(naming.ANNOTATION_RECORDED_BY, ""),
                         original=original if keys.servable(original) else "",
-                        normalize=mem.spec.core().plates.normalize, unit=parsed.unit or ""), rows)
+                        normalize=mem.spec.core().plates.normalize, unit=parsed.unit or "",
+                        earlier=parsed.earlier, task=parsed.task or ""), rows)
             if decision.status.phase != status.phase:
                 self.metrics.assays.labels(outcome=decision.status.phase.lower()).inc()
                 if decision.status.phase == "Accepted":

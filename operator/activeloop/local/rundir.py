@@ -449,7 +449,7 @@ def record_plate(
     run: RunDirectory, rows: pd.DataFrame, *, source: str, name: str | None, default_name: str,
     supersedes: tuple[str, ...] = (), replicates: str = "mean", idempotency_key: str | None = None,
     recorded_by: str = "", declared_round: int | None = None, original: tuple[bytes, str] | None = None,
-    normalize: str = "none", unit: str = "",
+    normalize: str = "none", unit: str = "", earlier: bool = False, task: str = "",
 ) -> Recorded:
     """Record checked rows as one plate, atomically, under the writer lock.
 
@@ -458,6 +458,7 @@ def record_plate(
     recorded before with other content; a name made from the file (``default_name``) gets a suffix
     when taken. ``supersedes`` must name recorded plates. ``original``: the file as sent and its
     suffix, kept with the plate (written before the plate's metadata, which commits it).
+    ``earlier``: measured before the campaign; ``task``: a related assay's name (``StoredAssay``).
     """
     sha = ingest.content_hash(rows)
     key_hash = sha256_bytes(idempotency_key.encode()) if idempotency_key else None
@@ -469,13 +470,13 @@ def record_plate(
             if old not in known:
                 raise InputError("supersedes", f"no recorded plate {old!r}; recorded: {sorted(known) or 'none'}")
         if key_hash is not None:
-            earlier = next((a for a in assays if a.idempotency_key == key_hash), None)
-            if earlier is not None:
-                if earlier.sha256 != sha:
+            sent = next((a for a in assays if a.idempotency_key == key_hash), None)
+            if sent is not None:
+                if sent.sha256 != sha:
                     raise ConflictError("this Idempotency-Key was used for other results")
-                return Recorded(earlier.name, earlier.rows, earlier.failed, False, duplicate_of=earlier.name)
+                return Recorded(sent.name, sent.rows, sent.failed, False, duplicate_of=sent.name)
         gone = ingest.superseded_names(assays)
-        same = next((a for a in assays if a.sha256 == sha and a.name not in gone), None)
+        same = next((a for a in assays if a.sha256 == sha and a.task == task and a.name not in gone), None)
         if same is not None and not supersedes:
             return Recorded(same.name, same.rows, same.failed, False, duplicate_of=same.name)
         if name is not None:
@@ -495,7 +496,7 @@ def record_plate(
             replicates=replicates, source=source, declared_round=declared_round,
             arrived_round=max(run.rounds(), default=0), accepted_at=machine.rfc3339(now()),
             recorded_by=recorded_by, idempotency_key=key_hash, normalize=normalize, original=original_key,
-            unit=unit)
+            unit=unit, earlier=earlier, task=task)
 
         def after_rows() -> None:
             failpoints.reached("record:rows-written")

@@ -17,7 +17,7 @@ from activeloop.ml.acquisition import available_rows, get_strategy
 from activeloop.ml.candidates import Candidates, as_candidates
 from activeloop.ml.determinism import single_threaded
 from activeloop.ml.shards import free_rows, merge_shards, shard_range, shard_top
-from activeloop.ml.surrogates import Prediction, Surrogate, get_surrogate
+from activeloop.ml.surrogates import GPSurrogate, Prediction, Surrogate, get_surrogate
 from activeloop.ml.zeroshot import standardised
 
 TRANSFORMS = ("none", "rank")
@@ -63,12 +63,78 @@ def untransform(scores: np.ndarray, y: np.ndarray, transform: str) -> np.ndarray
     raise ConfigError("transform", f"unknown transform {transform!r}; known: {TRANSFORMS}")
 
 
-def fit_surrogate(X: np.ndarray, yt: np.ndarray, surrogate: str, *, seed: int = 0, prior: bool = False) -> Surrogate:
+def fit_surrogate(X: np.ndarray, yt: np.ndarray, surrogate: str, *, seed: int = 0, prior: bool = False,
+                  tasks: int = 1) -> Surrogate:
     """``surrogate`` fitted on features ``X`` of the measured variants and targets ``yt`` (already
-    transformed); ``prior``: the last column of ``X`` is a prior score."""
+    transformed); ``prior``: the last column of ``X`` is a prior score; ``tasks > 1``: the column
+    before it is a task index (a GP learns the tasks' correlation; other surrogates read it as a
+    feature)."""
     if len(yt) < 2:
         raise ConfigError("measured", "at least two measured variants are needed to fit")
-    return get_surrogate(surrogate, seed=seed, prior=prior).fit(X, yt)
+    options = {"tasks": tasks} if tasks > 1 and surrogate in MULTI_TASK else {}
+    return get_surrogate(surrogate, seed=seed, prior=prior, **options).fit(X, yt)
+
+
+MULTI_TASK = ("gp", "gp_epistasis", "gp_epistasis2", "gp_soft_epistasis")
+"""Surrogates that model related assays as tasks with a learned correlation (the others read the
+task index as one more feature)."""
+
+
+@dataclass(frozen=True)
+class Related:
+    """Measurements of library variants in related assays (another temperature, another
+    substrate): further tasks for the surrogate, never results of the campaign."""
+
+    rows: np.ndarray
+    values: np.ndarray
+    """Higher is better, as for the campaign's own values (the caller applies the direction)."""
+    tasks: np.ndarray | None = None
+    """Each row's assay, ``1..T`` (default: all ``1``)."""
+
+    @property
+    def task_of(self) -> np.ndarray:
+        """Each row's task index (``1..T``)."""
+        return np.ones(len(self.rows), dtype=np.int64) if self.tasks is None else np.asarray(self.tasks, dtype=np.int64)
+
+    @property
+    def count(self) -> int:
+        """Tasks in all, the campaign's own included (``1`` with no related rows)."""
+        return int(self.task_of.max()) + 1 if len(self.rows) else 1
+
+
+def with_task_column(cands: Candidates, related: Related | None) -> tuple[Candidates, int | None]:
+    """Candidates with a task column of zeros (the campaign's own task) when there are related
+    measurements, and that column's index; unchanged and ``None`` without."""
+    if related is None or not len(related.rows):
+        return cands, None
+    column = cands.features(np.zeros(1, dtype=np.int64)).shape[1]
+    return cands.with_column(np.zeros(len(cands))), column
+
+
+def fit_with_related(cands: Candidates, measured: np.ndarray, yt: np.ndarray, surrogate: str, *, seed: int,
+                     prior: bool, related: Related | None, task_column: int | None, transform: str) -> Surrogate:
+    """The surrogate fitted on the measured rows (task 0) and the related ones (their tasks, each
+    assay's values transformed on their own)."""
+    X = cands.features(measured)
+    if related is None or task_column is None or surrogate not in MULTI_TASK or prior:
+        return fit_surrogate(X, yt, surrogate, seed=seed, prior=prior)
+    X_rel = cands.features(np.asarray(related.rows, dtype=np.int64))
+    X_rel[:, task_column] = related.task_of
+    values = np.asarray(related.values, dtype=np.float64)
+    y_rel = np.empty(len(values))
+    for t in np.unique(related.task_of):
+        mine = related.task_of == t
+        y_rel[mine] = transform_targets(values[mine], transform)
+    alone = fit_surrogate(X, yt, surrogate, seed=seed)
+    joint = fit_surrogate(np.vstack([X, X_rel]), np.concatenate([yt, y_rel]), surrogate, seed=seed,
+                          tasks=related.count)
+    assert isinstance(alone, GPSurrogate) and isinstance(joint, GPSurrogate)
+    # related data are kept only where they predict the campaign's own values better (held out
+    # one at a time): an unrelated assay's data cannot mislead the shared kernel
+    scores = {"alone": alone.loo_log_density(len(yt)), "with_related": joint.loo_log_density(len(yt))}
+    chosen = joint if scores["with_related"] > scores["alone"] else alone
+    chosen.related_choice = {"used": chosen is joint, **scores, "task_correlation": joint.task_correlation}
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -94,6 +160,7 @@ def propose_batch(
     seed: int = 0,
     prior: np.ndarray | None = None,
     shards: int = 1,
+    related: Related | None = None,
 ) -> RoundResult:
     """Fit ``surrogate`` on ``X[measured]``/``y`` and choose ``q`` new rows of ``X``.
 
@@ -112,6 +179,8 @@ def propose_batch(
             knowledge: standardised and appended to ``X`` as its last column.
         shards: rank the library in this many slices and merge their top lists
             (:mod:`activeloop.ml.shards`; here one after another): the same batch as one slice.
+        related: measurements in a related assay, a second task for the surrogate (its values
+            transformed on their own); the batch is chosen for the campaign's own task.
 
     Returns:
         :class:`RoundResult` with ``q`` distinct rows, none measured or excluded.
@@ -129,6 +198,7 @@ def propose_batch(
     if excluded is not None and len(excluded):
         available[np.asarray(excluded, dtype=np.int64)] = False
     strategy = get_strategy(acquisition)
+    cands, task_column = with_task_column(cands, related)
     if prior is not None:
         if len(prior) != len(cands):
             raise ConfigError("prior", f"{len(prior)} prior scores for {len(cands)} candidates")
@@ -137,7 +207,8 @@ def propose_batch(
     yt = transform_targets(y, transform)
     with single_threaded():  # the same batch whatever the machine's thread count
         if strategy.needs_model:
-            model = fit_surrogate(cands.features(measured), yt, surrogate, seed=seed, prior=prior is not None)
+            model = fit_with_related(cands, measured, yt, surrogate, seed=seed, prior=prior is not None,
+                                     related=related, task_column=task_column, transform=transform)
         best = float(yt.max()) if len(yt) else 0.0
         if shards <= 1:
             rows = np.asarray(strategy.select(model, cands, available, q, best, rng), dtype=np.int64)

@@ -313,13 +313,15 @@ class ClusterService(CampaignService):
         explicit = ingest.dns_label(options.name) if options.name else None
         if options.dry_run:
             return result.model_copy(update={"name": explicit or default_plate_name(options, checked)})
-        same = [o["metadata"]["name"] for o in existing if _content_sha(o) == checked.sha256]
+        same = [o["metadata"]["name"] for o in existing if _content_sha(o) == checked.sha256
+                and ((o.get("spec") or {}).get("task") or "") == checked.task]
         if same and not supersedes:  # the same results sent again, under any name
             return result.model_copy(update={"dry_run": False, "name": same[0], "duplicate_of": same[0]})
         plate_name = explicit or self._free_name(name, default_plate_name(options, checked), known)
         docs = ingest.assay_manifests(name, checked.rows, name=plate_name, round_number=options.round,
                                       unit=checked.unit or None, replicates=options.replicates,
-                                      supersedes=supersedes, namespace=ns)
+                                      supersedes=supersedes, namespace=ns, earlier=checked.earlier,
+                                      task=checked.task)
         original = ""
         if checked.raw and store is not None:  # the file as sent, beside the objects (before them)
             original = keys.assay_original(docs[0]["metadata"]["name"], plates.original_suffix(checked.source))
@@ -385,7 +387,8 @@ class ClusterService(CampaignService):
             out.append(PlateView(name=plate, phase=st.phase, round=(o.get("spec") or {}).get("round"),
                                  recorded_at=meta.get("creationTimestamp"),
                                  recorded_by=annotations.get(naming.ANNOTATION_RECORDED_BY), rows=len(measured),
-                                 source=f"AssayResult/{plate}", message=st.message))
+                                 source=f"AssayResult/{plate}", earlier=bool((o.get("spec") or {}).get("earlier")),
+                                 task=(o.get("spec") or {}).get("task"), message=st.message))
         return sorted(out, key=lambda v: (v.recorded_at or "", v.name), reverse=True)
 
     @override

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from activeloop.api.campaign import CampaignSpec
-from activeloop.api.resources import AssayResultSpec, Measurement
+from activeloop.api.resources import TASK_PATTERN, AssayResultSpec, Measurement
 from activeloop.api.views import Change, ControlView, PlateDetail, PlateView, PlateWell
 from activeloop.errors import InputError, NotFoundError, RecordError, RowProblem
 from activeloop.ml.library import Library
@@ -44,6 +45,10 @@ class RecordOptions:
     """Which plate of the map the file is (when the map has several)."""
     map: Table | None = None
     """The lab's own plate map (wells, variants, controls), instead of ``layout``."""
+    earlier: bool = False
+    """Measured before the campaign (earlier data)."""
+    task: str | None = None
+    """A related assay's name: the plate's values are a second task for the model, not results."""
 
 
 Plate = Table | AssayResultSpec
@@ -63,6 +68,10 @@ class CheckedPlate:
     decimal: str = "."
     skipped_rows: int = 0
     skipped_wells: int = 0
+    earlier: bool = False
+    """Measured before the campaign (``ingest.StoredAssay.earlier``)."""
+    task: str = ""
+    """A related assay's name (``ingest.StoredAssay.task``); empty for the campaign's own."""
 
     @property
     def failed(self) -> int:
@@ -127,7 +136,14 @@ def check_plate(plate: Plate, spec: CampaignSpec, library: Library, options: Rec
     controls.check_normalizable(rows, spec.plates.normalize, source)
     sha = ingest.content_hash(rows)
     preview = [Measurement.model_validate(m) for m in ingest.rows_as_measurements(rows.head(10))]
-    return CheckedPlate(rows, source, sha, preview, **extra)
+    sent = plate if isinstance(plate, AssayResultSpec) else None
+    task = options.task or (sent.task if sent is not None else None) or ""
+    if task and not re.fullmatch(TASK_PATTERN, task):
+        raise RecordError("task", [RowProblem(0, "task", f"{task!r}: a related assay's name is letters, digits, "
+                                                         "spaces and . _ ° - (at most 63), starting with a letter "
+                                                         "or digit")])
+    return CheckedPlate(rows, source, sha, preview, **extra, earlier=options.earlier or bool(sent and sent.earlier),
+                        task=task)
 
 
 def default_plate_name(options: RecordOptions, checked: CheckedPlate) -> str:
@@ -206,7 +222,7 @@ def plate_view(meta: ingest.StoredAssay, rows: pd.DataFrame | None, superseded_b
         normalize=meta.normalize if meta.normalize in ("none", "parentRatio", "parentDifference") else "none",
         unit=meta.unit or None, original=bool(meta.original),
         wells=rows is not None and bool((rows["well"] != "").any()), controls=control_views(stats),
-        drift=list(drift), message=message)
+        drift=list(drift), earlier=meta.earlier, task=meta.task or None, message=message)
 
 
 def plate_detail(view: PlateView, rows: pd.DataFrame, normalize: str) -> PlateDetail:

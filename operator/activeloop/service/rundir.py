@@ -258,7 +258,8 @@ class RunDirService(CampaignService):
                               default_name=default_plate_name(options, checked), supersedes=options.supersedes,
                               replicates=options.replicates, idempotency_key=options.idempotency_key,
                               recorded_by=user.name, declared_round=options.round, original=original,
-                              normalize=spec.plates.normalize, unit=checked.unit)
+                              normalize=spec.plates.normalize, unit=checked.unit, earlier=checked.earlier,
+                              task=checked.task)
         if out.new and result.drift:
             self._notify(run, spec, notify.drift_events(name, {out.name: result.drift}))
         return result.model_copy(update={"recorded": out.new, "dry_run": False, "name": out.name,

@@ -30,7 +30,14 @@ from activeloop.ml.determinism import single_threaded
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.initial import initial_batch
 from activeloop.ml.library import Library
-from activeloop.ml.loop import fit_surrogate, propose_batch, transform_targets, untransform
+from activeloop.ml.loop import (
+    Related,
+    fit_with_related,
+    propose_batch,
+    transform_targets,
+    untransform,
+    with_task_column,
+)
 from activeloop.ml.shards import ShardTop, merge_shards
 from activeloop.ml.surrogates import Surrogate
 from activeloop.ml.zeroshot import standardised
@@ -38,7 +45,7 @@ from activeloop.steps import ingest
 from activeloop.steps.cost import measure
 from activeloop.steps.data import build_library, pending_names, write_record
 from activeloop.steps.picks import batch_size, check_picks
-from activeloop.steps.snapshot import RoundInputs, load_inputs
+from activeloop.steps.snapshot import RoundInputs, load_inputs, load_related
 from activeloop.steps.zeroshot import zero_shot_scores
 from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
@@ -159,6 +166,10 @@ class RoundContext:
     zero_shot: dict | None
     picked: np.ndarray
     """Rows a person picked for this round's batch (proposed first, as given)."""
+    related: Related | None = None
+    """Measurements in related assays (a second task for the model), rows of the library."""
+    related_tasks: tuple[str, ...] = ()
+    """The related assays' names, task ``i + 1`` for the ``i``-th."""
 
     @property
     def model_batch(self) -> int:
@@ -206,15 +217,28 @@ def round_context(store: ArtifactStore, round_number: int) -> RoundContext:
     if spec.uses_zero_shot:
         scores, zs = zero_shot_scores(store, spec, library)
         zero_shot = {k: zs[k] for k in ("scorer", "model", "uri", "sha256", "seconds")}
-    return RoundContext(spec, inputs, library, train, measured, failed, pending, blocked,
-                        1.0 if spec.objective.direction == "maximize" else -1.0,
-                        spec.seed * 1000 + round_number, scores, zero_shot, picked)
+    sign = 1.0 if spec.objective.direction == "maximize" else -1.0
+    related, tasks = _related(load_related(store, inputs), library, sign)
+    return RoundContext(spec, inputs, library, train, measured, failed, pending, blocked, sign,
+                        spec.seed * 1000 + round_number, scores, zero_shot, picked, related, tasks)
+
+
+def _related(table: pd.DataFrame, library: Library, sign: float) -> tuple[Related | None, tuple[str, ...]]:
+    """The related assays' measurements of library variants, as the model's further tasks."""
+    table = ingest.in_library(table, library)
+    if table.empty:
+        return None, ()
+    names = tuple(sorted(set(table["task"])))
+    index = {n: i + 1 for i, n in enumerate(names)}
+    return Related(library.rows_of(table["variant"]), sign * table["value"].to_numpy(dtype=np.float64),
+                   table["task"].map(index).to_numpy(dtype=np.int64)), names
 
 
 def round_candidates(store: ArtifactStore, ctx: RoundContext, round_number: int) -> Candidates:
     """The surrogate's candidates: every library row, features a chunk at a time (with the
     standardised zero-shot score as the last column when the surrogate uses it as a prior)."""
     cands = Candidates(len(ctx.library), featuriser(store, ctx.spec, ctx.library, round_number))
+    cands, _ = with_task_column(cands, ctx.related)
     if ctx.scores is not None and ctx.spec.surrogate.prior == "zeroShot":
         cands = cands.with_column(standardised(np.asarray(ctx.scores, dtype=np.float64)))
     return cands
@@ -227,9 +251,12 @@ def fit_round_surrogate(store: ArtifactStore, round_number: int, ctx: RoundConte
     back by this campaign's Jobs, like its model weights.
     """
     cands = round_candidates(store, ctx, round_number)
+    base = Candidates(len(ctx.library), featuriser(store, ctx.spec, ctx.library, round_number))
+    _, task_column = with_task_column(base, ctx.related)
     with single_threaded():
-        model = fit_surrogate(cands.features(ctx.measured), ctx.targets, ctx.spec.surrogate.kind,
-                              seed=ctx.seed, prior=ctx.spec.surrogate.prior == "zeroShot" and ctx.scores is not None)
+        model = fit_with_related(cands, ctx.measured, ctx.targets, ctx.spec.surrogate.kind, seed=ctx.seed,
+                                 prior=ctx.spec.surrogate.prior == "zeroShot" and ctx.scores is not None,
+                                 related=ctx.related, task_column=task_column, transform=ctx.spec.surrogate.transform)
     digest = store.put_bytes(keys.surrogate(round_number), pickle.dumps(model, protocol=5))
     return {"shards": ctx.spec.acquisition.shards, "surrogate_uri": store.uri(keys.surrogate(round_number)),
             "surrogate_sha256": digest}
@@ -350,6 +377,8 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "failed_excluded": int(len(ctx.failed)),
         "pending_excluded": int(len(ctx.pending)),
         "proposed": int(len(rows)),
+        "related": ({"tasks": list(ctx.related_tasks), "measurements": int(len(ctx.related.rows)),
+                     **(getattr(model, "related_choice", None) or {"used": False})} if ctx.related else None),
         "picked": int(len(ctx.picked)),
         "picked_by": ctx.inputs.picked_by if len(ctx.picked) else None,
         "best_measured": best,
@@ -405,6 +434,7 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tupl
         excluded=sub_excluded,
         seed=ctx.seed,
         prior=ctx.scores[prior_rows] if ctx.scores is not None and spec.surrogate.prior == "zeroShot" else None,
+        related=ctx.related if candidates is None else None,  # a cascade's sub-problem has no related rows
     )
     rows = result.rows if candidates is None else candidates[result.rows]
     return rows, result.prediction, result.surrogate, cascade

@@ -479,6 +479,11 @@ class StoredAssay:
     """The file as the lab sent it (its key in the store), when it came as a file."""
     unit: str = ""
     """The values' unit, where the file's column name or the AssayResult gave one."""
+    earlier: bool = False
+    """Measured before the campaign (earlier data): marked as such, trained on from round 0."""
+    task: str = ""
+    """A related assay's name (another temperature, another substrate): its values are a second
+    task for the surrogate, never the campaign's results; empty for the campaign's own assay."""
 
     def to_json(self) -> bytes:
         """The stored JSON form."""
@@ -605,14 +610,15 @@ def assay_values(store: ArtifactStore, assay: StoredAssay) -> pd.DataFrame:
                         tag=f"{assay.replicates}/{assay.normalize}")
 
 
-def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = None) -> pd.DataFrame:
-    """One row per variant from the stored assays (:data:`MEASUREMENT_COLUMNS`); see the module
-    docstring for how replicates, plates, corrections and failed wells combine."""
+def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = None, task: str = "") -> pd.DataFrame:
+    """One row per variant from the stored assays of the campaign's own assay (of the related
+    assay ``task``, if given) (:data:`MEASUREMENT_COLUMNS`); see the module docstring for how
+    replicates, plates, corrections and failed wells combine."""
     assays = list_assays(store) if assays is None else list(assays)
     gone = superseded_names(assays)
     per_assay = []
     for a in assays:
-        if a.name in gone:
+        if a.name in gone or a.task != task:
             continue
         values = assay_values(store, a)
         if values.empty:
@@ -631,6 +637,21 @@ def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = No
     }).reset_index()
     out["failed"] = out["value"].isna()
     return out[MEASUREMENT_COLUMNS]
+
+
+RELATED_COLUMNS = ["task", "variant", "value"]
+"""Columns of the related assays' measurements (``related_measurements``)."""
+
+
+def related_measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = None) -> pd.DataFrame:
+    """The related assays' values (:data:`RELATED_COLUMNS`): one row per task and variant with a
+    value, tasks in name order."""
+    assays = list_assays(store) if assays is None else list(assays)
+    parts = [fitted(measurements(store, assays, task)).assign(task=task)
+             for task in sorted({a.task for a in assays if a.task})]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(RELATED_COLUMNS, [str, str, float])})
+    return pd.concat(parts, ignore_index=True)[RELATED_COLUMNS]
 
 
 EMPTY_MEASUREMENTS = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
@@ -698,8 +719,11 @@ def assay_manifests(
     replicates: str = "mean",
     supersedes: Sequence[str] = (),
     namespace: str | None = None,
+    earlier: bool = False,
+    task: str = "",
 ) -> list[dict[str, Any]]:
-    """AssayResult objects for checked rows, split into parts of at most 4,096 measurements.
+    """AssayResult objects for checked rows, split into parts of at most 4,096 measurements
+    (``earlier``, ``task``: see :class:`StoredAssay`).
 
     A plate's replicates of one variant always land in the same part.
     """
@@ -717,6 +741,10 @@ def assay_manifests(
         spec: dict[str, Any] = {"campaign": campaign, "measurements": chunk}
         if round_number is not None:
             spec["round"] = round_number
+        if earlier:
+            spec["earlier"] = True
+        if task:
+            spec["task"] = task
         if unit:
             spec["unit"] = unit
         if replicates != "mean":

@@ -9,6 +9,7 @@ round, so a round's model and proposals always come from the same data.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -40,6 +41,8 @@ class RoundInputs:
     owner: str | None = None
     """Who took the pin (on a cluster, the LoopRound's uid): a round created again takes its
     own, provided none of its steps has read the old one."""
+    related_sha256: str | None = None
+    """Hash of the related assays' measurements pinned with the round (``None``: none)."""
     picks: tuple[str, ...] = ()
     """Variants a person added to the round's batch (as written; ``steps.picks`` reads them)."""
     picked_by: str | None = None
@@ -93,6 +96,9 @@ def take_snapshot(
     data = ingest.measurements(store, assays)
     spec_sha = store.put_bytes(keys.pinned_spec(round_number), dump_spec(spec))
     meas_sha = store.put_bytes(keys.pinned_measurements(round_number), ingest.measurements_csv(data))
+    related = ingest.related_measurements(store, assays)
+    related_sha = (store.put_bytes(keys.pinned_related(round_number),
+                                   related.to_csv(index=False, lineterminator="\n").encode()) if len(related) else None)
     inputs = RoundInputs(
         round=round_number,
         spec_sha256=spec_sha,
@@ -102,6 +108,7 @@ def take_snapshot(
         failed=int(data["failed"].sum()),
         taken_at=now or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         owner=owner,
+        related_sha256=related_sha,
         picks=tuple(picks),
         picked_by=picked_by if picks else None,
     )
@@ -139,4 +146,15 @@ def load_inputs(store: ArtifactStore, round_number: int) -> tuple[CampaignSpec, 
     return spec, data, inputs
 
 
-__all__ = ["RoundInputs", "inputs_key", "load_inputs", "read_inputs", "take_snapshot"]
+def load_related(store: ArtifactStore, inputs: RoundInputs) -> pd.DataFrame:
+    """The related assays' measurements pinned with a round (``ingest.RELATED_COLUMNS``; empty if none)."""
+    if inputs.related_sha256 is None:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(ingest.RELATED_COLUMNS, [str, str, float])})
+    data = store.get_bytes(keys.pinned_related(inputs.round))
+    if sha256_bytes(data) != inputs.related_sha256:
+        raise StateError(f"round {inputs.round}'s pinned related measurements do not match their hash: the store "
+                         "was changed by hand; restore them, or start the round again")
+    return pd.read_csv(io.BytesIO(data), dtype={"task": str, "variant": str}, keep_default_na=False)
+
+
+__all__ = ["RoundInputs", "inputs_key", "load_inputs", "load_related", "read_inputs", "take_snapshot"]

@@ -119,6 +119,11 @@ def pinned_measurements(round_number: int) -> str:
     return f"{round_prefix(round_number)}/inputs/{MEASUREMENTS}"
 
 
+def pinned_related(round_number: int) -> str:
+    """The related assays' measurements pinned when the round started (a second task)."""
+    return f"{round_prefix(round_number)}/inputs/related-{MEASUREMENTS}"
+
+
 def step_record(round_number: int, step: str) -> str:
     """What a step of a round used and produced (``tune.json``, ``acquire.json``)."""
     return f"{round_prefix(round_number)}/{step}.json"

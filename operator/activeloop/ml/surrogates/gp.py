@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from typing_extensions import override
 
+from activeloop.errors import ConfigError
 from activeloop.ml.surrogates.base import Prediction, Surrogate
 from activeloop.ml.surrogates.kernels import KERNELS, EpistasisKernel, EpistasisTables, one_hot_tokens
 
@@ -49,37 +50,58 @@ class GPSurrogate(Surrogate):
     hyperparameters by marginal likelihood (about zero when the score does not explain the data),
     and the kernel sees the other columns only.
 
+    With ``tasks > 1`` the last column is a task index: ``0`` the campaign's own assay, ``1..``
+    related assays (another temperature, another substrate), and the model is BoTorch's
+    ``MultiTaskGP`` (the intrinsic coregionalisation model ``k(x, x') B[s, t]`` with positive task
+    correlations, a noise level per task) with this kernel on the features. Predictions are for
+    the rows' own task (give candidates task ``0``). Whether related data are worth using at all is
+    decided by ``ml.loop.fit_with_related`` (:meth:`loo_log_density`).
+
     Args:
         kernel: name in :data:`KERNELS`.
         chunk: points per chunk in :meth:`predict`.
         prior: the last column of ``X`` is a prior score (see above).
+        tasks: number of tasks (see above); ``1``: no task column.
     """
 
     name = "gp"
 
-    def __init__(self, kernel: str = "rbf", chunk: int = 8192, prior: bool = False) -> None:
+    def __init__(self, kernel: str = "rbf", chunk: int = 8192, prior: bool = False, tasks: int = 1) -> None:
         KERNELS.get(kernel)  # an unknown name is refused now, not at the first fit
         self.kernel = kernel
         self.chunk = chunk
         self.prior = prior
+        self.tasks = tasks
         self.model: Any = None
+        self.related_choice: dict[str, Any] | None = None
+        """Set by ``ml.loop.fit_with_related``: whether related assays were used, and why."""
 
     @override
     def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
         from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
+        from botorch.models import MultiTaskGP, SingleTaskGP
         from botorch.models.transforms import Standardize
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
         Xt = torch.as_tensor(X, dtype=torch.float64)
         yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
-        features = Xt.shape[-1] - (1 if self.prior else 0)
+        if self.tasks > 1 and self.prior:
+            raise ConfigError("surrogate.prior", "a zero-shot prior and related assays cannot be combined")
+        features = Xt.shape[-1] - (1 if self.prior or self.tasks > 1 else 0)
         covar = KERNELS.get(self.kernel)(features)
         mean = None
-        if self.prior:
+        if features < Xt.shape[-1]:
             covar.active_dims = torch.arange(features)
+        if self.prior:
             mean = PriorScoreMean(column=features)
-        model = SingleTaskGP(Xt, yt, covar_module=covar, mean_module=mean, outcome_transform=Standardize(m=1))
+        model: Any
+        if self.tasks > 1:
+            # BoTorch's ICM model: a noise level per task, correlations kept positive (its Beta prior
+            # leaning to related), the campaign's own task the one predicted
+            model = MultiTaskGP(Xt, yt, task_feature=features, covar_module=covar, output_tasks=[0],
+                                outcome_transform=Standardize(m=1))
+        else:
+            model = SingleTaskGP(Xt, yt, covar_module=covar, mean_module=mean, outcome_transform=Standardize(m=1))
         with warnings.catch_warnings(), gpytorch.settings.max_cholesky_size(EXACT_UP_TO):
             warnings.simplefilter("ignore")
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
@@ -91,11 +113,45 @@ class GPSurrogate(Surrogate):
         with torch.no_grad():
             train_x = model.train_inputs[0]
             K = model.covar_module(train_x).to_dense()
-            K = K + model.likelihood.noise * torch.eye(len(train_x), dtype=torch.float64)
+            noise = model.likelihood.noise.reshape(-1)
+            if self.tasks > 1:  # each row its task's noise
+                noise = noise[train_x[:, features].long()]
+            K = K + torch.diag(noise.expand(len(train_x)))
             self._L = torch.linalg.cholesky(K)
-            resid = (model.train_targets - model.mean_module(train_x)).unsqueeze(-1)
+            resid = (model.train_targets - self._mean(train_x)).unsqueeze(-1)
             self._alpha = torch.cholesky_solve(resid, self._L)
         return self
+
+    def loo_log_density(self, rows: int) -> float:
+        """Mean leave-one-out log predictive density of the first ``rows`` training points (the
+        campaign's own, in the targets' units), each predicted from all the others at the fitted
+        hyperparameters (closed form: ``K^-1``)."""
+        assert self.model is not None, "fit() first"
+        with torch.no_grad():
+            Kinv = torch.cholesky_inverse(self._L)
+            d = Kinv.diagonal()[:rows]
+            resid = self._alpha.squeeze(-1)[:rows] / d  # y_i - mean_{-i}, standardised
+            var = 1.0 / d
+            scale = float(self.model.outcome_transform.stdvs.squeeze())
+            dens = -0.5 * (np.log(2 * np.pi) + torch.log(var).numpy() + (resid * resid / var).numpy()) - np.log(scale)
+        return float(np.mean(dens))
+
+    def _mean(self, X: torch.Tensor) -> torch.Tensor:
+        """The prior mean at ``X`` (standardised; a multi-task model's for each row's task)."""
+        if self.tasks > 1:
+            return self.model.forward(X).mean
+        return self.model.mean_module(X)
+
+    @property
+    def task_correlation(self) -> float | None:
+        """The learned correlation of task 1 with the campaign's task 0, ``None`` with one task."""
+        if self.tasks < 2 or self.model is None:
+            return None
+        with torch.no_grad():
+            X = torch.zeros(2, self.model.train_inputs[0].shape[-1], dtype=torch.float64)
+            X[1, self._features] = 1.0
+            B = self.model.covar_module.kernels[1](X).to_dense()
+        return float(B[0, 1] / torch.sqrt(B[0, 0] * B[1, 1]))
 
     @property
     def prior_weight(self) -> float | None:
@@ -145,13 +201,13 @@ class GPSurrogate(Surrogate):
             tokens = one_hot_tokens(np.asarray(X, dtype=np.float64)[:, : self._features])
             if tokens is not None:
                 with torch.no_grad():
-                    prior_mean = m.mean_module(Xt).numpy()
+                    prior_mean = self._mean(Xt).numpy()
                 return (tables(tokens) + prior_mean) * float(tf.stdvs.squeeze()) + float(tf.means.squeeze())
         out = []
         with torch.no_grad():
             for start in range(0, len(Xt), self.chunk):
                 block = Xt[start : start + self.chunk]
-                out.append((m.covar_module(block, train_x).to_dense() @ self._alpha).squeeze(-1) + m.mean_module(block))
+                out.append((m.covar_module(block, train_x).to_dense() @ self._alpha).squeeze(-1) + self._mean(block))
         mean = torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
         return mean.numpy() * float(tf.stdvs.squeeze()) + float(tf.means.squeeze())
 
@@ -175,7 +231,7 @@ class GPSurrogate(Surrogate):
         m = self.model
         train_x = m.train_inputs[0]
         Ks = m.covar_module(X, train_x).to_dense()
-        mean = (Ks @ self._alpha).squeeze(-1) + m.mean_module(X)
+        mean = (Ks @ self._alpha).squeeze(-1) + self._mean(X)
         return mean, torch.linalg.solve_triangular(self._L, Ks.T, upper=False)
 
     @override

@@ -91,6 +91,7 @@ async def upload_form(request: Request, name: str, user: Caller, service: Servic
             decimal=str(form.get("decimal") or "auto"), supersedes=(correcting,) if correcting else (),
             layout=_int_field(form, "layout", "layout"), round=_int_field(form, "round", "round"),
             plate=_int_field(form, "plate_number", "plate"), skip_rows=skip,
+            earlier=str(form.get("earlier") or "") == "true", task=str(form.get("task") or "").strip() or None,
             map=await parse_table(request, *mapped) if mapped is not None else None)
         table = await parse_table(request, *sent, skip_rows=skip)
         result = await run(service.record, user, name, table, options, namespace)

@@ -46,6 +46,10 @@ async def record_results(
     supersedes: Annotated[list[str] | None, Query(description="Earlier plates this one corrects")] = None,
     replicates: Annotated[Literal["mean", "median"], Query(description="How replicates combine")] = "mean",
     round: Annotated[int | None, Query(ge=1, description="The round whose proposals were assayed")] = None,
+    earlier: Annotated[bool, Query(description="Measured before the campaign started (earlier data)")] = False,
+    task: Annotated[str | None, Query(max_length=63, description=(
+        "A related assay's name (another temperature, another substrate): a second task for the model, "
+        "not the campaign's results"))] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     namespace: NamespaceQ = None,
 ) -> RecordResult:
@@ -61,7 +65,8 @@ async def record_results(
                             round=round or (upload.round if upload else None), dry_run=dry_run,
                             idempotency_key=idempotency_key, skip_rows=skip_rows,
                             layout=int(layout) if layout is not None else None,
-                            plate=plate_number, map=plate_map)
+                            plate=plate_number, map=plate_map, earlier=earlier or bool(upload and upload.earlier),
+                            task=task or (upload.task if upload else None))
     return await run(service.record, user, name, table, options, namespace)
 
 

@@ -85,8 +85,11 @@ function setupUpload(api, ns) {
     const map = document.getElementById("map");
     if (map && map.files.length) data.append("map", map.files[0]);
     const params = new URLSearchParams({dryRun: dryRun ? "true" : "false", decimal: field("decimal") || "auto"});
-    const options = {valueColumn: "value_column", layout: "layout", round: "round", plateNumber: "plate_number", skipRows: "skip_rows"};
+    const options = {valueColumn: "value_column", layout: "layout", round: "round", plateNumber: "plate_number", skipRows: "skip_rows",
+                     task: "task"};
     for (const [param, id] of Object.entries(options)) if (field(id)) params.set(param, field(id));
+    const earlier = document.getElementById("earlier");
+    if (earlier && earlier.checked) params.set("earlier", "true");
     if (form.dataset.supersedes) params.set("supersedes", form.dataset.supersedes);
     document.body.classList.add("busy");
     const resp = await fetch(api + "/results?" + params + ns, {method: "POST", body: data, headers: {"X-CSRF-Token": csrf()}});
