@@ -128,3 +128,21 @@ def test_related_measurements_are_kept_apart_from_the_campaigns_own(tmp_path):
     related = ingest.related_measurements(store)
     assert related.to_dict("list") == {"task": ["37C", "37C", "4C", "4C"], "variant": ["V39A", "V39C"] * 2,
                                        "value": [10.0, 20.0, 5.0, 6.0]}
+
+
+def test_another_campaigns_export_starts_a_campaign_as_earlier_data(tmp_path):
+    from activeloop.service import exports
+
+    first = Lab(tmp_path / "first")
+    first.init(SPEC)
+    variants = list(pd.read_csv(first.propose().path)["variant"])
+    first.record(_plate(tmp_path, variants[:11], "p.csv"))
+    export = tmp_path / "export.csv"
+    export.write_bytes(exports.table_bytes(first.service.measurements(first.user, first.name), "csv", "measurements"))
+    second = Lab(tmp_path / "second")
+    second.init(SPEC)
+    _record(second, export, earlier=True)
+    detail = second.service.campaign(second.user, second.name)
+    assert detail.measured == 11 and detail.best_value == max(_value(v) for v in variants[:11])
+    proposed = set(pd.read_csv(second.propose().path)["variant"])
+    assert not proposed & set(variants[:11])
