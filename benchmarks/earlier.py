@@ -8,7 +8,7 @@ default surrogate and strategy), 30 seeds, four conditions on the same seeds:
   model from round 0 (5 x 96 proposed, never re-proposing them);
 * ``related``: 200 earlier measurements in a *related* assay, a second task for the surrogate
   (BoTorch's ``MultiTaskGP`` with the epistasis kernel, kept each round only where it predicts the
-  campaign's own values better held out one at a time: ``ml.loop.fit_with_related``): 96 at
+  campaign's own values better, each held out in turn: ``ml.loop.fit_with_related``): 96 at
   random, then 4 x 96;
 * ``unrelated``: the same with an *unrelated* assay.
 
@@ -114,7 +114,8 @@ def main() -> None:
     conditions = args.only.split(",")
     out_path = RESULTS / "earlier-gb1.json"
     runs = [(c, s) for c in conditions for s in range(args.seeds)]
-    rows = []
+    old = json.loads(out_path.read_text())["runs"] if out_path.exists() else []
+    rows = [r for r in old if r["condition"] not in conditions]  # conditions not re-run are kept
     with ProcessPoolExecutor(args.jobs) as pool:
         for row in pool.map(one, *zip(*runs)):
             rows.append(row)
@@ -124,7 +125,9 @@ def main() -> None:
                      f"{row['task_correlation']:.2f})" if row["rounds_using_related"] is not None else "") + ")",
                   flush=True)
     summary = {}
-    for c in conditions:
+    for c in CONDITIONS:
+        if not any(r["condition"] == c for r in rows):
+            continue
         mine = [r for r in rows if r["condition"] == c]
         final = np.array([r["normalized_best"][-1] for r in mine])
         corr = [r["task_correlation"] for r in mine if r["task_correlation"] is not None]

@@ -129,10 +129,14 @@ def fit_with_related(cands: Candidates, measured: np.ndarray, yt: np.ndarray, su
     joint = fit_surrogate(np.vstack([X, X_rel]), np.concatenate([yt, y_rel]), surrogate, seed=seed,
                           tasks=related.count)
     assert isinstance(alone, GPSurrogate) and isinstance(joint, GPSurrogate)
-    # related data are kept only where they predict the campaign's own values better (held out
-    # one at a time): an unrelated assay's data cannot mislead the shared kernel
-    scores = {"alone": alone.loo_log_density(len(yt)), "with_related": joint.loo_log_density(len(yt))}
-    chosen = joint if scores["with_related"] > scores["alone"] else alone
+    # related data are kept only where they rank the campaign's own values better, each held out
+    # in turn (the order is what acquisition uses): an unrelated assay's data cannot mislead the
+    # shared kernel; the log predictive densities are recorded beside
+    scores = {"loo_spearman_alone": alone.loo_spearman(len(yt)),
+              "loo_spearman_with_related": joint.loo_spearman(len(yt)),
+              "loo_log_density_alone": alone.loo_log_density(len(yt)),
+              "loo_log_density_with_related": joint.loo_log_density(len(yt))}
+    chosen = joint if scores["loo_spearman_with_related"] > scores["loo_spearman_alone"] else alone
     chosen.related_choice = {"used": chosen is joint, **scores, "task_correlation": joint.task_correlation}
     return chosen
 

@@ -122,6 +122,20 @@ class GPSurrogate(Surrogate):
             self._alpha = torch.cholesky_solve(resid, self._L)
         return self
 
+    def loo_spearman(self, rows: int) -> float:
+        """Spearman correlation of the first ``rows`` training targets (the campaign's own) with
+        their leave-one-out means, each predicted from all the others at the fitted
+        hyperparameters (closed form: ``K^-1``)."""
+        from scipy.stats import spearmanr
+
+        assert self.model is not None, "fit() first"
+        with torch.no_grad():
+            d = torch.cholesky_inverse(self._L).diagonal()[:rows]
+            y = self.model.train_targets[:rows]
+            loo = (y - self._alpha.squeeze(-1)[:rows] / d).numpy()
+        rho = spearmanr(loo, y.numpy())[0]
+        return float(rho) if np.isfinite(rho) else 0.0
+
     def loo_log_density(self, rows: int) -> float:
         """Mean leave-one-out log predictive density of the first ``rows`` training points (the
         campaign's own, in the targets' units), each predicted from all the others at the fitted
