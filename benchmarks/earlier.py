@@ -114,16 +114,17 @@ def main() -> None:
     conditions = args.only.split(",")
     out_path = RESULTS / "earlier-gb1.json"
     runs = [(c, s) for c in conditions for s in range(args.seeds)]
-    old = json.loads(out_path.read_text())["runs"] if out_path.exists() else []
-    rows = [r for r in old if r["condition"] not in conditions]  # conditions not re-run are kept
+    mine = []
     with ProcessPoolExecutor(args.jobs) as pool:
         for row in pool.map(one, *zip(*runs)):
-            rows.append(row)
+            mine.append(row)
             print(f"{row['condition']:>9} seed {row['seed']:>2}: best at {row['assayed']} = "
                   f"{row['normalized_best'][-1]:.3f} ({row['median_round_seconds']:.1f} s a round"
                   + (f", related data used in {row['rounds_using_related']} of 4 rounds (task correlation "
                      f"{row['task_correlation']:.2f})" if row["rounds_using_related"] is not None else "") + ")",
                   flush=True)
+    old = json.loads(out_path.read_text())["runs"] if out_path.exists() else []  # read now: runs in parallel
+    rows = [r for r in old if r["condition"] not in conditions] + mine  # conditions not re-run are kept
     summary = {}
     for c in CONDITIONS:
         if not any(r["condition"] == c for r in rows):

@@ -14,6 +14,7 @@ from activeloop.landscapes import GB1_PARENT
 from activeloop.ml.candidates import as_candidates
 from activeloop.ml.library import CombinatorialLibrary
 from activeloop.ml.loop import Related, fit_with_related, propose_batch, transform_targets, with_task_column
+from activeloop.ml.surrogates import GPSurrogate
 from activeloop.service.plates import RecordOptions
 from activeloop.steps import ingest
 from activeloop.steps.tables import read_table
@@ -146,3 +147,22 @@ def test_another_campaigns_export_starts_a_campaign_as_earlier_data(tmp_path):
     assert detail.measured == 11 and detail.best_value == max(_value(v) for v in variants[:11])
     proposed = set(pd.read_csv(second.propose().path)["variant"])
     assert not proposed & set(variants[:11])
+
+
+def test_a_multi_task_gps_mean_by_lookup_tables_equals_its_kernel_rows():
+    lib = CombinatorialLibrary(GB1_PARENT, [39, 40, 41], "ACDEFGHIKVW")
+    from activeloop.ml.encodings import get_encoder
+
+    X = get_encoder("onehot").encode(lib)
+    rng = np.random.default_rng(1)
+    y = X @ rng.normal(size=X.shape[1])
+    measured, rows = rng.choice(len(X), 60, replace=False), rng.choice(len(X), 80, replace=False)
+    cands, column = with_task_column(as_candidates(X), Related(rows, y[rows]))
+    Xf = np.vstack([cands.features(measured), cands.features(rows)])
+    Xf[60:, column] = 1
+    model = GPSurrogate(kernel="epistasis", tasks=2).fit(Xf, np.concatenate([y[measured], y[rows]]))
+    probe = cands.features(np.arange(0, len(X), 7))
+    assert model._tables() is not None
+    fast = model.predict_mean(probe)
+    slow = model.predict(probe).mean
+    np.testing.assert_allclose(fast, slow, rtol=1e-8, atol=1e-8)

@@ -125,20 +125,55 @@ def fit_with_related(cands: Candidates, measured: np.ndarray, yt: np.ndarray, su
     for t in np.unique(related.task_of):
         mine = related.task_of == t
         y_rel[mine] = transform_targets(values[mine], transform)
-    alone = fit_surrogate(X, yt, surrogate, seed=seed)
+    alone = WithoutColumn(fit_surrogate(np.delete(X, task_column, axis=1), yt, surrogate, seed=seed), task_column)
     joint = fit_surrogate(np.vstack([X, X_rel]), np.concatenate([yt, y_rel]), surrogate, seed=seed,
                           tasks=related.count)
-    assert isinstance(alone, GPSurrogate) and isinstance(joint, GPSurrogate)
+    assert isinstance(alone.inner, GPSurrogate) and isinstance(joint, GPSurrogate)
     # related data are kept only where they rank the campaign's own values better, each held out
     # in turn (the order is what acquisition uses): an unrelated assay's data cannot mislead the
     # shared kernel; the log predictive densities are recorded beside
-    scores = {"loo_spearman_alone": alone.loo_spearman(len(yt)),
+    scores = {"loo_spearman_alone": alone.inner.loo_spearman(len(yt)),
               "loo_spearman_with_related": joint.loo_spearman(len(yt)),
-              "loo_log_density_alone": alone.loo_log_density(len(yt)),
+              "loo_log_density_alone": alone.inner.loo_log_density(len(yt)),
               "loo_log_density_with_related": joint.loo_log_density(len(yt))}
-    chosen = joint if scores["loo_spearman_with_related"] > scores["loo_spearman_alone"] else alone
-    chosen.related_choice = {"used": chosen is joint, **scores, "task_correlation": joint.task_correlation}
+    chosen: Surrogate = joint if scores["loo_spearman_with_related"] > scores["loo_spearman_alone"] else alone
+    choice = {"used": chosen is joint, **scores, "task_correlation": joint.task_correlation}
+    joint.related_choice = alone.inner.related_choice = choice
     return chosen
+
+
+class WithoutColumn(Surrogate):
+    """A fitted surrogate that never saw column ``column`` of the features it is asked about (the
+    task column, when related assays were left out): it keeps its fast paths."""
+
+    def __init__(self, model: Surrogate, column: int) -> None:
+        self.inner = model
+        self.column = column
+        self.name = model.name
+
+    @property
+    def related_choice(self) -> dict | None:
+        """The inner model's record of the related-assay choice."""
+        return getattr(self.inner, "related_choice", None)
+
+    def _cut(self, X: np.ndarray) -> np.ndarray:
+        return np.delete(np.asarray(X), self.column, axis=1)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> WithoutColumn:  # noqa: D102
+        self.inner.fit(self._cut(X), y)
+        return self
+
+    def predict(self, X: np.ndarray) -> Prediction:  # noqa: D102
+        return self.inner.predict(self._cut(X))
+
+    def predict_mean(self, X: np.ndarray) -> np.ndarray:  # noqa: D102
+        return self.inner.predict_mean(self._cut(X))
+
+    def sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:  # noqa: D102
+        return self.inner.sample(self._cut(X), n_samples, rng)
+
+    def std_bound(self) -> float | None:  # noqa: D102
+        return self.inner.std_bound()
 
 
 @dataclass(frozen=True)

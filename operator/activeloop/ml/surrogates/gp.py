@@ -211,7 +211,7 @@ class GPSurrogate(Surrogate):
         Xt = torch.as_tensor(X, dtype=torch.float64)
         train_x = m.train_inputs[0]
         tables = self._tables()
-        if tables is not None:
+        if tables is not None and (self.tasks == 1 or not np.asarray(X)[:, self._features].any()):  # task 0 only
             tokens = one_hot_tokens(np.asarray(X, dtype=np.float64)[:, : self._features])
             if tokens is not None:
                 with torch.no_grad():
@@ -230,13 +230,21 @@ class GPSurrogate(Surrogate):
         ``None`` for other kernels, other features, or tables too large to be worth it."""
         if not self._tables_built:
             covar = self.model.covar_module
+            train_x = self.model.train_inputs[0]
+            alpha = self._alpha.squeeze(-1).numpy()
+            if self.tasks > 1:  # for task-0 rows k = k_data * B[0, t_i]: fold B[0, t_i] into alpha
+                data, task = covar.kernels
+                with torch.no_grad():
+                    alpha = alpha * task(torch.zeros(1, train_x.shape[-1], dtype=torch.float64),
+                                         train_x).to_dense()[0].numpy()
+                covar = data
             tables = None
-            tokens = one_hot_tokens(self.model.train_inputs[0][:, : self._features].numpy())
+            tokens = one_hot_tokens(train_x[:, : self._features].numpy())
             if type(covar) is EpistasisKernel and tokens is not None and EpistasisTables.size(
                     tokens.shape[1], covar.max_order) <= EpistasisTables.MAX_ENTRIES:
                 with torch.no_grad():
                     weights = covar.weights.detach().numpy().astype(np.float64)
-                tables = EpistasisTables(weights, tokens, self._alpha.squeeze(-1).numpy())
+                tables = EpistasisTables(weights, tokens, alpha)
             self._epistasis_tables, self._tables_built = tables, True
         return self._epistasis_tables
 
