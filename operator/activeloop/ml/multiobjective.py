@@ -3,8 +3,8 @@
 Each objective has its own surrogate (fitted on the variants with a value for it, its values
 transformed on their own); an objective may carry a threshold (``expression >= 0.5``), which a
 proposal should reach (feasibility), and a weight (for the desirability strategy). Three ways to
-choose a batch, all on a shortlist (the best candidates of every objective by an upper bound,
-chunk by chunk, as the single-objective strategies):
+choose a batch, all on a shortlist (the best candidates under the strategy's scalarisation of the
+posterior means, chunk by chunk):
 
 * ``pareto``: Thompson sampling under random scalarisations (ParEGO's augmented Chebyshev
   scalarisation with weights drawn from a flat Dirichlet for each batch slot): each slot takes the
@@ -133,7 +133,7 @@ def propose_multi(
             models.append(fit_surrogate(cands.features(np.asarray(measured)[has]), transform_targets(y, transform),
                                         surrogate, seed=seed + j))
             thresholds.append(_score_threshold(o.threshold, y, transform))
-        short = _shortlist(models, cands, free, shortlist)
+        short = _shortlist(models, cands, free, shortlist, objectives, strategy, rng)
         Xs = cands.features(short)
         if strategy == "nehvi":
             picked = _nehvi(models, cands, measured, Y, Xs, q, thresholds, rng, transform)
@@ -142,16 +142,24 @@ def propose_multi(
     return MultiResult(short[picked], models, thresholds)
 
 
-def _shortlist(models: list[Surrogate], cands: Candidates, free: np.ndarray, size: int) -> np.ndarray:
-    """The union of each objective's best ``size / m`` free rows by ``mean + 3 sd`` (variances
-    only where the prior bound says they can matter)."""
-    from activeloop.ml.acquisition import best_by
-
-    per = max(1, size // len(models))
+def _shortlist(models: list[Surrogate], cands: Candidates, free: np.ndarray, size: int,
+               objectives: Sequence[Objective], strategy: str, rng: np.random.Generator) -> np.ndarray:
+    """The candidates the joint choice looks at: the best free rows under the strategy's own
+    scalarisation of the objectives' posterior means (each standardised over the free rows), a
+    chunk at a time; for ``pareto``, the union of the best under eight random Chebyshev weightings,
+    so the shortlist follows the whole front rather than each objective's extreme."""
+    means = np.column_stack([np.concatenate([m.predict_mean(cands.features(rows)) for rows in cands.chunks_of(free)])
+                             for m in models])
+    lo, hi = means.min(axis=0), means.max(axis=0)
+    unit = (means - lo) / np.maximum(hi - lo, 1e-12)
+    if strategy == "desirability":
+        weights = np.asarray([o.weight for o in objectives], dtype=np.float64)
+        order = np.argsort(-(unit @ (weights / weights.sum())), kind="stable")[:size]
+        return np.sort(free[order])
     chosen = []
-    for model in models:
-        top, _ = best_by(model, cands, free, per, lambda mean, std: mean + 3.0 * std)
-        chosen.append(top)
+    for w in rng.dirichlet(np.ones(len(models)), size=8):
+        score = (w * unit).min(axis=1) + 0.05 * (w * unit).sum(axis=1)
+        chosen.append(free[np.argsort(-score, kind="stable")[: max(1, size // 8)]])
     return np.unique(np.concatenate(chosen))
 
 
