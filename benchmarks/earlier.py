@@ -8,8 +8,8 @@ default surrogate and strategy), 30 seeds, four conditions on the same seeds:
   model from round 0 (5 x 96 proposed, never re-proposing them);
 * ``related``: 200 earlier measurements in a *related* assay, a second task for the surrogate
   (BoTorch's ``MultiTaskGP`` with the epistasis kernel, kept each round only where it predicts the
-  campaign's own values better, each held out in turn: ``ml.loop.fit_with_related``): 96 at
-  random, then 4 x 96;
+  campaign's own values better, each held out in turn, by log predictive density:
+  ``ml.loop.fit_with_related``): 96 at random, then 4 x 96;
 * ``unrelated``: the same with an *unrelated* assay.
 
 The related assay is built from GB1 (documented, seeded): each variant's normal score ``z`` (rank
