@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from activeloop.api.crds import RESOURCES, crd, render
+from activeloop.api.resources import CampaignResourceSpec
 from activeloop.landscapes import GB1_PARENT
 from activeloop.testing.schemas import validate_resource
 
@@ -100,3 +101,28 @@ def test_a_round_may_be_closed_but_not_reopened_nor_moved():
         validate_resource({**old, "spec": {**old["spec"], "close": False}}, closed)
     with pytest.raises(ValueError, match="campaign and round are immutable"):
         validate_resource({**old, "spec": {"campaign": "gb1", "round": 3}}, old)
+
+
+def test_a_rounds_picks_are_fixed_once_it_exists():
+    old = {"apiVersion": "activeloop.dev/v1alpha1", "kind": "LoopRound", "metadata": {"name": "gb1-r2"},
+           "spec": {"campaign": "gb1", "round": 2, "picks": ["V39W"], "pickedBy": "ana"}}
+    validate_resource({**old, "spec": {**old["spec"], "close": True}}, old)  # closing keeps them
+    with pytest.raises(ValueError, match="a round's picks are fixed when it is created"):
+        validate_resource({**old, "spec": {**old["spec"], "picks": ["V39W", "V39A"]}}, old)
+    bare = {**old, "spec": {"campaign": "gb1", "round": 2}}
+    with pytest.raises(ValueError, match="a round's picks are fixed when it is created"):
+        validate_resource(old, bare)
+
+
+def test_sites_may_be_positions_or_positions_with_residues_and_constraints_are_named():
+    spec = {"parentSequence": GB1_PARENT, "initialBatchSize": 8, "acquisition": {"batchSize": 8},
+            "library": {"sites": [39, {"position": 40, "residues": "AVILMFWY"}, 41], "maxSubstitutions": 2,
+                        "forbidden": ["C", "N[^P][ST]"]}}
+    _validate("Campaign", spec)
+    with pytest.raises(ValueError, match="spec.library.maxSubstitutions"):
+        _validate("Campaign", {**spec, "library": {**spec["library"], "maxSubstitutions": 0}})
+    # a motif's grammar is the operator's to check (the Campaign is marked InvalidSpec, naming it)
+    bad = {**spec, "library": {**spec["library"], "forbidden": ["N[^P"]}}
+    _validate("Campaign", bad)
+    with pytest.raises(ValueError, match="(?s)library.forbidden.*item 1: 'N\\[\\^P': the '\\[' at column 2"):
+        CampaignResourceSpec.model_validate(bad)
