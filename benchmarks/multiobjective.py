@@ -38,7 +38,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 STRATEGIES = ("random", "weighted-sum", "pareto", "desirability", "nehvi")
 FEASIBLE_SHARE = 0.6
 
@@ -50,10 +49,7 @@ def _landscape():
     from activeloop.landscapes import load_landscape
     from activeloop.ml.encodings import get_encoder
 
-    local = SHARED / "datasets" / "gb1_wu2016.csv"
-    if "ACTIVELOOP_GB1_CSV" not in os.environ and local.is_file():
-        os.environ["ACTIVELOOP_GB1_CSV"] = str(local)
-    land = load_landscape("gb1")
+    land = load_landscape("gb1")  # ACTIVELOOP_GB1_CSV, the download cache, or ../shared
     f = land.fitness / land.global_max
     rng = np.random.default_rng(2021)
     z = ndtri((rankdata(f) - 0.5) / len(f))

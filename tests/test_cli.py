@@ -49,3 +49,26 @@ def test_library_command_sizes_a_constrained_library_site_by_site(tmp_path):
     result = CliRunner().invoke(app, ["library", str(bad)])
     assert result.exit_code == 2 and "library.sites[1]: site 40 is beyond the parent's 14 residues" in result.output
     assert "Traceback" not in result.output
+
+
+def test_propose_takes_picks_from_the_command_line_and_a_file(tmp_path):
+    import pandas as pd
+    import yaml
+
+    from activeloop.landscapes import GB1_PARENT
+
+    spec = tmp_path / "c.yaml"
+    spec.write_text(yaml.safe_dump({"parentSequence": GB1_PARENT, "library": {"sites": [39, 40]},
+                                    "initialBatchSize": 6, "acquisition": {"batchSize": 4}, "rounds": 1}))
+    run = tmp_path / "run"
+    assert CliRunner().invoke(app, ["init", str(spec), "--run-dir", str(run)]).exit_code == 0
+    picks = tmp_path / "picks.csv"
+    picks.write_text("variant\nWA\n\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name\nV39W\n")
+    result = CliRunner().invoke(app, ["propose", "--run-dir", str(run), "--picks", str(bad)])
+    assert result.exit_code == 2 and "bad.csv: the list has no 'variant' column" in result.output
+    result = CliRunner().invoke(app, ["propose", "--run-dir", str(run), "--pick", "V39Y", "--picks", str(picks)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(run / "rounds/round-001/proposals.csv")
+    assert list(table["variant"][:2]) == ["V39Y", "V39W:D40A"] and len(table) == 6

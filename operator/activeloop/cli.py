@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -180,14 +180,7 @@ def init(
                           f"round {detail.current_round}, {detail.measured} variants measured", highlight=False)
             return
         assert spec is not None
-        try:
-            doc = yaml.safe_load(spec.read_text())
-        except OSError as exc:
-            raise InputError(str(spec), f"cannot read it ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(str(spec), f"not valid YAML: {exc}") from None
-        if isinstance(doc, dict) and doc.get("kind") == "Campaign":
-            doc = doc.get("spec")
+        doc = _read_spec_file(spec)
         files = _local_files(doc, spec.parent, run_dir)
         detail = service.create_campaign(local_user(), name, doc, files=files)
     except (ActiveLoopError, OSError) as exc:
@@ -203,7 +196,6 @@ def library(
     spec: Annotated[Path, typer.Argument(help="Campaign YAML (a CampaignSpec or a Campaign resource).")],
 ) -> None:
     """The size of a campaign's site library under its constraints, site by site, before it starts."""
-    import yaml
     from pydantic import ValidationError
 
     from activeloop.api.views import LibraryCheck
@@ -211,14 +203,7 @@ def library(
     from activeloop.steps.data import library_size
 
     try:
-        try:
-            doc = yaml.safe_load(spec.read_text())
-        except OSError as exc:
-            raise InputError(str(spec), f"cannot read it ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(str(spec), f"not valid YAML: {exc}") from None
-        if isinstance(doc, dict) and doc.get("kind") == "Campaign":
-            doc = doc.get("spec")
+        doc = _read_spec_file(spec)
         if not isinstance(doc, dict):
             raise ConfigError(str(spec), "not a campaign spec (a mapping with parentSequence and library)")
         try:
@@ -234,6 +219,21 @@ def library(
     console.print(table)
     console.print(f"{size.description}: {size.combinations:,} combinations, {size.excluded:,} excluded, "
                   f"[bold]{size.variants:,}[/bold] variants to propose from", highlight=False)
+
+
+def _read_spec_file(path: Path) -> Any:
+    """A campaign spec from a YAML file (a CampaignSpec, or a Campaign resource's spec)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"not valid YAML: {exc}") from None
+    if isinstance(doc, dict) and doc.get("kind") == "Campaign":
+        doc = doc.get("spec")
+    return doc
 
 
 def _local_files(doc: object, base: Path, run_dir: Path) -> dict[str, bytes]:
@@ -301,16 +301,14 @@ def propose(
 
 
 def _picks_file(path: Path) -> list[str]:
-    """The variants of a picks CSV (its 'variant' column)."""
-    import pandas as pd
+    """The variants of a picks CSV (its 'variant' column; blank lines left out)."""
+    from activeloop.steps.data import variant_names
 
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"not a readable CSV file ({exc})") from None
-    if "variant" not in table:
-        raise InputError(str(path), f"has no 'variant' column (columns: {list(table.columns)})")
-    return [v.strip() for v in table["variant"] if v.strip()]
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read it ({exc.strerror})") from None
+    return [v for v in variant_names(data, str(path)) if v]
 
 
 def _batch_hint(t: Target, number: int) -> str:

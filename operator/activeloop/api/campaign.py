@@ -128,10 +128,14 @@ class LibrarySpec(Model):
         """The compiled ``forbidden`` motifs."""
         return [parse_motif(t, f"library.forbidden[{i}]") for i, t in enumerate(self.forbidden)]
 
+    @property
+    def own_residues(self) -> list[str]:
+        """Each site's residue set as written (its own, else ``alphabet``)."""
+        return [s.residues if isinstance(s, SiteSpec) and s.residues else self.alphabet for s in self.sites]
+
     def residues(self, parent: str) -> list[str]:
         """Each site's residue set after the one-residue forbidden motifs (see ``api.sites``)."""
-        own = [s.residues if isinstance(s, SiteSpec) and s.residues else self.alphabet for s in self.sites]
-        return site_residues(parent, self.positions, own, self.motifs)
+        return site_residues(parent, self.positions, self.own_residues, self.motifs)
 
     def combinations(self, parent: str) -> int:
         """Rows of a site library under its per-site residues and substitution budget (before
@@ -146,9 +150,7 @@ class LibrarySpec(Model):
     def describe(self, parent: str | None = None) -> str:
         """The library's shape in words (``20 x 20 x 8 x 20, at most 2 substitutions``, ``20^4``);
         with the ``parent``, the sets' sizes after the forbidden residues."""
-        sizes = ([len(r) for r in self.residues(parent)] if parent else
-                 [len(s.residues) if isinstance(s, SiteSpec) and s.residues else len(self.alphabet)
-                  for s in self.sites])
+        sizes = [len(r) for r in (self.residues(parent) if parent else self.own_residues)]
         text = (f"{sizes[0]}^{len(sizes)}" if len(set(sizes)) == 1 and len(sizes) > 1
                 else " x ".join(map(str, sizes)))
         if self.max_substitutions is not None:

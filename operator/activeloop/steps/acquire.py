@@ -234,10 +234,13 @@ def _related(table: pd.DataFrame, library: Library, sign: float) -> tuple[Relate
                    table["task"].map(index).to_numpy(dtype=np.int64)), names
 
 
-def round_candidates(store: ArtifactStore, ctx: RoundContext, round_number: int) -> Candidates:
-    """The surrogate's candidates: every library row, features a chunk at a time (with the
-    standardised zero-shot score as the last column when the surrogate uses it as a prior)."""
-    cands = Candidates(len(ctx.library), featuriser(store, ctx.spec, ctx.library, round_number))
+def round_candidates(store: ArtifactStore, ctx: RoundContext, round_number: int,
+                     featurise: Featuriser | None = None) -> Candidates:
+    """The surrogate's candidates: every library row, features a chunk at a time (with a task
+    column when related assays are in the round, and the standardised zero-shot score as the last
+    column when the surrogate uses it as a prior); ``featurise``: the round's featuriser, if built."""
+    featurise = featurise or featuriser(store, ctx.spec, ctx.library, round_number)
+    cands = Candidates(len(ctx.library), featurise)
     cands, _ = with_task_column(cands, ctx.related)
     if ctx.scores is not None and ctx.spec.surrogate.prior == "zeroShot":
         cands = cands.with_column(standardised(np.asarray(ctx.scores, dtype=np.float64)))
@@ -250,9 +253,9 @@ def fit_round_surrogate(store: ArtifactStore, round_number: int, ctx: RoundConte
     The store is the campaign's own (written by its steps only): the pickled surrogate is read
     back by this campaign's Jobs, like its model weights.
     """
-    cands = round_candidates(store, ctx, round_number)
-    base = Candidates(len(ctx.library), featuriser(store, ctx.spec, ctx.library, round_number))
-    _, task_column = with_task_column(base, ctx.related)
+    featurise = featuriser(store, ctx.spec, ctx.library, round_number)  # a language model loaded once
+    cands = round_candidates(store, ctx, round_number, featurise)
+    _, task_column = with_task_column(Candidates(len(ctx.library), featurise), ctx.related)
     with single_threaded():
         model = fit_with_related(cands, ctx.measured, ctx.targets, ctx.spec.surrogate.kind, seed=ctx.seed,
                                  prior=ctx.spec.surrogate.prior == "zeroShot" and ctx.scores is not None,
@@ -325,7 +328,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     cascade = None
     prior_weight = None
     shards = None
-    model = None
+    model = model_cands = None
     with measure() as cost:
         if len(measured) < 2:
             rng = np.random.default_rng(seed)
@@ -343,18 +346,18 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
             if not ctx.model_batch:
                 rows = np.zeros(0, dtype=np.int64)
             elif ctx.sharded:
-                rows, pred, model, shards = _merge_shards(store, ctx, round_number)
+                rows, pred, model, shards, model_cands = _merge_shards(store, ctx, round_number)
             else:
-                rows, pred, model, cascade = _propose(store, ctx, round_number)
+                rows, pred, model, cascade, model_cands = _propose(store, ctx, round_number)
             prior_weight = getattr(model, "prior_weight", None)
             if pred is not None:
                 mean, std = pred.mean, pred.std
             else:
                 mean = std = np.full(len(rows), np.nan)
         pick_mean = pick_std = np.full(len(ctx.picked), np.nan)
-        if len(ctx.picked) and model is not None and cascade is None:
+        if len(ctx.picked) and model is not None and model_cands is not None and cascade is None:
             with single_threaded():
-                picked_pred = model.predict(round_candidates(store, ctx, round_number).features(ctx.picked))
+                picked_pred = model.predict(model_cands.features(ctx.picked))
             pick_mean, pick_std = picked_pred.mean, picked_pred.std
     picked_by = [ctx.inputs.picked_by or "a person"] * len(ctx.picked) + [None] * len(rows)
     rows = np.concatenate([ctx.picked, rows]).astype(np.int64)
@@ -437,7 +440,8 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tupl
         related=ctx.related if candidates is None else None,  # a cascade's sub-problem has no related rows
     )
     rows = result.rows if candidates is None else candidates[result.rows]
-    return rows, result.prediction, result.surrogate, cascade
+    # the candidates as the model sees them (its task and prior columns), for the picks' predictions
+    return rows, result.prediction, result.surrogate, cascade, round_candidates(store, ctx, round_number, featurise)
 
 
 def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tuple:
@@ -459,6 +463,6 @@ def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) ->
         pred = model.predict(cands.features(rows))
     summary = {"shards": n, "ranked": int(sum(t.ranked for t in tops)), "shortlist": int(len(shortlist)),
                "shard_uris": [store.uri(keys.shard(round_number, i)) for i in range(n)]}
-    return rows, pred, model, summary
+    return rows, pred, model, summary, cands
 
 

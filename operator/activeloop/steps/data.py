@@ -57,13 +57,15 @@ def variants_key(spec: CampaignSpec, store: ArtifactStore | None) -> str:
     return key
 
 
-def _variant_names(data: bytes) -> tuple[str, ...]:
+def variant_names(data: bytes, field: str = VARIANTS_FIELD) -> tuple[str, ...]:
+    """The ``variant`` column of a CSV list (a library's variants, a scientist's picks), stripped;
+    errors name ``field``."""
     try:
         df = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(VARIANTS_FIELD, f"not a readable CSV file ({exc})") from None
+        raise ConfigError(field, f"not a readable CSV file ({exc})") from None
     if "variant" not in df.columns:
-        raise ConfigError(VARIANTS_FIELD, f"the list has no 'variant' column (columns: {list(df.columns)})")
+        raise ConfigError(field, f"the list has no 'variant' column (columns: {list(df.columns)})")
     return tuple(df["variant"].str.strip())
 
 
@@ -71,7 +73,7 @@ def site_library(parent: str, lib: LibrarySpec) -> CombinatorialLibrary:
     """The site library of ``lib`` over ``parent``, built arithmetically (never enumerated)."""
     parser = VariantParser(parent, tuple(lib.positions))
     exclude = [parser.name(v, "library.exclude") for v in lib.exclude]
-    return CombinatorialLibrary(parent, lib.positions, lib.alphabet, exclude, residues=lib.residues(parent),
+    return CombinatorialLibrary(parent, lib.positions, lib.alphabet, exclude, residues=lib.own_residues,
                                 max_substitutions=lib.max_substitutions, forbidden=lib.forbidden)
 
 
@@ -105,7 +107,7 @@ def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Lib
     assert store is not None
     try:
         library = store.parsed(
-            key, lambda data: VariantLibrary.from_strings(spec.parent_sequence, _variant_names(data)),
+            key, lambda data: VariantLibrary.from_strings(spec.parent_sequence, variant_names(data)),
             tag=spec.parent_sequence)
     except KeyError:
         raise ConfigError(VARIANTS_FIELD, f"no readable file {key!r} in the campaign's store") from None
