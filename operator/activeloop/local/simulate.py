@@ -90,6 +90,10 @@ class RoundRecord:
     normalized_best: float
     found_global_max: bool
     seconds: float
+    found_top_0_1: bool = False
+    """Whether the measured variants include one of the landscape's top 0.1%."""
+    top_1_found: int = 0
+    """How many of the landscape's top 1% are among the measured variants."""
 
 
 def simulate_campaign(
@@ -110,6 +114,7 @@ def simulate_campaign(
     """
     fitness = landscape.fitness
     gmax = landscape.global_max
+    top_0_1, top_1 = top_fraction(fitness, 0.001), top_fraction(fitness, 0.01)
     rng = np.random.default_rng(seed)
     if strategy.start == "random":  # ALDE's draw, kept exactly as it was
         measured = rng.choice(len(landscape), size=init, replace=False)
@@ -120,7 +125,8 @@ def simulate_campaign(
     def record(r: int, seconds: float) -> None:
         best = float(fitness[measured].max())
         rec = RoundRecord(
-            strategy.name, seed, r, len(measured), best, best / gmax, bool(best >= gmax), seconds
+            strategy.name, seed, r, len(measured), best, best / gmax, bool(best >= gmax), seconds,
+            bool(top_0_1[measured].any()), int(top_1[measured].sum()),
         )
         records.append(rec)
         if on_round:
@@ -145,6 +151,13 @@ def simulate_campaign(
     return records
 
 
+def top_fraction(fitness: np.ndarray, fraction: float) -> np.ndarray:
+    """Whether each variant is among the landscape's top ``fraction`` (at least one variant; ties at
+    the cut included)."""
+    k = max(1, int(np.ceil(fraction * len(fitness))))
+    return fitness >= np.partition(fitness, len(fitness) - k)[len(fitness) - k]
+
+
 def summarize(records: list[RoundRecord], landscape: Landscape) -> dict:
     """Mean, standard error and global-max fraction per round, as in ``--summary-json``."""
     by_round: dict[int, list[RoundRecord]] = {}
@@ -161,6 +174,8 @@ def summarize(records: list[RoundRecord], landscape: Landscape) -> dict:
                 "mean_normalized_best": float(vals.mean()),
                 "sem": float(vals.std(ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else 0.0,
                 "fraction_global_max": float(np.mean([x.found_global_max for x in recs])),
+                "fraction_top_0_1": float(np.mean([x.found_top_0_1 for x in recs])),
+                "mean_top_1_found": float(np.mean([x.top_1_found for x in recs])),
                 "median_seconds": float(np.median([x.seconds for x in recs])),
             }
         )
