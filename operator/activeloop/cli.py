@@ -497,7 +497,7 @@ def proposals(
         t = _target(campaign, run_dir, namespace)
         number, props = t.service.proposals(t.user, t.name, round_number, t.namespace)
         spec = t.service.campaign(t.user, t.name, t.namespace).spec
-        sheet = exports.proposals_sheet(props, layout, spec.plates, spec.objective.name)
+        sheet = exports.proposals_sheet(props, layout, spec.plates, [o.name for o in spec.all_objectives])
         if output == "yaml":
             import yaml
 
@@ -587,6 +587,8 @@ def status(
     if c.best_variant:
         better = "highest" if c.direction == "maximize" else "lowest"
         console.print(f"best so far ({better}): {c.best_variant} ({c.best_value:.4g})", highlight=False)
+    if c.spec.further_objectives:
+        _print_front(t)
     table = Table(title="rounds")
     for col in ("round", "phase", "proposed", "measured", "failed", "pending", "steps"):
         table.add_column(col, justify="right" if col not in ("phase", "steps") else "left")
@@ -594,6 +596,22 @@ def status(
         steps = ", ".join(f"{s} {v.state or '-'}" for s, v in r.steps.items())
         phase = f"{r.phase} (closed)" if r.closed else str(r.phase)
         table.add_row(str(r.round), phase, str(r.proposed), str(r.measured), str(r.failed), str(r.pending), steps)
+    console.print(table)
+
+
+def _print_front(t: Target) -> None:
+    """The Pareto front of a campaign with several objectives, and its hypervolume by round."""
+    front = t.service.pareto(t.user, t.name, t.namespace)
+    history = t.service.history(t.user, t.name, t.namespace)
+    volumes = ", ".join(f"round {h.round} {h.hypervolume:.4g}" for h in history if h.hypervolume is not None)
+    console.print(f"Pareto front: {len(front.points)} of {front.complete} variants measured for every objective; "
+                  f"hypervolume {front.hypervolume:.4g}" + (f" ({volumes})" if volumes else ""), highlight=False)
+    table = Table(title="Pareto front (best first in " + front.objectives[0] + ")")
+    table.add_column("variant")
+    for n in front.objectives:
+        table.add_column(n, justify="right")
+    for p in front.points:
+        table.add_row(p.variant, *(f"{p.values[n]:.4g}" for n in front.objectives))
     console.print(table)
 
 

@@ -242,3 +242,31 @@ def test_earlier_and_related_plates_on_a_cluster_keep_their_marks(world):
         assert views["marked-before"]["earlier"] and views["marked-warm"]["task"] == "37 °C"
         detail = sci.get("/api/v1/campaigns/marked").json()
         assert detail["measured"] == 2 and detail["bestValue"] == 2.5  # the related plate is not a result
+
+
+def test_several_objectives_on_a_cluster_reach_the_status_the_front_and_the_next_round(world):
+    world.admin.create_namespaced_custom_object(GROUP, VERSION, NS, "campaigns", {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "Campaign", "metadata": {"name": "two"},
+        "spec": {"parentSequence": GB1_PARENT, "library": {"sites": [39, 40]}, "initialBatchSize": 10,
+                 "objectives": [{"name": "activity"}, {"name": "expression", "threshold": 0.3}],
+                 "acquisition": {"batchSize": 6, "multiObjective": "pareto"}, "rounds": 3,
+                 "trigger": {"debounceSeconds": 0}}})
+    first = wait_for("round 1", lambda: status(world, "looprounds", "two-r1").get("phase") == "WaitingForAssays"
+                     and status(world, "looprounds", "two-r1"))
+    variants = first["proposals"]
+    lines = ["variant,activity,expression"] + [f"{v},{LAB.fitness(v):.4f},{'' if i == 0 else (i % 5) / 4}"
+                                               for i, v in enumerate(variants)]
+    with as_user(world, "scientist") as sci:
+        res = sci.post("/api/v1/campaigns/two/results", files={"file": ("p1.csv", "\n".join(lines) + "\n", "text/csv")})
+        assert res.status_code == 200 and res.json()["recorded"], res.text
+        (obj,) = [o for o in world.admin.list_namespaced_custom_object(GROUP, VERSION, NS, "assayresults")["items"]
+                  if o["spec"]["campaign"] == "two"]
+        values = {m["variant"]: m.get("values", {}).get("expression") for m in obj["spec"]["measurements"]}
+        assert values[variants[0]] is None and values[variants[1]] == 0.25  # a well may miss an objective
+        wait_for("round 2", lambda: status(world, "looprounds", "two-r2").get("phase") == "WaitingForAssays")
+        assert wait_for("hypervolume in status", lambda: status(world, "campaigns", "two").get("hypervolume"))
+        front = sci.get("/api/v1/campaigns/two/pareto").json()
+        assert front["objectives"] == ["activity", "expression"] and front["complete"] == 9 and front["points"]
+        assert sci.get("/api/v1/campaigns/two").json()["hypervolume"] == pytest.approx(front["hypervolume"])
+        r2 = sci.get("/api/v1/campaigns/two/rounds/2").json()
+        assert len(r2["proposals"]) == 6 and not {p["variant"] for p in r2["proposals"]} & set(variants)

@@ -100,8 +100,8 @@ def test_plates_as_excel_and_json_and_dry_runs(client, runs):
     assert "dryRun" in typo.json()["detail"] and not (runs / "gb1" / "assays").exists()
     dry = client.post("/api/v1/campaigns/gb1/results?dryRun=true", files={"file": xlsx}).json()
     assert dry["dryRun"] and not dry["recorded"] and dry["rows"] == 5 and dry["failed"] == 1
-    assert dry["preview"][4] == {"variant": variants[4], "value": None, "failed": True, "replicate": None,
-                                 "well": None, "control": None}
+    assert dry["preview"][4] == {"variant": variants[4], "value": None, "failed": True, "values": {},
+                                 "replicate": None, "well": None, "control": None}
     assert not (runs / "gb1" / "assays").exists()
     assert client.post("/api/v1/campaigns/gb1/results", files={"file": xlsx}).json()["recorded"]
     rows = [{"variant": v, "value": 2.0} for v in variants[5:7]] + [{"variant": variants[7], "failed": True}]
@@ -266,3 +266,51 @@ def test_picks_start_a_round_through_the_api_and_a_bad_one_is_named(client):
     assert [(p["variant"], p["pickedBy"]) for p in props[:3]] == [("V39A", "lab"), ("V39C:G41W", "lab"), (props[2]["variant"], None)]
     csv = client.get("/api/v1/campaigns/gb1/rounds/1/proposals.csv").text.splitlines()
     assert csv[0].endswith(",picked_by,fitness") and csv[1].startswith("V39A,1,") and csv[1].endswith(",lab,")
+
+
+def test_several_objectives_through_the_api_and_the_page(runs, client):
+    from activeloop.testing.web import SPEC, make_campaign
+
+    spec = SPEC | {"objectives": [{"name": "activity"}, {"name": "expression", "threshold": 0.2, "unit": "mg/L"}]}
+    make_campaign(runs.parent, "two", spec)
+    start_round(client, "two")
+    variants = [p["variant"] for p in client.get("/api/v1/campaigns/two/rounds/1").json()["proposals"]]
+    csv = client.get("/api/v1/campaigns/two/rounds/1/proposals.csv").text.splitlines()
+    assert csv[0].endswith(",picked_by,activity,expression")  # a column to fill in per objective
+    rows = [{"variant": v, "value": float(i), **({"values": {"expression": (i % 4) / 4}} if i % 3 else {})}
+            for i, v in enumerate(variants)]
+    bad = client.post("/api/v1/campaigns/two/results",
+                      json={"measurements": [{"variant": variants[0], "value": 1, "values": {"colour": 2}}]})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["column"].endswith("values.colour")
+    res = client.post("/api/v1/campaigns/two/results", json={"measurements": rows})
+    assert res.status_code == 200, res.text
+    front = client.get("/api/v1/campaigns/two/pareto").json()
+    assert front["objectives"] == ["activity", "expression"] and front["complete"] == 8
+    on_front = [(p["variant"], p["values"]["activity"], p["values"]["expression"]) for p in front["points"]]
+    measured = [(r["variant"], r["value"], r["values"]["expression"]) for r in rows if r.get("values")]
+    assert on_front == sorted([m for m in measured if not any(o[1] >= m[1] and o[2] >= m[2] and o != m
+                                                              for o in measured)], key=lambda m: -m[1])
+    assert front["reference"] == [0.0, 0.2] and front["hypervolume"] > 0
+    assert client.get("/api/v1/campaigns/two").json()["hypervolume"] == pytest.approx(front["hypervolume"])
+    start_round(client, "two")
+    history = client.get("/api/v1/campaigns/two/history").json()
+    assert history[0]["hypervolume"] == pytest.approx(front["hypervolume"])
+    page = client.get("/campaigns/two", headers={"Accept": "text/html"}).text
+    assert 'id="pareto-table"' in page and "expression (mg/L)" in page and "desirability" in page
+    assert client.get("/api/v1/campaigns/gb1/pareto").json()["points"] == []  # one objective: no front
+
+
+def test_the_new_campaign_form_reads_objectives():
+    from activeloop.web.pages.campaigns import spec_from_form
+
+    form = {"parent": "MNQSTCKLNAYSTG", "sites": "2, 3", "objective": "activity", "threshold": "",
+            "objective2": "expression", "threshold2": "0,5", "weight2": "2", "objective3": "cost",
+            "direction3": "minimize", "multi_objective": "pareto"}
+    spec = spec_from_form(form)
+    assert spec["objectives"] == [{"name": "activity"}, {"name": "expression", "threshold": 0.5, "weight": 2.0},
+                                  {"name": "cost", "direction": "minimize"}]
+    assert spec["acquisition"] == {"multiObjective": "pareto"} and "objective" not in spec
+    assert spec_from_form({"parent": "MNQ", "sites": "2", "objective": "kcat", "weight": "3"})["objective"] == {
+        "name": "kcat"}
+    with pytest.raises(InputError, match=r"objectives\[1\].threshold"):
+        spec_from_form(form | {"threshold2": "half"})

@@ -176,12 +176,26 @@ def check_library_size(candidates: int, library: LibrarySpec, shards: int, what:
     )
 
 
-class ObjectiveSpec(Model):
-    """What the assay measures and which direction is better."""
+OBJECTIVE_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,39}$"
+"""A further objective's name (a plate's column, a key of an AssayResult's ``values``)."""
 
-    name: str = Field("fitness", description="Name of the measured quantity.")
+
+class ObjectiveSpec(Model):
+    """What is measured, which direction is better and (several objectives) its threshold and weight."""
+
+    name: str = Field("fitness", description="Name of the measured quantity (a plate's column of that name "
+                                             "holds its values).")
     direction: Literal["maximize", "minimize"] = Field("maximize", description="Better is ...")
     unit: str | None = Field(None, description="Unit of measured values, if any.")
+    threshold: float | None = Field(
+        None, description="Several objectives: a value a proposal should reach (at least this when maximised, at "
+        "most when minimised), e.g. expression >= 0.5; a constraint on the model's prediction.")
+    weight: float = Field(1.0, gt=0, le=1000, description="Several objectives: how much it counts in the "
+                                                          "desirability strategy (relative to the others).")
+
+    def better(self, value: float) -> float:
+        """``value`` in higher-is-better units."""
+        return value if self.direction == "maximize" else -value
 
 
 class BackboneSpec(Model):
@@ -334,6 +348,13 @@ class AcquisitionSpec(Model):
     parallelism: int = Field(
         2, ge=1, le=1000, description="On a cluster: shards running at once (the Indexed Job's parallelism)."
     )
+    multi_objective: Literal["desirability", "pareto", "nehvi"] = Field(
+        "desirability",
+        description="With several objectives: desirability (Thompson sampling of the weighted sum of the "
+        "objectives' normal scores; the best hypervolume on the GB1 benchmark), pareto (random Chebyshev "
+        "weightings per batch slot; no weights needed) or nehvi (BoTorch's qLogNEHVI over a shortlist; slow, "
+        "for small libraries). Thresholds are met first in all three.",
+    )
 
 
 class ControlSpec(Model):
@@ -448,6 +469,11 @@ class CampaignSpec(Model):
     parent_sequence: str = Field(description="Wild-type (parent) amino-acid sequence.")
     library: LibrarySpec = Field(description="The candidate library.")
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    objectives: list[ObjectiveSpec] = Field(
+        default_factory=list, max_length=4,
+        description="Two to four objectives (activity and expression ...), the first the campaign's primary one "
+        "(it is `objective`); a plate gives one value column per objective, any of which may be missing for a "
+        "well. Empty: the one `objective`.")
     backbone: BackboneSpec = Field(default_factory=BackboneSpec)
     lora: LoraSpec = Field(default_factory=LoraSpec)
     surrogate: SurrogateSpec = Field(default_factory=SurrogateSpec)
@@ -477,6 +503,16 @@ class CampaignSpec(Model):
         return self.initial_batch.strategy != "random" or self.surrogate.prior == "zeroShot"
 
     @property
+    def all_objectives(self) -> list[ObjectiveSpec]:
+        """Every objective, the primary one first (``[objective]`` for a single-objective campaign)."""
+        return list(self.objectives) if len(self.objectives) > 1 else [self.objective]
+
+    @property
+    def further_objectives(self) -> list[ObjectiveSpec]:
+        """The objectives after the primary one (none for a single-objective campaign)."""
+        return self.all_objectives[1:]
+
+    @property
     def total_rounds(self) -> int:
         """Rounds including the first batch: ``rounds + 1``."""
         return self.rounds + 1
@@ -491,6 +527,34 @@ class CampaignSpec(Model):
         if self.surrogate.prior == "zeroShot" and self.surrogate.kind == "student_ensemble":
             raise ValueError("surrogate.prior: student_ensemble cannot use a zero-shot prior; "
                              "use a GP or an ensemble")
+        return self
+
+    @model_validator(mode="after")
+    def _objectives(self) -> CampaignSpec:
+        if not self.objectives:
+            return self
+        if len(self.objectives) == 1:
+            raise ValueError("objectives: give two to four (one objective is `objective`)")
+        first = self.objectives[0]
+        if self.objective not in (ObjectiveSpec(), first):
+            raise ValueError("objective and objectives[0] differ: give the objectives as a list only")
+        seen: dict[str, int] = {}
+        for i, o in enumerate(self.objectives):
+            if i and not re.fullmatch(OBJECTIVE_NAME, o.name):
+                raise ValueError(f"objectives[{i}].name: {o.name!r} is not a column name (a letter, then letters, "
+                                 "digits, _ or -; at most 40)")
+            key = o.name.lower()
+            if key in seen or key in ("value", "variant", "well", "replicate", "failed", "status", "control"):
+                why = f"repeats objectives[{seen[key]}]" if key in seen else "is a reserved column name"
+                raise ValueError(f"objectives[{i}].name: {o.name!r} {why}")
+            seen[key] = i
+        object.__setattr__(self, "objective", first)
+        if self.acquisition.shards > 1:
+            raise ValueError("acquisition.shards: a campaign with several objectives scores its library in one "
+                             "process; set shards to 1")
+        if self.surrogate.encoding == "esm":
+            raise ValueError("surrogate.encoding: several objectives use residue features (onehot, physchem); "
+                             "the language model's embeddings are for one objective")
         return self
 
     @model_validator(mode="after")

@@ -96,6 +96,8 @@ class CampaignStatus(Model):
     failed: int = Field(0, description="Distinct variants whose wells all failed.")
     best_value: float | None = Field(None, description="Best measured value so far.")
     best_variant: str | None = Field(None, description="Variant with the best measured value.")
+    hypervolume: float | None = Field(
+        None, description="Several objectives: the hypervolume of the measured variants' Pareto front.")
     proposals_pending: int = Field(0, description="Proposed variants without a result.")
     store_uri: str | None = Field(None, description="Where the campaign's artifacts are.")
     observed_generation: int = 0
@@ -221,6 +223,10 @@ class Measurement(Model):
         description="The variant was assayed and gave no value (it is never proposed again and "
         "never fitted on).",
     )
+    values: dict[str, float] = Field(
+        default_factory=dict, max_length=3,
+        description="A campaign with several objectives: the further objectives' values by name (expression: "
+        "0.8); any may be missing. `value` is the first objective's.")
     replicate: int | None = Field(None, ge=1, description="Replicate number, if replicated.")
     well: str | None = Field(None, max_length=8, pattern=r"^[A-Pa-p]0*[0-9]{1,2}$",
                              description="The well (A1 .. P24), when the plate gave wells.")
@@ -235,11 +241,19 @@ class Measurement(Model):
             raise ValueError("must be a finite number (not NaN or infinity)")
         return v
 
+    @field_validator("values")
+    @classmethod
+    def _finite_values(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, x in v.items():
+            if not math.isfinite(x):
+                raise ValueError(f"{name}: must be a finite number (not NaN or infinity)")
+        return v
+
     @model_validator(mode="after")
     def _value_or_failed(self) -> Measurement:
-        if self.failed and self.value is not None:
-            raise ValueError("a failed well has no value: drop value or failed")
-        if not self.failed and self.value is None:
+        if self.failed and (self.value is not None or self.values):
+            raise ValueError("a failed well has no value: drop value (and values) or failed")
+        if not self.failed and self.value is None and not self.values:
             raise ValueError("value is required (or failed: true for a well that gave none)")
         if not self.variant and self.control not in ("blank", "parent"):
             raise ValueError("variant is required (only a blank or parent control may leave it empty)")

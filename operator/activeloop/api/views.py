@@ -28,6 +28,8 @@ class CampaignSummary(Model):
     pending: int = Field(0, description="Proposals of the current round without a result.")
     best_variant: str | None = None
     best_value: float | None = None
+    hypervolume: float | None = Field(None, description="Several objectives: the hypervolume of the measured "
+                                                        "variants' Pareto front.")
     last_change: str | None = Field(None, description="RFC 3339 time the phase last changed.")
     message: str | None = Field(None, description="Why the campaign failed, or what it waits for.")
 
@@ -108,7 +110,31 @@ class HistoryPoint(Model):
 
     round: int
     measured: int
-    best: float | None = None
+    best: float | None = Field(None, description="Best value of the (first) objective measured so far.")
+    hypervolume: float | None = Field(
+        None, description="Several objectives: the hypervolume the measured variants' Pareto front dominates "
+        "above the reference point (ParetoFront.reference) by the end of the round.")
+
+
+class ParetoPoint(Model):
+    """A measured variant on the Pareto front, with its value for each objective."""
+
+    variant: str
+    values: dict[str, float]
+
+
+class ParetoFront(Model):
+    """The Pareto front of the variants measured for every objective (a campaign with several)."""
+
+    objectives: list[str] = Field(default_factory=list, description="The objectives, the first one first.")
+    directions: list[Literal["maximize", "minimize"]] = Field(default_factory=list)
+    thresholds: list[float | None] = Field(default_factory=list)
+    reference: list[float] = Field(
+        default_factory=list, description="The hypervolume's reference point: each objective's threshold, else "
+        "the worst value measured for it.")
+    hypervolume: float = 0.0
+    complete: int = Field(0, description="Variants measured for every objective (the front is drawn from them).")
+    points: list[ParetoPoint] = Field(default_factory=list, description="Best first in the first objective.")
 
 
 class Problem(Model):

@@ -381,7 +381,7 @@ class CampaignLoop:
         if not store.exists(keys.MEASUREMENTS) or store.get_bytes(keys.MEASUREMENTS) != body:
             store.put_bytes(keys.MEASUREMENTS, body)
         mem.data = CampaignData(
-            fingerprint=fingerprint, summary=observe.data_summary(df, mem.spec.objective.direction),
+            fingerprint=fingerprint, summary=observe.data_summary(df, mem.spec.all_objectives),
             measured=frozenset(df.loc[~df["failed"], "variant"]), failed=frozenset(df.loc[df["failed"], "variant"]),
         )
         return mem.data

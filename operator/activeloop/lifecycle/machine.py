@@ -346,6 +346,8 @@ class DataSummary:
     failed: int = 0
     best_variant: str | None = None
     best_value: float | None = None
+    hypervolume: float | None = None
+    """Several objectives: the hypervolume of the measured variants' Pareto front."""
 
 
 @dataclass(frozen=True)
@@ -425,7 +427,8 @@ def decide_campaign(v: CampaignView, now: datetime) -> Decision[CampaignStatus]:
     upd.update(phase=phase, conditions=conditions,
                phase_since=st.phase_since if phase == st.phase and st.phase_since else rfc3339(now),
                measured=v.data.measured, failed=v.data.failed,
-               best_variant=v.data.best_variant, best_value=v.data.best_value)
+               best_variant=v.data.best_variant, best_value=v.data.best_value,
+               hypervolume=v.data.hypervolume)
     return Decision(st.model_copy(update=upd), tuple(actions), None, tuple(events))
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 
 import pandas as pd
 
+from activeloop.api.campaign import ObjectiveSpec
 from activeloop.api.names import Step
 from activeloop.api.resources import RoundInputsStatus
 from activeloop.lifecycle.machine import DataSummary, StepOutput
+from activeloop.steps.objectives import pareto_front
 from activeloop.steps.snapshot import read_inputs
 from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
@@ -62,15 +65,18 @@ def inputs_status(store: ArtifactStore, round_number: int) -> RoundInputsStatus 
                              taken_at=pinned.taken_at, owner=pinned.owner)
 
 
-def data_summary(data: pd.DataFrame, direction: str) -> DataSummary:
-    """Counts and the best variant of a measurements table (``steps.ingest.measurements``)."""
+def data_summary(data: pd.DataFrame, objectives: Sequence[ObjectiveSpec]) -> DataSummary:
+    """Counts, the best variant (of the first objective) and, with several objectives, the
+    hypervolume of a measurements table (``steps.ingest.measurements``)."""
     valued = data[~data["failed"]]
+    first = valued[valued["value"].notna()]
     best = None
-    if len(valued):
-        best = valued.loc[valued["value"].idxmax() if direction == "maximize" else valued["value"].idxmin()]
+    if len(first):
+        best = first.loc[first["value"].idxmax() if objectives[0].direction == "maximize" else first["value"].idxmin()]
+    volume = pareto_front(data, list(objectives)).hypervolume if len(objectives) > 1 else None
     return DataSummary(measured=int(len(valued)), failed=int(data["failed"].sum()),
                        best_variant=None if best is None else str(best["variant"]),
-                       best_value=None if best is None else float(best["value"]))
+                       best_value=None if best is None else float(best["value"]), hypervolume=volume)
 
 
 __all__ = ["data_summary", "inputs_status", "shards_output", "step_output"]

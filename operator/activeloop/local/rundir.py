@@ -296,7 +296,7 @@ class RunDirectory:
         cview = machine.CampaignView(
             name=self.name, generation=1, status=self._stored_campaign(), store_uri=self.path.as_uri(),
             spec=spec, rounds={n: d.status for n, d in rounds.items()},
-            data=observe.data_summary(data, spec.objective.direction),
+            data=observe.data_summary(data, spec.all_objectives),
             automatic=False, start_requested=start_requested)
         state = RunState(spec, machine.decide_campaign(cview, at), rounds, data)
         if use_cache:

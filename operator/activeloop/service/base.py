@@ -18,6 +18,7 @@ from activeloop.api.views import (
     CampaignSummary,
     HistoryPoint,
     NextRoundResult,
+    ParetoFront,
     PlateDetail,
     PlateView,
     RecordResult,
@@ -29,6 +30,7 @@ from activeloop.api.views import (
 from activeloop.errors import InputError, NotFoundError
 from activeloop.local.runner import OnProgress
 from activeloop.service import archive as campaign_archive
+from activeloop.service import views
 from activeloop.service.plates import MAX_CHANGES, CheckedPlate, Plate, RecordOptions, correction_changes
 from activeloop.service.views import page_version
 from activeloop.steps import ingest
@@ -154,6 +156,11 @@ class CampaignService(ABC):
         """The campaign's files for its archive (``store.keys.archived``), by key."""
 
     # ------------------------------------------------------------------------------ derived
+
+    def pareto(self, user: User, name: str, namespace: str | None = None) -> ParetoFront:
+        """The Pareto front of the measured variants (a campaign with several objectives; empty otherwise)."""
+        detail = self.campaign(user, name, namespace)
+        return views.pareto_view(self.measurements(user, name, namespace), detail.spec)
 
     def identify(self, user: User) -> User:
         """The user as the service knows them (on a cluster: the name the API server gives the

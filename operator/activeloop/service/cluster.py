@@ -239,7 +239,7 @@ class ClusterService(CampaignService):
         detail = self.campaign(user, name, ns)
         rounds = self._rounds(user, name, ns)
         round_of = {v: n for n, st in sorted(rounds.items(), reverse=True) for v in st.proposals}
-        return views.best_by_round(self._measurements(ns, name), round_of, list(rounds), detail.direction)
+        return views.best_by_round(self._measurements(ns, name), round_of, list(rounds), detail.spec.all_objectives)
 
     @override
     def students(self, user: User, name: str, namespace: str | None = None) -> list[StudentView]:

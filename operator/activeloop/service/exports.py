@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import pandas as pd
@@ -23,13 +24,16 @@ MEDIA = {"csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def proposals_sheet(proposals: pd.DataFrame, layout: int | None, plates: PlatesSpec, value_name: str) -> pd.DataFrame:
+def proposals_sheet(proposals: pd.DataFrame, layout: int | None, plates: PlatesSpec,
+                    value_names: Sequence[str]) -> pd.DataFrame:
     """A round's proposals to download: laid out on plates (``layout``: 96 or 384 wells, with the
-    campaign's control wells) and with an empty ``value_name`` column to fill in, or as they are."""
+    campaign's control wells) and with an empty column to fill in per objective (``value_names``),
+    or as they are."""
     table = proposals.copy()
     if layout is not None:
         table = plate_map(table, layout, plates)
-    table[value_name] = ""
+    for name in value_names:
+        table[name] = ""
     return table
 
 

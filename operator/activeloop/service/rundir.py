@@ -183,7 +183,7 @@ class RunDirService(CampaignService):
     def history(self, user: User, name: str, namespace: str | None = None) -> list[HistoryPoint]:
         state = self.run(name).state()
         round_of = {v: n for n, d in sorted(state.rounds.items(), reverse=True) for v in d.status.proposals}
-        return views.best_by_round(state.data, round_of, sorted(state.rounds), state.spec.objective.direction)
+        return views.best_by_round(state.data, round_of, sorted(state.rounds), state.spec.all_objectives)
 
     @override
     def students(self, user: User, name: str, namespace: str | None = None) -> list[StudentView]:

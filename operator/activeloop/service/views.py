@@ -7,18 +7,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from activeloop.api.campaign import CampaignSpec
+from activeloop.api.campaign import CampaignSpec, ObjectiveSpec
 from activeloop.api.names import ROUND_STEPS, Step
 from activeloop.api.resources import CampaignPhase, CampaignStatus, LoopRoundStatus, RoundPhase, StudentModelStatus
 from activeloop.api.views import (
     CampaignDetail,
     CampaignSummary,
     HistoryPoint,
+    ParetoFront,
+    ParetoPoint,
     ProposalRow,
     RoundDetail,
     RoundHashes,
@@ -27,6 +29,7 @@ from activeloop.api.views import (
     StudentView,
     Version,
 )
+from activeloop.steps.objectives import hypervolume_by_round, pareto_front
 
 
 def campaign_message(status: CampaignStatus, last: LoopRoundStatus | None, automatic: bool) -> str | None:
@@ -58,7 +61,7 @@ def campaign_summary(name: str, namespace: str | None, status: CampaignStatus, l
         name=name, namespace=namespace, phase=status.phase, current_round=status.current_round,
         rounds_planned=status.rounds_planned, measured=status.measured, failed=status.failed,
         pending=status.proposals_pending, best_variant=status.best_variant,
-        best_value=status.best_value, last_change=status.phase_since,
+        best_value=status.best_value, hypervolume=status.hypervolume, last_change=status.phase_since,
         message=campaign_message(status, last, automatic))
 
 
@@ -120,11 +123,28 @@ def round_detail(number: int, st: LoopRoundStatus, rows: list[ProposalRow], acqu
                            proposals_sha256=st.proposals_sha256))
 
 
+def pareto_view(data: pd.DataFrame, spec: CampaignSpec) -> ParetoFront:
+    """The Pareto front of the measured variants (empty for a campaign with one objective)."""
+    objectives = spec.all_objectives
+    if len(objectives) < 2:
+        return ParetoFront()
+    front = pareto_front(data, objectives)
+    return ParetoFront(
+        objectives=front.names, directions=[o.direction for o in objectives],
+        thresholds=[o.threshold for o in objectives], reference=front.reference,
+        hypervolume=front.hypervolume, complete=front.complete,
+        points=[ParetoPoint(variant=v, values={n: float(x) for n, x in zip(front.names, row, strict=True)})
+                for v, row in zip(front.variants, front.values, strict=True)])
+
+
 def best_by_round(data: pd.DataFrame, round_of: Mapping[str, int], rounds: list[int],
-                  direction: str) -> list[HistoryPoint]:
-    """Best value found by the end of each round: a result counts from the round that proposed its
-    variant (extra data from the round in which it arrived)."""
-    valued = data[~data["failed"]]
+                  objectives: Sequence[ObjectiveSpec]) -> list[HistoryPoint]:
+    """Best value found by the end of each round (and with several objectives the hypervolume): a
+    result counts from the round that proposed its variant (extra data from the round in which it
+    arrived)."""
+    direction = objectives[0].direction
+    volumes = hypervolume_by_round(data, round_of, rounds, list(objectives)) if len(objectives) > 1 else {}
+    valued = data[~data["failed"] & data["value"].notna()]
     arrived = np.array([round_of.get(v, a) for v, a in zip(valued["variant"].tolist(),
                                                              valued["arrived_round"].tolist())], dtype=float)
     values = valued["value"].to_numpy(dtype=float)
@@ -135,7 +155,7 @@ def best_by_round(data: pd.DataFrame, round_of: Mapping[str, int], rounds: list[
             break  # the current round, before any of its results: nothing to plot yet
         upto = arrived <= n
         out.append(HistoryPoint(round=n, measured=int(upto.sum()),
-                                best=float(best(values[upto])) if upto.any() else None))
+                                best=float(best(values[upto])) if upto.any() else None, hypervolume=volumes.get(n)))
     return out
 
 
@@ -165,6 +185,7 @@ def is_waiting(phase: RoundPhase | None) -> bool:
 
 __all__ = [
     "best_by_round",
+    "pareto_view",
     "campaign_detail",
     "campaign_message",
     "campaign_summary",

@@ -170,6 +170,8 @@ class RoundContext:
     """Measurements in related assays (a second task for the model), rows of the library."""
     related_tasks: tuple[str, ...] = ()
     """The related assays' names, task ``i + 1`` for the ``i``-th."""
+    data: pd.DataFrame | None = None
+    """The pinned measurements (every objective's values)."""
 
     @property
     def model_batch(self) -> int:
@@ -220,7 +222,7 @@ def round_context(store: ArtifactStore, round_number: int) -> RoundContext:
     sign = 1.0 if spec.objective.direction == "maximize" else -1.0
     related, tasks = _related(load_related(store, inputs), library, sign)
     return RoundContext(spec, inputs, library, train, measured, failed, pending, blocked, sign,
-                        spec.seed * 1000 + round_number, scores, zero_shot, picked, related, tasks)
+                        spec.seed * 1000 + round_number, scores, zero_shot, picked, related, tasks, data)
 
 
 def _related(table: pd.DataFrame, library: Library, sign: float) -> tuple[Related | None, tuple[str, ...]]:
@@ -327,7 +329,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     spec, library, train, measured, seed = ctx.spec, ctx.library, ctx.train, ctx.measured, ctx.seed
     cascade = None
     prior_weight = None
-    shards = None
+    shards = multi = None
     model = model_cands = None
     with measure() as cost:
         if len(measured) < 2:
@@ -347,6 +349,9 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
                 rows = np.zeros(0, dtype=np.int64)
             elif ctx.sharded:
                 rows, pred, model, shards, model_cands = _merge_shards(store, ctx, round_number)
+            elif spec.further_objectives and len(usable_objectives(ctx)) > 1:
+                rows, pred, model, multi, model_cands = _propose_multi(store, ctx, round_number)
+                strategy = f"{spec.acquisition.multi_objective} ({len(multi['used'])} objectives)"
             else:
                 rows, pred, model, cascade, model_cands = _propose(store, ctx, round_number)
             prior_weight = getattr(model, "prior_weight", None)
@@ -391,6 +396,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "tune_sha256": store.content_hash(tune_key) if store.exists(tune_key) else None,
         "cascade": cascade,
         "shards": shards,
+        "objectives": multi if multi is not None else _single_objective_note(ctx),
         "zero_shot": ctx.zero_shot,
         "prior": spec.surrogate.prior,
         "prior_weight": prior_weight,
@@ -442,6 +448,55 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tupl
     rows = result.rows if candidates is None else candidates[result.rows]
     # the candidates as the model sees them (its task and prior columns), for the picks' predictions
     return rows, result.prediction, result.surrogate, cascade, round_candidates(store, ctx, round_number, featurise)
+
+
+def usable_objectives(ctx: RoundContext) -> list[int]:
+    """The objectives (indices) with at least two measured values in this round's inputs."""
+    from activeloop.steps.objectives import value_matrix
+
+    data = ctx.data if ctx.data is not None else ctx.train
+    Y = value_matrix(ingest.in_library(data[~data["failed"]] if "failed" in data else data, ctx.library),
+                     ctx.spec.all_objectives)
+    return [j for j in range(Y.shape[1]) if np.isfinite(Y[:, j]).sum() >= 2]
+
+
+def _single_objective_note(ctx: RoundContext) -> dict | None:
+    """For a campaign with several objectives whose round chose by the first alone: why."""
+    if not ctx.spec.further_objectives or len(ctx.measured) < 2:
+        return None
+    names = [o.name for o in ctx.spec.all_objectives]
+    return {"strategy": "first objective only", "names": names,
+            "used": [names[j] for j in usable_objectives(ctx)],
+            "note": "the further objectives have fewer than two measured values each"}
+
+
+def _propose_multi(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tuple:
+    """Several objectives: one surrogate per objective with at least two values, the batch chosen
+    by ``acquisition.multiObjective`` (``ml.multiobjective``), thresholds met first."""
+    from activeloop.ml.multiobjective import propose_multi
+    from activeloop.steps.objectives import model_objectives, value_matrix
+
+    spec, library = ctx.spec, ctx.library
+    assert ctx.data is not None
+    data = ingest.in_library(ctx.data[~ctx.data["failed"]], library)
+    used = usable_objectives(ctx)
+    objectives = [spec.all_objectives[j] for j in used]
+    Y = value_matrix(data, spec.all_objectives)[:, used]
+    keep = np.isfinite(Y).any(axis=1)
+    cands = round_candidates(store, ctx, round_number)
+    result = propose_multi(cands, library.rows_of(data["variant"][keep]), Y[keep],
+                           min(ctx.model_batch, ctx.available), model_objectives(objectives),
+                           strategy=spec.acquisition.multi_objective, surrogate=spec.surrogate.kind,
+                           transform=spec.surrogate.transform, excluded=ctx.blocked, seed=ctx.seed)
+    first = result.surrogates[0]  # the first objective's model: the proposals' predictions
+    with single_threaded():
+        pred = first.predict(cands.features(result.rows))
+    record = {"strategy": spec.acquisition.multi_objective, "names": [o.name for o in spec.all_objectives],
+              "used": [o.name for o in objectives],
+              "measured": [int(np.isfinite(Y[:, j]).sum()) for j in range(len(used))],
+              "thresholds": {o.name: o.threshold for o in objectives if o.threshold is not None},
+              "weights": {o.name: o.weight for o in objectives}}
+    return result.rows, pred, first, record, cands
 
 
 def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tuple:

@@ -64,6 +64,20 @@ from activeloop.store.base import ArtifactStore, sha256_bytes
 
 ROW_COLUMNS = ["variant", "value", "failed", "replicate"]
 """Columns of a stored assay (one row per measured well)."""
+OBJECTIVE_PREFIX = "value:"
+"""A further objective's column in stored rows and measurements (``value:expression``); ``value``
+is the first objective's. Only campaigns with several objectives have them, so a single-objective
+plate keeps the content hash it always had."""
+
+
+def objective_column(name: str) -> str:
+    """The stored column of further objective ``name``."""
+    return OBJECTIVE_PREFIX + name
+
+
+def objective_columns(df: pd.DataFrame) -> list[str]:
+    """The further objectives' columns of stored rows or measurements, in name order."""
+    return sorted(c for c in df.columns if str(c).startswith(OBJECTIVE_PREFIX))
 MEASUREMENT_COLUMNS = ["variant", "value", "failed", "n", "assays", "arrived_round"]
 """Columns of :func:`measurements` (one row per variant)."""
 MAX_VALUE = 1e100
@@ -100,6 +114,8 @@ class RawRow:
     well: str = ""
     control: str = ""
     """``parent``, ``blank`` or ``reference`` for a control well; empty for a variant."""
+    extras: tuple[tuple[str, object, str], ...] = ()
+    """Further objectives' cells: ``(objective, cell, where it came from)``."""
 
     @property
     def where(self) -> str:
@@ -118,20 +134,31 @@ class PlateMap:
     source: str = "the plate map"
 
 
-def _value_column(table: Table, spec: CampaignSpec, value_column: str | None) -> str:
+def _value_column(table: Table, spec: CampaignSpec, value_column: str | None) -> str | None:
+    """The first objective's column (``None``: a campaign with several objectives and a plate that
+    gives only further ones)."""
     if value_column is not None:
         ycol = find_column(table.columns, [value_column])
         if ycol is None:
             raise RecordError(table.source, [RowProblem(table.header_line, value_column, (
                 f"no column {value_column!r}; the file has {table.columns}"))])
         return ycol
-    names = list(dict.fromkeys(["value", spec.objective.name.lower(), *VALUE_COLUMNS]))
+    further = {o.name.lower() for o in spec.further_objectives}
+    names = [n for n in dict.fromkeys(["value", spec.objective.name.lower(), *VALUE_COLUMNS]) if n not in further]
     ycol = find_column(table.columns, names)
+    if ycol is None and further and _further_columns(table, spec):
+        return None
     if ycol is None:
         raise RecordError(table.source, [RowProblem(table.header_line, "value", (
             f"no value column (one of {names}, any case, a unit in brackets allowed); the file has "
             f"{table.columns}: name the one to use with --value-column"))])
     return ycol
+
+
+def _further_columns(table: Table, spec: CampaignSpec) -> list[tuple[str, str]]:
+    """``(objective, column)`` of each further objective the table has a column for."""
+    found = [(o.name, find_column(table.columns, [o.name])) for o in spec.further_objectives]
+    return [(name, col) for name, col in found if col is not None]
 
 
 def _decimal_of(cells: Iterable[str], decimal: str) -> str:
@@ -149,9 +176,10 @@ def _decimal_of(cells: Iterable[str], decimal: str) -> str:
 
 def decimal_used(table: Table, spec: CampaignSpec, value_column: str | None, decimal: str) -> str:
     """The decimal mark the table's values are read with (``decimal``, or the one ``auto`` finds)."""
-    ycol = _value_column(table, spec, value_column)
-    i = table.columns.index(ycol)
-    return _decimal_of((r[i] for r in table.rows), decimal)
+    columns = [c for c in [_value_column(table, spec, value_column)] if c is not None]
+    columns += [c for _, c in _further_columns(table, spec)]
+    idx = [table.columns.index(c) for c in columns]
+    return _decimal_of((r[i] for r in table.rows for i in idx), decimal)
 
 
 def table_rows(table: Table, spec: CampaignSpec, value_column: str | None = None, decimal: str = "auto",
@@ -179,12 +207,14 @@ def table_rows(table: Table, spec: CampaignSpec, value_column: str | None = None
     ccol = find_column(table.columns, CONTROL_COLUMNS)
     pcol = find_column(table.columns, PLATE_COLUMNS)
     index = {c: i for i, c in enumerate(table.columns)}
-    decimal = _decimal_of((r[index[ycol]] for r in table.rows), decimal)
+    further = _further_columns(table, spec)
+    decimal = decimal_used(table, spec, value_column, decimal)
+    ycol_name = ycol or spec.objective.name
     where = _map_lookup(plate_map, table) if by_well and plate_map is not None else None
     boolean_status = scol is not None and column_key(scol)[0] == "failed"
     out: list[RawRow] = []
     for line, cells in zip(table.lines, table.rows):
-        value = cells[index[ycol]]
+        value = cells[index[ycol]] if ycol is not None else ""
         status = cells[index[scol]].strip().lower() if scol is not None else ""
         if boolean_status:
             failed, known = status in ("true", "yes", "1", "x", "failed"), status in (
@@ -202,22 +232,24 @@ def table_rows(table: Table, spec: CampaignSpec, value_column: str | None = None
                 continue  # a well the map leaves empty (readers export every well)
             if isinstance(found, RowProblem):
                 out.append(RawRow(line, "", _Bad(found.column, found.problem), variant_column=wcol or "well",
-                                  value_column=ycol, well=well))
+                                  value_column=ycol_name, well=well))
                 continue
             variant, control, vname = found[0], found[1], f"{wcol} (plate map)"
         if control not in CONTROL_NAMES:
             out.append(RawRow(line, variant, _Bad(ccol or "control", (
                 f"{control!r} is not a control; write parent, blank or reference, or leave it empty")),
-                variant_column=vname, value_column=ycol, well=well))
+                variant_column=vname, value_column=ycol_name, well=well))
             continue
         if not known:
             out.append(RawRow(line, variant, _Bad(scol or "status", (
                 f"{status!r} is not a well status; write one of {list(FAILED_MARKERS)} for a failed well, "
-                "or leave it empty")), variant_column=vname, value_column=ycol, well=well))
+                "or leave it empty")), variant_column=vname, value_column=ycol_name, well=well))
             continue
         failed = failed or value.strip().lower() in FAILED_MARKERS
+        extras = tuple((name, _decimal(cells[index[col]], decimal), col) for name, col in further)
         out.append(RawRow(line, variant, _decimal(value, decimal), failed, cells[index[rcol]] if rcol else None,
-                          vname, ycol, rcol or "replicate", well=well, control=CONTROL_NAMES[control]))
+                          vname, ycol_name, rcol or "replicate", well=well, control=CONTROL_NAMES[control],
+                          extras=extras))
     return _number_well_replicates(out) if by_well else out
 
 
@@ -291,9 +323,10 @@ def assay_spec_rows(spec: AssayResultSpec) -> list[RawRow]:
     out = []
     for i, m in enumerate(spec.measurements):
         path = f"spec.measurements[{i}]"
-        out.append(RawRow(i, m.variant, m.value, m.failed, m.replicate,
+        out.append(RawRow(i, m.variant, "" if m.value is None else m.value, m.failed, m.replicate,
                           f"{path}.variant", f"{path}.value", f"{path}.replicate", path,
-                          well=m.well or "", control=m.control or ""))
+                          well=m.well or "", control=m.control or "",
+                          extras=tuple((k, v, f"{path}.values.{k}") for k, v in m.values.items())))
     return out
 
 
@@ -328,7 +361,8 @@ def check_rows(
     parser = (library.parser if library is not None
               else VariantParser(spec.parent_sequence, tuple(spec.library.positions)))
     problems: list[RowProblem] = []
-    out: list[tuple[str, float, bool, int | None, str, str]] = []
+    further = [o.name for o in spec.further_objectives]
+    out: list[tuple[str, float, bool, int | None, str, str, dict[str, float]]] = []
     seen: dict[tuple[str, int | None], str] = {}
     wells: dict[str, str] = {}
     for row in rows:
@@ -361,7 +395,9 @@ def check_rows(
             elif well:
                 wells[well] = row.where
         value = math.nan
-        if not row.failed:
+        extras, extra_bad = _further_values(row, further, decimal, problems)
+        bad = bad or extra_bad
+        if not row.failed and not (extras and _empty(row.value)):
             value, problem = _number(row.value, decimal)
             if problem:
                 problems.append(RowProblem(row.line, row.value_column, problem))
@@ -380,16 +416,49 @@ def check_rows(
                     f"{what} repeats {seen[key]}; number replicates in a 'replicate' column")))
                 continue
             seen[key] = row.where
-        out.append((name, value, bool(row.failed), replicate, well, row.control))
+        out.append((name, value, bool(row.failed), replicate, well, row.control, extras))
     if problems:
         raise RecordError(source, problems)
     if not out:
         raise RecordError(source, [RowProblem(1, "", "no measurements: the table has a header and no rows")])
     if all(r[5] for r in out):
         raise RecordError(source, [RowProblem(1, "", "only control wells: no variant was measured")])
-    df = pd.DataFrame(out, columns=[*ROW_COLUMNS, "well", "control"])
+    df = pd.DataFrame([r[:6] for r in out], columns=[*ROW_COLUMNS, "well", "control"])
     df["replicate"] = df["replicate"].astype("Int64")
+    for o in further:
+        df[objective_column(o)] = [r[6].get(o, math.nan) for r in out]
     return df
+
+
+def _empty(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def _further_values(row: RawRow, further: Sequence[str], decimal: str,
+                    problems: list[RowProblem]) -> tuple[dict[str, float], bool]:
+    """A row's further objectives' values (empty cells left out) and whether any cell was bad."""
+    out: dict[str, float] = {}
+    bad = False
+    for name, raw, where in row.extras:
+        if name not in further:
+            problems.append(RowProblem(row.line, where, (
+                f"{name!r} is not one of the campaign's further objectives {further}" if further
+                else "the campaign has one objective: give its value in value")))
+            bad = True
+            continue
+        if _empty(raw):
+            continue
+        if row.failed:
+            problems.append(RowProblem(row.line, where, "a failed well has no value"))
+            bad = True
+            continue
+        number, problem = _number(raw, decimal)
+        if problem:
+            problems.append(RowProblem(row.line, where, problem))
+            bad = True
+        else:
+            out[name] = number
+    return out, bad
 
 
 def _number(raw: object, decimal: str) -> tuple[float, str | None]:
@@ -506,8 +575,10 @@ without them keeps the content hash it always had)."""
 def assay_bytes(rows: pd.DataFrame) -> bytes:
     """The stored CSV form of checked rows; its SHA-256 is the assay's content hash."""
     extra = [c for c in PLACE_COLUMNS if c in rows and rows[c].fillna("").astype(str).str.len().gt(0).any()]
-    out = rows[ROW_COLUMNS + extra].copy()
-    out["value"] = [("" if f else repr(float(v))) for v, f in zip(rows["value"], rows["failed"])]
+    further = objective_columns(rows)
+    out = rows[ROW_COLUMNS + extra + further].copy()
+    for c in ["value", *further]:
+        out[c] = [("" if f or not math.isfinite(v) else repr(float(v))) for v, f in zip(rows[c], rows["failed"])]
     out["failed"] = rows["failed"].astype(int)
     return out.to_csv(index=False, lineterminator="\n").encode()
 
@@ -531,7 +602,8 @@ def read_assay_rows(store: ArtifactStore, name: str) -> pd.DataFrame:
 def parse_assay_rows(data: bytes) -> pd.DataFrame:
     """Canonical rows from their stored CSV (:func:`assay_bytes`)."""
     df = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype={"variant": str, "value": str})
-    df["value"] = pd.to_numeric(df["value"].replace("", math.nan))
+    for c in ["value", *objective_columns(df)]:
+        df[c] = pd.to_numeric(df[c].astype(str).replace("", math.nan))
     df["failed"] = df["failed"].astype(bool)
     df["replicate"] = pd.to_numeric(df["replicate"].replace("", math.nan)).astype("Int64")
     for c in PLACE_COLUMNS:
@@ -588,11 +660,13 @@ def variant_values(rows: pd.DataFrame, replicates: str, normalize: str) -> pd.Da
     rows = controls.normalized(rows, normalize)
     rows = rows[rows["control"] == ""]
     ok = rows[~rows["failed"]]
-    agg = _combine(ok["value"], ok["variant"], replicates)
-    count = ok.groupby("variant", sort=False)["value"].size()
     tried = pd.Index(rows["variant"].unique())
-    return pd.DataFrame({"variant": tried, "value": agg.reindex(tried).to_numpy(),
-                         "n": count.reindex(tried).fillna(0).astype(int).to_numpy()})
+    count = ok.groupby("variant", sort=False)["value"].size()
+    out = pd.DataFrame({"variant": tried, "n": count.reindex(tried).fillna(0).astype(int).to_numpy()})
+    for c in ["value", *objective_columns(rows)]:  # each objective's replicates combined on their own
+        has = ok[ok[c].notna()]
+        out[c] = _combine(has[c], has["variant"], replicates).reindex(tried).to_numpy()
+    return out[["variant", "value", "n", *objective_columns(rows)]]
 
 
 def _per_variant(replicates: str, normalize: str) -> Callable[[bytes], pd.DataFrame]:
@@ -628,6 +702,7 @@ def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = No
         return EMPTY_MEASUREMENTS.copy()
     allr = pd.concat(per_assay, ignore_index=True)
     grouped = allr.groupby("variant", sort=True)
+    further = objective_columns(allr)
     out = pd.DataFrame({
         # each plate counts once; NaN only if every plate's wells failed
         "value": _combine(allr["value"], allr["variant"], "mean").sort_index(),
@@ -635,8 +710,12 @@ def measurements(store: ArtifactStore, assays: Sequence[StoredAssay] | None = No
         "assays": grouped["assay"].agg(lambda s: " ".join(sorted(set(s)))),
         "arrived_round": grouped["arrived_round"].min(),
     }).reset_index()
-    out["failed"] = out["value"].isna()
-    return out[MEASUREMENT_COLUMNS]
+    for c in further:
+        has = allr[allr[c].notna()]
+        out[c] = _combine(has[c], has["variant"], "mean").reindex(out["variant"]).to_numpy()
+    # failed: no value for any objective (a variant measured for a further objective only is tried)
+    out["failed"] = out[["value", *further]].isna().all(axis=1)
+    return out[MEASUREMENT_COLUMNS + further]
 
 
 RELATED_COLUMNS = ["task", "variant", "value"]
@@ -662,14 +741,15 @@ EMPTY_MEASUREMENTS = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
 def read_measurements_csv(data: bytes) -> pd.DataFrame:
     """Parse a measurements table written by :func:`measurements_csv`."""
     df = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype={"variant": str, "assays": str})
-    df["value"] = pd.to_numeric(df["value"].replace("", math.nan))
+    for c in ["value", *objective_columns(df)]:
+        df[c] = pd.to_numeric(df[c].astype(str).replace("", math.nan))
     df["failed"] = df["failed"].astype(str).str.lower().isin(["true", "1"])
     return df
 
 
 def measurements_csv(df: pd.DataFrame) -> bytes:
     """The CSV form of :func:`measurements` (deterministic bytes)."""
-    return df[MEASUREMENT_COLUMNS].to_csv(index=False, lineterminator="\n").encode()
+    return df[MEASUREMENT_COLUMNS + objective_columns(df)].to_csv(index=False, lineterminator="\n").encode()
 
 
 def in_library(df: pd.DataFrame, library: Library) -> pd.DataFrame:
@@ -679,8 +759,9 @@ def in_library(df: pd.DataFrame, library: Library) -> pd.DataFrame:
 
 
 def fitted(df: pd.DataFrame) -> pd.DataFrame:
-    """The variants a model is fitted on: those with a value (``variant``, ``value``)."""
-    return df.loc[~df["failed"], ["variant", "value"]].reset_index(drop=True)
+    """The variants a model of the first objective is fitted on: those with a value (``variant``,
+    ``value``)."""
+    return df.loc[~df["failed"] & df["value"].notna(), ["variant", "value"]].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------- plates -> cluster
@@ -694,12 +775,16 @@ def dns_label(text: str) -> str:
 def rows_as_measurements(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """Checked rows as AssayResult ``measurements`` entries."""
     out = []
-    for r in rows.itertuples(index=False):
+    further = objective_columns(rows)
+    for i, r in enumerate(rows.itertuples(index=False)):
         m: dict[str, Any] = {"variant": r.variant}
+        values = {c[len(OBJECTIVE_PREFIX):]: float(rows[c].iat[i]) for c in further if pd.notna(rows[c].iat[i])}
         if r.failed:
             m["failed"] = True
-        else:
+        elif pd.notna(r.value):
             m["value"] = float(r.value)
+        if values:
+            m["values"] = values
         if not pd.isna(r.replicate):
             m["replicate"] = int(r.replicate)
         for c in PLACE_COLUMNS:

@@ -136,7 +136,8 @@ def load_inputs(store: ArtifactStore, round_number: int) -> tuple[CampaignSpec, 
                          "by hand; restore them, or start the round again")
     spec = CampaignSpec.model_validate(yaml.safe_load(spec_bytes))
     data = ingest.read_measurements_csv(meas_bytes)
-    bad = data[~data["failed"] & ~np.isfinite(data["value"].to_numpy(dtype=np.float64))]
+    values = data[["value", *ingest.objective_columns(data)]].to_numpy(dtype=np.float64)
+    bad = data[~data["failed"] & (np.isinf(values).any(axis=1) | np.isnan(values).all(axis=1))]
     if len(bad):
         first = bad.iloc[0]
         raise StateError(

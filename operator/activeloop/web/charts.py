@@ -102,6 +102,30 @@ VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231,
 """Anchors of the viridis colour map (perceptually even, readable in grey and by most colour-blind eyes)."""
 
 
+def front_chart(points: Sequence[tuple[float, float, str, bool]], *, x_label: str, y_label: str, title: str,
+                empty: str) -> Markup:
+    """Measured variants ``(x, y, label, on_front)`` of two objectives: the front in red and joined
+    by a step line, the others grey; ``empty`` when there are fewer than two."""
+    pts = [(float(x), float(y), lbl, f) for x, y, lbl, f in points if math.isfinite(x) and math.isfinite(y)]
+    if len(pts) < 2:
+        return missing(empty)
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    px = (max(xs) - min(xs)) * 0.06 or 1.0
+    py = (max(ys) - min(ys)) * 0.06 or 1.0
+    parts, sx, sy = _frame(min(xs) - px, max(xs) + px, min(ys) - py, max(ys) + py, x_label, y_label, title)
+    front = sorted((x, y) for x, y, _, f in pts if f)
+    if len(front) > 1:
+        path = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for i, (x, y) in enumerate(front))
+        parts.append(f'<path d="{path}" fill="none" stroke="#d1242f" stroke-width="1.5" stroke-dasharray="4 3"/>')
+    for x, y, lbl, on_front in sorted(pts, key=lambda p: p[3]):  # the front drawn last, on top
+        colour, r = ("#d1242f", 4) if on_front else ("#8c959f", 2.5)
+        parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{r}" fill="{colour}" fill-opacity="0.8">'
+                     f"<title>{escape(lbl)}: {escape(x_label)} {_fmt(x)}, {escape(y_label)} {_fmt(y)}"
+                     f"{' (on the front)' if on_front else ''}</title></circle>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def _colour(t: float) -> str:
     t = min(1.0, max(0.0, t)) * (len(VIRIDIS) - 1)
     i = min(int(t), len(VIRIDIS) - 2)

@@ -107,7 +107,7 @@ async def read_form(request: Request) -> FormData:
     one 413."""
     limits: Limits = request.app.state.settings.limits
     try:
-        return await request.form(max_files=2, max_fields=30, max_part_size=limits.max_form_bytes)
+        return await request.form(max_files=2, max_fields=60, max_part_size=limits.max_form_bytes)
     except HTTPException as exc:  # Starlette's "invalid multipart data" and friends
         raise InputError("body", f"not a readable form: {exc.detail}") from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 import pandas as pd
@@ -15,11 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from activeloop.api.campaign import AcquisitionSpec, CampaignSpec, LibrarySpec, ObjectiveSpec, SurrogateSpec
 from activeloop.api.names import ENCODINGS, ROUND_STEPS, STRATEGIES, SURROGATE_KINDS
 from activeloop.api.resources import CampaignPhase
-from activeloop.api.views import CampaignCreate, CampaignDetail, RoundDetail
+from activeloop.api.views import CampaignCreate, CampaignDetail, ParetoFront, RoundDetail
 from activeloop.errors import InputError
 from activeloop.service.base import User
 from activeloop.service.views import page_version
 from activeloop.steps.layout import PLATES
+from activeloop.steps.objectives import value_column
 from activeloop.web import charts
 from activeloop.web.deps import AUTHENTICATED, Caller, ServiceDep, run
 from activeloop.web.errors import problem_report
@@ -38,12 +39,15 @@ DEFAULTS = {
     "surrogate": SurrogateSpec.model_fields["kind"].default,
     "encoding": SurrogateSpec.model_fields["encoding"].default,
     "strategy": AcquisitionSpec.model_fields["strategy"].default,
+    "multi_objective": AcquisitionSpec.model_fields["multi_objective"].default,
 }
 """What the new-campaign form shows before anything is typed: the spec's own defaults."""
 NAME_PATTERN = next(m.pattern for m in CampaignCreate.model_fields["name"].metadata if hasattr(m, "pattern"))
 """The campaign name's pattern, as the browser checks it (an HTML pattern is anchored and read in
 the ``v`` mode of regular expressions, where ``-`` in a class must be escaped)."""
 HTML_NAME_PATTERN = NAME_PATTERN.strip("^$").replace("[-", "[\\-")
+MULTI_STRATEGIES = get_args(AcquisitionSpec.model_fields["multi_objective"].annotation)
+"""The multi-objective strategies the form offers (the spec's own list)."""
 JUDGED_ROUNDS = 3
 """Rounds the campaign page looks back through for one whose predictions met results."""
 
@@ -59,7 +63,8 @@ async def campaigns(request: Request, user: Caller, service: ServiceDep, q: str 
 
 def _form_context(user: User, form: dict[str, str]) -> dict[str, Any]:
     return {"user": user, "form": form, "defaults": DEFAULTS, "name_pattern": HTML_NAME_PATTERN,
-            "surrogates": SURROGATE_KINDS, "encodings": ENCODINGS, "strategies": STRATEGIES}
+            "surrogates": SURROGATE_KINDS, "encodings": ENCODINGS, "strategies": STRATEGIES,
+            "further": FURTHER_OBJECTIVES, "multi_strategies": MULTI_STRATEGIES}
 
 
 @router.get("/campaigns/new", response_class=HTMLResponse)
@@ -112,11 +117,17 @@ def spec_from_form(form: dict[str, str]) -> dict[str, Any]:
         library["forbidden"] = forbidden
     spec: dict[str, Any] = {"parentSequence": parse_fasta(form.get("parent", "")), "library": library}
     pairs = [("surrogate", "kind", "surrogate"), ("surrogate", "encoding", "encoding"),
-             ("acquisition", "strategy", "strategy"), ("objective", "name", "objective"),
-             ("objective", "direction", "direction"), ("backbone", "model", "backbone")]
+             ("acquisition", "strategy", "strategy"), ("backbone", "model", "backbone")]
     for section, field, key in pairs:
         if form.get(key, "").strip():
             spec.setdefault(section, {})[field] = form[key].strip()
+    objectives = objectives_from_form(form)
+    if len(objectives) > 1:
+        spec["objectives"] = objectives
+        if form.get("multi_objective", "").strip():
+            spec.setdefault("acquisition", {})["multiObjective"] = form["multi_objective"].strip()
+    elif objectives:
+        spec["objective"] = objectives[0]
     for key, path in (("batch", ("acquisition", "batchSize")), ("initial", ("initialBatchSize",)),
                       ("rounds", ("rounds",))):
         value = number(key, ".".join(path))
@@ -124,6 +135,37 @@ def spec_from_form(form: dict[str, str]) -> dict[str, Any]:
             target = spec.setdefault(path[0], {}) if len(path) == 2 else spec
             target[path[-1]] = value
     return spec
+
+
+FURTHER_OBJECTIVES = (2, 3, 4)
+"""The form's rows for further objectives (``objective2`` ...; the first is ``objective``)."""
+
+
+def objectives_from_form(form: dict[str, str]) -> list[dict[str, Any]]:
+    """The objectives the form's rows fill in (the first row, then ``objective2`` .. ``objective4``);
+    a threshold or weight that is not a number is refused, naming its field."""
+    out: list[dict[str, Any]] = []
+    for suffix in ("", *map(str, FURTHER_OBJECTIVES)):
+        name = form.get(f"objective{suffix}", "").strip()
+        if not name:
+            continue
+        objective: dict[str, Any] = {"name": name}
+        if form.get(f"direction{suffix}", "").strip():
+            objective["direction"] = form[f"direction{suffix}"].strip()
+        for key in ("threshold", "weight"):
+            raw = form.get(f"{key}{suffix}", "").strip().replace(",", ".")
+            if not raw:
+                continue
+            try:
+                objective[key] = float(raw)
+            except ValueError:
+                raise InputError(f"objectives[{len(out)}].{key}",
+                                 f"{form[f'{key}{suffix}']!r} is not a number") from None
+        out.append(objective)
+    if len(out) == 1:  # one objective: threshold and weight mean nothing
+        out[0].pop("threshold", None)
+        out[0].pop("weight", None)
+    return out
 
 
 def parse_sites(text: str) -> list[int | dict[str, Any]]:
@@ -161,7 +203,12 @@ async def campaign_context(request: Request, user: User, name: str, namespace: s
     if with_props:
         current = await run(service.round, user, name, with_props[-1].round, namespace)
     judged = await _judged_round(service, user, name, namespace, with_props, current)
-    return {"user": user, "c": detail, "rounds": rounds, "current": current, "students": students,
+    front = None
+    if detail.spec.further_objectives:
+        front = await run(service.pareto, user, name, namespace)
+        measured = await run(service.measurements, user, name, namespace)
+    return {"front": front, "front_chart": _front_chart(front, measured, detail.spec) if front else None,
+            "history": history, "user": user, "c": detail, "rounds": rounds, "current": current, "students": students,
             "ns": namespace, "curve": _curve(history, detail.direction), "fit": fit_chart(judged),
             "costs": _costs(rounds), "layouts": tuple(PLATES), "version": page_version(detail, rounds).version,
             "plates": plates, "activity": activity, "action": primary_action(detail),
@@ -194,6 +241,21 @@ def _curve(history: list, direction: str) -> Any:
     return charts.line_chart(points, x_label="round", y_label=f"best so far ({best})",
                              title="best value found by the end of each round",
                              empty="No curve yet: it starts once the first round's results are recorded.")
+
+
+def _front_chart(front: ParetoFront, data: Any, spec: CampaignSpec) -> Any:
+    """The first two objectives of every variant measured for both, the front's in red."""
+    objectives = spec.all_objectives
+    a, b = (value_column(objectives, i) for i in (0, 1))
+    on_front = {p.variant for p in front.points}
+    both = data[~data["failed"]] if a in data and b in data else data.iloc[:0]
+    both = both[both[a].notna() & both[b].notna()] if len(both) else both
+    points = [(x, y, v, v in on_front) for v, x, y in zip(both["variant"], both[a], both[b], strict=True)]
+    unit = [f" ({o.unit})" if o.unit else "" for o in objectives[:2]]
+    return charts.front_chart(points, x_label=objectives[0].name + unit[0], y_label=objectives[1].name + unit[1],
+                              title=f"{objectives[0].name} against {objectives[1].name}: the measured variants and "
+                              "their Pareto front",
+                              empty="No front yet: it appears once two variants are measured for both objectives.")
 
 
 def fit_chart(rd: RoundDetail | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from activeloop.api.views import (
     HistoryPoint,
     LibraryCheck,
     LibrarySize,
+    ParetoFront,
 )
 from activeloop.errors import InputError, format_validation_error
 from activeloop.steps.data import library_size
@@ -94,6 +95,13 @@ async def extend(name: str, user: Caller, service: ServiceDep,
 async def history(name: str, user: Caller, service: ServiceDep, namespace: NamespaceQ = None) -> list[HistoryPoint]:
     """Best value found by the end of each round."""
     return await run(service.history, user, name, namespace)
+
+
+@router.get("/campaigns/{name}/pareto", response_model=ParetoFront)
+async def pareto(name: str, user: Caller, service: ServiceDep, namespace: NamespaceQ = None) -> ParetoFront:
+    """The Pareto front of the variants measured for every objective, its reference point and hypervolume
+    (a campaign with several objectives; empty for one)."""
+    return await run(service.pareto, user, name, namespace)
 
 
 __all__ = ["router"]

@@ -45,7 +45,7 @@ async def proposals_file(name: str, number: int, fmt: Format, user: Caller, serv
     _, table = await run(service.proposals, user, name, number, namespace)
     detail = await run(service.campaign, user, name, namespace)
     sheet = exports.proposals_sheet(table, int(layout) if layout is not None else None, detail.spec.plates,
-                                    detail.spec.objective.name)
+                                    [o.name for o in detail.spec.all_objectives])
     suffix = f"-plate{int(layout)}" if layout is not None else ""
     body = await run(exports.table_bytes, sheet, fmt.value, f"round {number}")
     return Response(body, media_type=exports.MEDIA[fmt.value],
