@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from typing_extensions import override
@@ -22,7 +24,7 @@ from activeloop.api.sequence import AMINO_ACIDS
 from activeloop.ml.library import Library
 from activeloop.registry import Registry
 
-__all__ = ["ENCODINGS", "Encoder", "OneHotEncoder", "PhyschemEncoder", "get_encoder"]
+__all__ = ["ENCODINGS", "Encoder", "OneHotEncoder", "PhyschemEncoder", "SparseOneHot", "get_encoder"]
 
 
 class Encoder(ABC):
@@ -41,10 +43,69 @@ class Encoder(ABC):
         return self.encode_tokens(library.site_tokens(rows))
 
 
+@dataclass(frozen=True)
+class SparseOneHot:
+    """One-hot features (``n x 20·P``) of variants held as substitutions, never made dense unless
+    asked (``np.asarray``): the parent's residues at the ``P`` positions and, for each substitution,
+    its row, its site (a column of ``P``) and its new residue. The epistasis GP reads them directly
+    (``ml.surrogates.kernels.SubstitutionKernel``); anything else gets the dense matrix."""
+
+    parent_tokens: np.ndarray
+    row: np.ndarray
+    site: np.ndarray
+    residue: np.ndarray
+    n: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n, 20·P)``, as the dense matrix's."""
+        return self.n, 20 * len(self.parent_tokens)
+
+    @property
+    def ndim(self) -> int:
+        """2, as the dense matrix's."""
+        return 2
+
+    def __len__(self) -> int:
+        return self.n
+
+    def dense(self) -> np.ndarray:
+        """The ``n x 20·P`` float64 one-hot matrix."""
+        tokens = np.repeat(self.parent_tokens[None, :].astype(np.int64), self.n, axis=0)
+        tokens[self.row, self.site] = self.residue
+        return OneHotEncoder().encode_tokens(tokens)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self.dense()
+        return out if dtype is None else out.astype(dtype)
+
+    def block(self, start: int, stop: int) -> SparseOneHot:
+        """Rows ``start .. stop - 1``."""
+        keep = (self.row >= start) & (self.row < stop)
+        return SparseOneHot(self.parent_tokens, self.row[keep] - start, self.site[keep], self.residue[keep],
+                            max(0, min(stop, self.n) - start))
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Substitutions per row."""
+        return np.bincount(self.row, minlength=self.n)
+
+
 class OneHotEncoder(Encoder):
-    """20 indicators per variable position: ``N x 20·P``."""
+    """20 indicators per variable position: ``N x 20·P`` (a :class:`SparseOneHot` for a list held as
+    substitutions)."""
 
     name = "onehot"
+
+    @override
+    def encode(self, library: Library, rows: np.ndarray | None = None) -> np.ndarray:
+        from activeloop.ml.variants import SubstitutionLibrary
+
+        if not isinstance(library, SubstitutionLibrary):
+            return super().encode(library, rows)
+        rows = np.arange(len(library)) if rows is None else np.asarray(rows, dtype=np.int64)
+        row, site, residue = library.substitutions(rows)
+        return SparseOneHot(library.parent_site_tokens, row, site, residue, len(rows))  # type: ignore[return-value]
 
     @override
     def encode_tokens(self, site_tokens: np.ndarray) -> np.ndarray:

@@ -12,9 +12,10 @@ import yaml
 from activeloop.api.campaign import CampaignSpec, LibrarySpec, check_library_size
 from activeloop.api.sequence import validate_sequence
 from activeloop.api.views import LibraryCheck, LibrarySize, SiteView
-from activeloop.errors import ConfigError
+from activeloop.errors import ConfigError, VariantError
 from activeloop.ml.library import CombinatorialLibrary, Library, VariantLibrary
 from activeloop.ml.sequences import VariantParser
+from activeloop.ml.variants import IN_MEMORY_LIMIT, SubstitutionLibrary, read_variant_list
 from activeloop.store import keys
 from activeloop.store.base import ArtifactStore
 
@@ -106,9 +107,7 @@ def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Lib
     key = variants_key(spec, store)
     assert store is not None
     try:
-        library = store.parsed(
-            key, lambda data: VariantLibrary.from_strings(spec.parent_sequence, variant_names(data)),
-            tag=spec.parent_sequence)
+        library = store.parsed(key, lambda data: variant_list(data, spec.parent_sequence), tag=spec.parent_sequence)
     except KeyError:
         raise ConfigError(VARIANTS_FIELD, f"no readable file {key!r} in the campaign's store") from None
     try:
@@ -116,9 +115,29 @@ def build_library(spec: CampaignSpec, store: ArtifactStore | None = None) -> Lib
     except ValueError as exc:
         raise ConfigError(VARIANTS_FIELD, str(exc)) from None
     if lib.exclude:
-        drop = set(library.index_of(library.parser.name(v, "library.exclude") for v in lib.exclude))
+        names = [library.parser.name(v, "library.exclude") for v in lib.exclude]
+        if isinstance(library, SubstitutionLibrary):
+            return library.excluding(library.rows_of([n for n in names if library.contains(n)]))
+        drop = set(library.index_of(n for n in names if n in library))
         library = library.subset(np.asarray([i for i in range(len(library)) if i not in drop]))
     return library
+
+
+def variant_list(data: bytes, parent: str) -> SubstitutionLibrary | VariantLibrary:
+    """A variant list's library: held as substitutions, streamed (``ml.variants``), when every
+    variant is written as substitutions; else in memory (any spelling), up to a million variants."""
+    try:
+        library = read_variant_list(data, parent, VARIANTS_FIELD)
+    except VariantError as exc:
+        raise ConfigError(exc.field, exc.problem) from None
+    if library is not None:
+        return library
+    names = variant_names(data)
+    if len(names) > IN_MEMORY_LIMIT:
+        raise ConfigError(VARIANTS_FIELD, (
+            f"{len(names):,} variants not all written as substitutions (V39A:D40G, or WT): a list over "
+            f"{IN_MEMORY_LIMIT:,} must be, so that it is held as substitutions"))
+    return VariantLibrary.from_strings(parent, names)
 
 
 PROPOSAL_COLUMNS = ["variant", "rank", "predicted", "predicted_low", "predicted_high", "score", "score_sd",

@@ -11,8 +11,15 @@ import torch
 from typing_extensions import override
 
 from activeloop.errors import ConfigError
+from activeloop.ml.encodings import SparseOneHot
 from activeloop.ml.surrogates.base import Prediction, Surrogate
-from activeloop.ml.surrogates.kernels import KERNELS, EpistasisKernel, EpistasisTables, one_hot_tokens
+from activeloop.ml.surrogates.kernels import (
+    KERNELS,
+    EpistasisKernel,
+    EpistasisTables,
+    SubstitutionKernel,
+    one_hot_tokens,
+)
 
 EXACT_UP_TO = 20_000
 """Training points up to which the GP's fit uses Cholesky factors (exact; GPyTorch's default is 800)."""
@@ -83,7 +90,7 @@ class GPSurrogate(Surrogate):
         from botorch.models.transforms import Standardize
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
-        Xt = torch.as_tensor(X, dtype=torch.float64)
+        Xt = torch.as_tensor(np.asarray(X), dtype=torch.float64)
         yt = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
         if self.tasks > 1 and self.prior:
             raise ConfigError("surrogate.prior", "a zero-shot prior and related assays cannot be combined")
@@ -110,6 +117,7 @@ class GPSurrogate(Surrogate):
         self._features = features
         self._epistasis_tables: EpistasisTables | None = None
         self._tables_built = False  # built when first asked
+        self._substitution: tuple[bytes, SubstitutionKernel | None] | None = None
         with torch.no_grad():
             train_x = model.train_inputs[0]
             K = model.covar_module(train_x).to_dense()
@@ -181,15 +189,57 @@ class GPSurrogate(Surrogate):
         tf = m.outcome_transform
         scale = float(tf.stdvs.squeeze())
         shift = float(tf.means.squeeze())
-        Xt = torch.as_tensor(X, dtype=torch.float64)
+        sparse = X if isinstance(X, SparseOneHot) else None
+        kernel = self._substitution_kernel(sparse) if sparse is not None else None
+        if sparse is not None and kernel is not None:  # no kernel matrix at all: O(shared sites^2) each
+            mean_s, var = kernel.predict(sparse)
+            return Prediction(mean=(mean_s + self._prior_constant()) * scale + shift,
+                              std=np.sqrt(np.clip(var, 1e-12, None)) * scale)
+        Xt = torch.as_tensor(np.asarray(X if sparse is None else sparse.block(0, 1)), dtype=torch.float64)
         means, stds = [], []
         with torch.no_grad():
             prior_var = m.covar_module(Xt[:1], Xt[:1]).to_dense()[0, 0]
-            for start in range(0, len(Xt), self.chunk):
-                mean, v = self._cross(Xt[start : start + self.chunk])
+            for start in range(0, len(X), self.chunk):
+                if sparse is not None:  # one chunk made dense at most (none with the epistasis kernel)
+                    mean, v = self._cross_sparse(sparse.block(start, start + self.chunk))
+                else:
+                    mean, v = self._cross(Xt[start : start + self.chunk])
                 means.append(mean)
                 stds.append((prior_var - (v * v).sum(0)).clamp_min(1e-12).sqrt())
+        if not means:
+            return Prediction(mean=np.zeros(0), std=np.zeros(0))
         return Prediction(mean=torch.cat(means).numpy() * scale + shift, std=torch.cat(stds).numpy() * scale)
+
+    def _substitution_kernel(self, X: SparseOneHot) -> SubstitutionKernel | None:
+        """The kernel rows of candidates given as substitutions (the one-hot epistasis kernel, one
+        task, no prior); ``None`` otherwise. Built once per fit and parent."""
+        key = X.parent_tokens.tobytes()
+        if self._substitution is None or self._substitution[0] != key:
+            covar = self.model.covar_module
+            train = self.model.train_inputs[0].numpy()
+            tokens = one_hot_tokens(train)
+            kernel = None
+            if (type(covar) is EpistasisKernel and self.tasks == 1 and not self.prior and tokens is not None
+                    and tokens.shape[1] == len(X.parent_tokens)):
+                with torch.no_grad():
+                    inverse = torch.cholesky_inverse(self._L).numpy()
+                kernel = SubstitutionKernel(covar, tokens, X.parent_tokens, self._alpha.squeeze(-1).numpy(), inverse)
+            self._substitution = (key, kernel)
+        return self._substitution[1]
+
+    def _cross_sparse(self, X: SparseOneHot) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_cross` for candidates given as substitutions."""
+        kernel = self._substitution_kernel(X)
+        if kernel is None:
+            return self._cross(torch.as_tensor(np.asarray(X), dtype=torch.float64))
+        Ks = torch.as_tensor(kernel.cross(X), dtype=torch.float64)
+        mean = (Ks @ self._alpha).squeeze(-1) + self._prior_constant()
+        return mean, torch.linalg.solve_triangular(self._L, Ks.T, upper=False)
+
+    def _prior_constant(self) -> float:
+        """The prior mean (standardised) of a model whose mean is a constant (no prior, one task)."""
+        with torch.no_grad():
+            return float(self._mean(self.model.train_inputs[0][:1])[0])
 
     @override
     def std_bound(self) -> float | None:
@@ -208,6 +258,12 @@ class GPSurrogate(Surrogate):
         assert self.model is not None, "fit() first"
         m = self.model
         tf = m.outcome_transform
+        if isinstance(X, SparseOneHot):
+            kernel = self._substitution_kernel(X)
+            if kernel is not None:
+                return (kernel.mean(X) + self._prior_constant()) * float(tf.stdvs.squeeze()) + float(tf.means.squeeze())
+            return np.concatenate([self.predict_mean(np.asarray(X.block(i, i + self.chunk)))
+                                   for i in range(0, len(X), self.chunk)] or [np.zeros(0)])
         Xt = torch.as_tensor(X, dtype=torch.float64)
         train_x = m.train_inputs[0]
         tables = self._tables()
@@ -261,7 +317,7 @@ class GPSurrogate(Surrogate):
         assert self.model is not None, "fit() first"
         m = self.model
         tf = m.outcome_transform
-        Xt = torch.as_tensor(X, dtype=torch.float64)
+        Xt = torch.as_tensor(np.asarray(X), dtype=torch.float64)
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         with torch.no_grad():
             mean, v = self._cross(Xt)
