@@ -119,10 +119,10 @@ def test_a_campaign_over_a_streamed_list_runs_its_rounds(tmp_path):
     lab.init({"parentSequence": GB1_PARENT, "library": {"variantsUri": "library/variants.csv",
                                                          "exclude": [names[1], names[2].replace(":", ",")]},
               "acquisition": {"batchSize": 8}, "initialBatchSize": 10, "rounds": 2})
+    import yaml
+
     from activeloop.service.rundir import parse_spec
     from activeloop.store.local import LocalStore
-
-    import yaml
 
     library = build_library(parse_spec(yaml.safe_load((lab.run_dir / "campaign.yaml").read_text())),
                             LocalStore(lab.run_dir))
