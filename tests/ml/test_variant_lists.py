@@ -136,3 +136,15 @@ def test_a_campaign_over_a_streamed_list_runs_its_rounds(tmp_path):
         lab.record(plate)
     record = (lab.run_dir / "rounds/round-002/acquire.json").read_text()
     assert '"measured": 10' in record and '"strategy": "thompson"' in record
+
+
+def test_surrogates_that_need_dense_features_score_a_long_list_in_small_chunks():
+    from activeloop.service.rundir import parse_spec
+    from activeloop.steps.acquire import DENSE_CHUNK_BYTES, candidate_chunk
+
+    lib = read_variant_list(csv_bytes(random_names(500, seed=4, most=3)), GB1_PARENT)
+    base = {"parentSequence": GB1_PARENT, "library": {"variantsUri": "library/variants.csv"}}
+    assert candidate_chunk(parse_spec(base), lib) == 65_536
+    boosted = candidate_chunk(parse_spec(base | {"surrogate": {"kind": "boosting_ensemble"}}), lib)
+    assert boosted * 20 * len(lib.positions) * 8 <= DENSE_CHUNK_BYTES and boosted >= 256
+    assert candidate_chunk(parse_spec(base | {"surrogate": {"prior": "zeroShot"}}), lib) < 65_536

@@ -25,7 +25,7 @@ from activeloop.api.campaign import CampaignSpec
 from activeloop.api.names import LANGUAGE_MODEL_ENCODING, Step
 from activeloop.errors import ConfigError
 from activeloop.ml.acquisition import get_strategy
-from activeloop.ml.candidates import Candidates
+from activeloop.ml.candidates import DEFAULT_CHUNK, Candidates
 from activeloop.ml.determinism import single_threaded
 from activeloop.ml.encodings import get_encoder
 from activeloop.ml.initial import initial_batch
@@ -40,6 +40,7 @@ from activeloop.ml.loop import (
 )
 from activeloop.ml.shards import ShardTop, merge_shards
 from activeloop.ml.surrogates import Surrogate
+from activeloop.ml.variants import SubstitutionLibrary
 from activeloop.ml.zeroshot import standardised
 from activeloop.steps import ingest
 from activeloop.steps.cost import measure
@@ -236,13 +237,30 @@ def _related(table: pd.DataFrame, library: Library, sign: float) -> tuple[Relate
                    table["task"].map(index).to_numpy(dtype=np.int64)), names
 
 
+SPARSE_SURROGATES = ("gp_epistasis", "gp_epistasis2")
+"""Surrogates that read a list held as substitutions without making its features dense."""
+DENSE_CHUNK_BYTES = 256 << 20
+"""Dense features made at a time for other surrogates over such a list."""
+
+
+def candidate_chunk(spec: CampaignSpec, library: Library) -> int:
+    """Rows scored at a time: the default; for a list held as substitutions whose surrogate reads
+    dense one-hot features (or whose features are not one-hot), as many as fit in 256 MB."""
+    if not isinstance(library, SubstitutionLibrary) or (
+            spec.surrogate.kind in SPARSE_SURROGATES and spec.surrogate.encoding == "onehot"
+            and spec.surrogate.prior == "none"):
+        return DEFAULT_CHUNK
+    width = 64 * max(1, len(library.positions))  # 20 one-hot or 23 descriptors (43 both) per site, and room
+    return max(256, min(DEFAULT_CHUNK, DENSE_CHUNK_BYTES // (8 * width)))
+
+
 def round_candidates(store: ArtifactStore, ctx: RoundContext, round_number: int,
                      featurise: Featuriser | None = None) -> Candidates:
     """The surrogate's candidates: every library row, features a chunk at a time (with a task
     column when related assays are in the round, and the standardised zero-shot score as the last
     column when the surrogate uses it as a prior); ``featurise``: the round's featuriser, if built."""
     featurise = featurise or featuriser(store, ctx.spec, ctx.library, round_number)
-    cands = Candidates(len(ctx.library), featurise)
+    cands = Candidates(len(ctx.library), featurise, candidate_chunk(ctx.spec, ctx.library))
     cands, _ = with_task_column(cands, ctx.related)
     if ctx.scores is not None and ctx.spec.surrogate.prior == "zeroShot":
         cands = cands.with_column(standardised(np.asarray(ctx.scores, dtype=np.float64)))
@@ -428,7 +446,7 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tupl
         sub_measured, sub_excluded = np.arange(len(measured)), np.zeros(0, dtype=np.int64)
     else:
         candidates = None
-        X = Candidates(len(library), featurise)  # features a chunk at a time
+        X = Candidates(len(library), featurise, candidate_chunk(spec, library))  # features a chunk at a time
         prior_rows = np.arange(len(library))
         sub_measured, sub_excluded = measured, ctx.blocked
     choosable = int(available.sum()) if candidates is None else len(candidates) - len(measured)
