@@ -429,3 +429,48 @@ def test_a_plate_is_recorded_with_the_keyboard_alone(lab_server, tmp_path):
         page.keyboard.press("Enter")
         expect(page.locator("#recorded-notice")).to_contain_text("Recorded 13 measurements as keyboard")
         browser.close()
+
+
+def test_two_objectives_in_the_browser(server, shots, tmp_path):
+    """A campaign with activity and expression: a plate with a column for each (a well missing
+    expression), then the Pareto front, its chart and the hypervolume by round on the page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from activeloop.testing.web import SPEC, make_campaign, plate_csv
+
+    url, app, runs = server
+    make_campaign(runs.parent, "two", SPEC | {"objectives": [
+        {"name": "activity"}, {"name": "expression", "threshold": 0.25, "unit": "mg/L"}]})
+    service = app.state.service
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(url + "/login")
+        page.fill("#token", TOKEN)
+        page.click("button[type=submit]")
+        page.goto(url + "/campaigns/two")
+        page.click("#next-round")
+        expect(page.locator("#proposals h2")).to_have_text("Proposals of round 1", timeout=60_000)
+        service.wait("two")
+        page.reload()
+        variants = [r.locator("td").nth(1).inner_text() for r in page.locator("#proposal-table tbody tr").all()]
+        values = [line.split(",")[1] for line in plate_csv(variants).splitlines()[1:]]
+        rows = [f"{v},{a},{'' if i == 0 else round(1 - (i % 6) / 5, 2)}" for i, (v, a) in enumerate(zip(variants, values))]
+        plate = tmp_path / "two.csv"
+        plate.write_text("variant,activity,expression (mg/L)\n" + "\n".join(rows) + "\n")
+        page.set_input_files("#file", str(plate))
+        expect(page.locator("#upload-outcome")).to_contain_text("All 12 rows of two.csv are good")
+        page.click("#record-button")
+        expect(page.locator("#recorded-notice")).to_contain_text("Recorded 12 measurements as two")
+        page.goto(url + "/campaigns/two")
+        expect(page.locator("#pareto h2")).to_have_text("Objectives: the Pareto front")
+        expect(page.locator("#pareto svg.chart")).to_be_visible()
+        front = page.locator("#pareto-table tbody tr")
+        assert front.count() >= 1
+        expect(page.locator("#hypervolume-table tbody tr").first.locator("td").nth(2)).not_to_have_text("—")
+        page.click("#next-round")
+        expect(page.locator("#proposals h2")).to_have_text("Proposals of round 2", timeout=120_000)
+        axe_check(page, "a campaign with two objectives")
+        page.locator("#pareto").screenshot(path=shots / "pareto.png")
+        browser.close()

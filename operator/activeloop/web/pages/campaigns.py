@@ -248,9 +248,10 @@ def _front_chart(front: ParetoFront, data: Any, spec: CampaignSpec) -> Any:
     objectives = spec.all_objectives
     a, b = (value_column(objectives, i) for i in (0, 1))
     on_front = {p.variant for p in front.points}
-    both = data[~data["failed"]] if a in data and b in data else data.iloc[:0]
-    both = both[both[a].notna() & both[b].notna()] if len(both) else both
-    points = [(x, y, v, v in on_front) for v, x, y in zip(both["variant"], both[a], both[b], strict=True)]
+    points = []
+    if a in data and b in data:  # no column yet: nothing measured for the further objective
+        both = data[~data["failed"] & data[a].notna() & data[b].notna()]
+        points = [(x, y, v, v in on_front) for v, x, y in zip(both["variant"], both[a], both[b], strict=True)]
     unit = [f" ({o.unit})" if o.unit else "" for o in objectives[:2]]
     return charts.front_chart(points, x_label=objectives[0].name + unit[0], y_label=objectives[1].name + unit[1],
                               title=f"{objectives[0].name} against {objectives[1].name}: the measured variants and "
