@@ -108,7 +108,10 @@ def test_related_data_help_where_they_are_related_and_are_left_out_where_not():
                                      seed=0, prior=False, related=related, task_column=column, transform="rank")
             quality[name].append(spearmanr(model.predict(cands.features(test)).mean, f[test])[0])
             if related is not None:
-                assert model.related_choice["used"] == (name == "related"), (name, model.related_choice)
+                choice = model.related_choice
+                assert choice["used"] == (name == "related"), (name, choice)
+                # used only where the per-point gain is more than twice its standard error
+                assert choice["used"] == (choice["loo_gain"] > 2 * choice["loo_gain_se"])
     assert np.mean(quality["related"]) > np.mean(quality["none"]) + 0.2
     np.testing.assert_allclose(quality["unrelated"], quality["none"], atol=1e-6)
     # a batch is chosen with them like any other

@@ -148,6 +148,10 @@ class GPSurrogate(Surrogate):
         """Mean leave-one-out log predictive density of the first ``rows`` training points (the
         campaign's own, in the targets' units), each predicted from all the others at the fitted
         hyperparameters (closed form: ``K^-1``)."""
+        return float(np.mean(self.loo_log_densities(rows)))
+
+    def loo_log_densities(self, rows: int) -> np.ndarray:
+        """:meth:`loo_log_density` point by point."""
         assert self.model is not None, "fit() first"
         with torch.no_grad():
             Kinv = torch.cholesky_inverse(self._L)
@@ -156,7 +160,7 @@ class GPSurrogate(Surrogate):
             var = 1.0 / d
             scale = float(self.model.outcome_transform.stdvs.squeeze())
             dens = -0.5 * (np.log(2 * np.pi) + torch.log(var).numpy() + (resid * resid / var).numpy()) - np.log(scale)
-        return float(np.mean(dens))
+        return np.asarray(dens, dtype=np.float64)
 
     def _mean(self, X: torch.Tensor) -> torch.Tensor:
         """The prior mean at ``X`` (standardised; a multi-task model's for each row's task)."""
