@@ -110,8 +110,8 @@ def test_related_data_help_where_they_are_related_and_are_left_out_where_not():
             if related is not None:
                 choice = model.related_choice
                 assert choice["used"] == (name == "related"), (name, choice)
-                # used only where the per-point gain is more than twice its standard error
-                assert choice["used"] == (choice["loo_gain"] > 2 * choice["loo_gain_se"])
+                # used only where the held-out gain is positive (RELATED_MARGIN standard errors: 0)
+                assert choice["used"] == (choice["loo_gain"] > 0) and choice["loo_gain_se"] > 0
     assert np.mean(quality["related"]) > np.mean(quality["none"]) + 0.2
     np.testing.assert_allclose(quality["unrelated"], quality["none"], atol=1e-6)
     # a batch is chosen with them like any other
