@@ -12,7 +12,8 @@ choice over the whole list. Each measurement runs in a fresh process (its peak m
   substitutions; every row checked against it);
 * ``propose``: the round: the GP fitted, all 1.6 x 10^7 scored, 96 chosen, proposals written.
 
-    python benchmarks/variants.py            # writes results/variants-16m.json
+    python benchmarks/variants.py            # writes results/variants-16m.json and .png
+    python benchmarks/variants.py --report   # the figure again from the saved results
 """
 
 from __future__ import annotations
@@ -84,7 +85,36 @@ def child(step: str, run_dir: str) -> None:
     print(json.dumps({"step": step, "seconds": seconds, "peak_bytes": peak}))
 
 
+def plot(out: dict) -> None:
+    """``variants-16m.png``: each step's time and peak memory against the targets."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 2.8))
+    left, right = fig.subplots(1, 2)
+    steps = list(out["steps"])
+    labels = {"record": "read the list,\nrecord 480", "propose": "the round: read, fit,\nscore all, choose 96"}
+    y = np.arange(len(steps))
+    for ax, key, unit, target, colour in ((left, "seconds", "seconds", 60, "#1f6feb"),
+                                          (right, "peak_gb", "peak memory (GB)", 2, "#d1242f")):
+        values = [out["steps"][s][key] for s in steps]
+        ax.barh(y, values, color=colour)
+        ax.axvline(target, color="k", ls="--", lw=1)
+        ax.text(target, len(steps) - 0.45, f"target {target} ", fontsize=7, va="top", ha="right")
+        for i, v in enumerate(values):
+            ax.text(v, i, f" {v:.1f}" if key == "seconds" else f" {v:.2f}", va="center", fontsize=8)
+        ax.set_yticks(y, [labels[s] for s in steps] if ax is left else [""] * len(steps), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(unit)
+    fig.suptitle(f"{out['variants']:,} variants (all singles and doubles of {out['parent_length']} residues), "
+                 f"one process, {out['cores']} cores", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "variants-16m.png", dpi=120)
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--report"]:
+        plot(json.loads((RESULTS / "variants-16m.json").read_text()))
+        return
     if len(sys.argv) == 3:
         child(sys.argv[1], sys.argv[2])
         return
@@ -118,6 +148,7 @@ def main() -> None:
         out["proposed"] = (run / "rounds" / "round-001" / "proposals.csv").read_text().splitlines()[1:6]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "variants-16m.json").write_text(json.dumps(out, indent=2))
+    plot(out)
 
 
 def _names_at(path: Path, rows: np.ndarray) -> list[str]:
