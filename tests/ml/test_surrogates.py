@@ -155,3 +155,24 @@ def test_epistasis_kernel_lookup_when_predicting_gives_the_same_numbers_as_the_s
         # inputs that are not one-hot (m not an integer) fall back to the series
         soft = x * 0.5
         np.testing.assert_allclose(k.forward(soft, soft).numpy(), k._series(soft @ soft.T).numpy())
+
+
+def test_the_epistasis_order_is_chosen_at_each_fit_by_held_out_density():
+    """``gp_epistasis_auto`` fits orders 4 and 2 and keeps the one whose leave-one-out log density
+    is higher: the kept model is that kernel's own fit, and the choice is recorded."""
+    from activeloop.ml.surrogates.gp import GPSurrogate
+
+    rng = np.random.default_rng(3)
+    X = np.eye(20)[rng.integers(0, 20, (150, 4))].reshape(150, -1)
+    quartic = X[:, 3] * X[:, 27] * X[:, 45] * X[:, 66]
+    for y in (X @ rng.normal(size=80) + 0.05 * rng.normal(size=150),
+              X @ rng.normal(size=80) + 6 * quartic + X[:, 3] * X[:, 27] * 3):
+        auto = get_surrogate("gp_epistasis_auto").fit(X, y)
+        choice = auto.kernel_choice
+        assert set(choice["loo_log_density"]) == {"epistasis", "epistasis2"}
+        assert choice["kernel"] == max(choice["loo_log_density"], key=choice["loo_log_density"].get)
+        alone = GPSurrogate(kernel=choice["kernel"]).fit(X, y)
+        np.testing.assert_allclose(auto.predict(X[:20]).mean, alone.predict(X[:20]).mean)
+        np.testing.assert_allclose(auto.predict_mean(X[:20]), alone.predict_mean(X[:20]))
+    with pytest.raises(Exception, match="kernel"):
+        GPSurrogate(kernel="nope")

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Literal, get_args
 
 SurrogateKind = Literal[
+    "gp_epistasis_auto",
     "gp_epistasis",
     "gp",
     "gp_epistasis2",

@@ -75,7 +75,7 @@ def fit_surrogate(X: np.ndarray, yt: np.ndarray, surrogate: str, *, seed: int = 
     return get_surrogate(surrogate, seed=seed, prior=prior, **options).fit(X, yt)
 
 
-MULTI_TASK = ("gp", "gp_epistasis", "gp_epistasis2", "gp_soft_epistasis")
+MULTI_TASK = ("gp", "gp_epistasis", "gp_epistasis2", "gp_epistasis_auto", "gp_soft_epistasis")
 """Surrogates that model related assays as tasks with a learned correlation (the others read the
 task index as one more feature)."""
 

@@ -237,7 +237,7 @@ def _related(table: pd.DataFrame, library: Library, sign: float) -> tuple[Relate
                    table["task"].map(index).to_numpy(dtype=np.int64)), names
 
 
-SPARSE_SURROGATES = ("gp_epistasis", "gp_epistasis2")
+SPARSE_SURROGATES = ("gp_epistasis", "gp_epistasis2", "gp_epistasis_auto")
 """Surrogates that read a list held as substitutions without making its features dense."""
 DENSE_CHUNK_BYTES = 256 << 20
 """Dense features made at a time for other surrogates over such a list."""
@@ -418,6 +418,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "zero_shot": ctx.zero_shot,
         "prior": spec.surrogate.prior,
         "prior_weight": prior_weight,
+        "kernel_choice": kernel_choice(model),
         "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
         "proposals_uri": store.uri(keys.proposals(round_number)),
         "proposals_sha256": proposals_hash,
@@ -466,6 +467,12 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tupl
     rows = result.rows if candidates is None else candidates[result.rows]
     # the candidates as the model sees them (its task and prior columns), for the picks' predictions
     return rows, result.prediction, result.surrogate, cascade, round_candidates(store, ctx, round_number, featurise)
+
+
+def kernel_choice(model: object) -> dict | None:
+    """Which kernel a surrogate that chooses one at each fit kept, and why (``None`` otherwise)."""
+    choice = getattr(model, "kernel_choice", None)
+    return choice if choice is not None else getattr(getattr(model, "inner", None), "kernel_choice", None)
 
 
 def usable_objectives(ctx: RoundContext) -> list[int]:

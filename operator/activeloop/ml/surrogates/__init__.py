@@ -31,7 +31,7 @@ SURROGATES: Registry[Callable[..., Surrogate]] = Registry("surrogate.kind", "sur
 """Surrogates by config name; factories accept ``seed`` (exact GPs have no randomness and ignore
 it) and ``prior`` (the last column of ``X`` is a prior score; see :class:`GPSurrogate`)."""
 for _name, _kernel in (("gp", "rbf"), ("gp_epistasis", "epistasis"), ("gp_epistasis2", "epistasis2"),
-                       ("gp_soft_epistasis", "soft_epistasis")):
+                       ("gp_epistasis_auto", "epistasis_auto"), ("gp_soft_epistasis", "soft_epistasis")):
     SURROGATES.add(_name, lambda seed=0, prior=False, _k=_kernel, **kw: GPSurrogate(kernel=_k, prior=prior, **kw))
 # ensembles learn what a prior score (the last column) leaves unexplained
 for _member in ("boosting", "mlp"):

@@ -39,6 +39,10 @@ class PriorScoreMean(gpytorch.means.Mean):
         return self.constant + self.weight * x[..., self.column]
 
 
+CHOSEN_KERNELS: dict[str, tuple[str, ...]] = {"epistasis_auto": ("epistasis", "epistasis2")}
+"""Kernels chosen at each fit among those named, by leave-one-out log predictive density."""
+
+
 class GPSurrogate(Surrogate):
     """BoTorch ``SingleTaskGP`` (its default ARD RBF kernel with dimension-scaled priors, learned
     noise), fitted by marginal likelihood.
@@ -64,8 +68,14 @@ class GPSurrogate(Surrogate):
     the rows' own task (give candidates task ``0``). Whether related data are worth using at all is
     decided by ``ml.loop.fit_with_related`` (:meth:`loo_log_density`).
 
+    A kernel of :data:`CHOSEN_KERNELS` (``epistasis_auto``) is a choice made at each fit: every
+    kernel it names is fitted, and the one whose leave-one-out log predictive density of the
+    training targets is highest is kept (:attr:`kernel_choice` records the figures). The
+    epistasis kernel's highest interaction order (4, or 2) is chosen that way from the campaign's
+    own data, each round.
+
     Args:
-        kernel: name in :data:`KERNELS`.
+        kernel: name in :data:`KERNELS` or :data:`CHOSEN_KERNELS`.
         chunk: points per chunk in :meth:`predict`.
         prior: the last column of ``X`` is a prior score (see above).
         tasks: number of tasks (see above); ``1``: no task column.
@@ -74,8 +84,11 @@ class GPSurrogate(Surrogate):
     name = "gp"
 
     def __init__(self, kernel: str = "rbf", chunk: int = 8192, prior: bool = False, tasks: int = 1) -> None:
-        KERNELS.get(kernel)  # an unknown name is refused now, not at the first fit
+        for name in CHOSEN_KERNELS.get(kernel, (kernel,)):
+            KERNELS.get(name)  # an unknown name is refused now, not at the first fit
         self.kernel = kernel
+        self.kernel_choice: dict[str, Any] | None = None
+        """For a chosen kernel: which one this fit kept, and each one's leave-one-out log density."""
         self.chunk = chunk
         self.prior = prior
         self.tasks = tasks
@@ -85,6 +98,18 @@ class GPSurrogate(Surrogate):
 
     @override
     def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
+        if self.kernel not in CHOSEN_KERNELS:
+            return self._fit(X, y, self.kernel)
+        fits = {k: GPSurrogate(k, self.chunk, self.prior, self.tasks)._fit(X, y, k) for k in CHOSEN_KERNELS[self.kernel]}
+        density = {k: m.loo_log_density(len(y)) for k, m in fits.items()}
+        chosen = max(density, key=lambda k: (density[k], -list(fits).index(k)))  # ties: the first named
+        kept = self.__dict__ | {}
+        self.__dict__.update(fits[chosen].__dict__)
+        self.kernel, self.related_choice = kept["kernel"], kept["related_choice"]
+        self.kernel_choice = {"kernel": chosen, "loo_log_density": density}
+        return self
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, kernel: str) -> GPSurrogate:
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import MultiTaskGP, SingleTaskGP
         from botorch.models.transforms import Standardize
@@ -95,7 +120,7 @@ class GPSurrogate(Surrogate):
         if self.tasks > 1 and self.prior:
             raise ConfigError("surrogate.prior", "a zero-shot prior and related assays cannot be combined")
         features = Xt.shape[-1] - (1 if self.prior or self.tasks > 1 else 0)
-        covar = KERNELS.get(self.kernel)(features)
+        covar = KERNELS.get(kernel)(features)
         mean = None
         if features < Xt.shape[-1]:
             covar.active_dims = torch.arange(features)
