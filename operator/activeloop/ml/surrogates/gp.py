@@ -100,7 +100,8 @@ class GPSurrogate(Surrogate):
     def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
         if self.kernel not in CHOSEN_KERNELS:
             return self._fit(X, y, self.kernel)
-        fits = {k: GPSurrogate(k, self.chunk, self.prior, self.tasks)._fit(X, y, k) for k in CHOSEN_KERNELS[self.kernel]}
+        fits = {k: GPSurrogate(k, self.chunk, self.prior, self.tasks)._fit(X, y, k)
+                for k in CHOSEN_KERNELS[self.kernel]}
         density = {k: m.loo_log_density(len(y)) for k, m in fits.items()}
         chosen = max(density, key=lambda k: (density[k], -list(fits).index(k)))  # ties: the first named
         kept = self.__dict__ | {}
