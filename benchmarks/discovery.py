@@ -41,7 +41,10 @@ UNIREP_SCORES = RESULTS / "zero-shot" / "gb1-unirep1900.csv.gz"
 """UniRep-1900 zero-shot scores of every GB1 variant (``foundation.py zero-shot``, on a GPU)."""
 
 STRATEGIES = {
-    "default": Strategy("default: epistasis GP, rank, Thompson", "onehot", "gp_epistasis", "thompson", "rank"),
+    "default": Strategy("default: epistasis GP (order chosen each round), rank, Thompson", "onehot",
+                        "gp_epistasis_auto", "thompson", "rank"),
+    "epistasis4": Strategy("epistasis GP (order 4; the default before), rank, Thompson", "onehot", "gp_epistasis",
+                           "thompson", "rank"),
     "greedy": Strategy("greedy: epistasis GP, rank, mean only", "onehot", "gp_epistasis", "greedy", "rank"),
     "boosting": Strategy("5 boosted trees, one-hot, Thompson", "onehot", "boosting_ensemble", "thompson", "none"),
     "students": Strategy("4 CNN students of the epistasis GP, rank, Thompson", "onehot", "student_ensemble",

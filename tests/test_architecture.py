@@ -165,7 +165,7 @@ def test_the_python_api_defaults_to_what_a_campaign_spec_defaults_to():
     from activeloop.ml.loop import propose_batch
 
     params = inspect.signature(propose_batch).parameters
-    assert params["surrogate"].default == SurrogateSpec.model_fields["kind"].default == "gp_epistasis"
+    assert params["surrogate"].default == SurrogateSpec.model_fields["kind"].default == "gp_epistasis_auto"
     assert params["transform"].default == SurrogateSpec.model_fields["transform"].default == "rank"
     assert params["acquisition"].default == AcquisitionSpec.model_fields["strategy"].default
 

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from activeloop.api.campaign import SurrogateSpec
 from activeloop.errors import ActiveLoopError, ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def simulate(
     prior: Annotated[bool, typer.Option(help="Give the surrogate the zero-shot scores as a prior (a learned weight).")] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Seeds run in this many processes (the results do not change).")] = 1,
     strategy: Annotated[str, typer.Option(help="Acquisition strategy.")] = "thompson",
-    surrogate: Annotated[str, typer.Option(help="Surrogate model.")] = "gp_epistasis",
+    surrogate: Annotated[str, typer.Option(help="Surrogate model.")] = SurrogateSpec.model_fields["kind"].default,
     encoding: Annotated[str, typer.Option(help="Feature encoding.")] = "onehot",
     transform: Annotated[str, typer.Option(help="Target transform: none or rank.")] = "rank",
     baseline: Annotated[bool, typer.Option(help="Also run the random baseline.")] = True,

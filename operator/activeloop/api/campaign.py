@@ -248,7 +248,10 @@ class LoraSpec(Model):
 class SurrogateSpec(Model):
     """The model with uncertainty that ranks candidates."""
 
-    kind: SurrogateKind = Field("gp_epistasis", description="The surrogate model.")
+    kind: SurrogateKind = Field(
+        "gp_epistasis_auto",
+        description="The surrogate model (the default: the epistasis GP whose highest interaction order, 4 or 2, "
+        "is chosen each round by held-out likelihood; gp_epistasis keeps order 4).")
     encoding: Encoding = Field(
         "onehot", description="Features: residues (onehot, physchem) or the language model (esm)."
     )

@@ -18,13 +18,14 @@ import numpy as np
 
 from activeloop.landscapes import Landscape
 from activeloop.ml.initial import initial_batch
-from activeloop.ml.loop import propose_batch
+from activeloop.ml.loop import DEFAULT_SURROGATE, propose_batch
 
 log = logging.getLogger(__name__)
 
 
 SURROGATE_WORDS = {
-    "gp_epistasis": "epistasis GP", "gp": "GP (RBF kernel)", "gp_epistasis2": "pairwise-epistasis GP",
+    "gp_epistasis_auto": "epistasis GP (order chosen each round)", "gp_epistasis": "epistasis GP (order 4)",
+    "gp": "GP (RBF kernel)", "gp_epistasis2": "pairwise-epistasis GP",
     "gp_soft_epistasis": "soft-epistasis GP", "boosting_ensemble": "5 boosted trees",
     "mlp_ensemble": "5 MLPs", "student_ensemble": "4 CNN students of the epistasis GP",
 }
@@ -46,7 +47,7 @@ class Strategy:
 
     name: str
     encoding: str = "onehot"
-    surrogate: str = "gp_epistasis"
+    surrogate: str = DEFAULT_SURROGATE
     acquisition: str = "thompson"
     transform: str = "rank"
     start: str = "random"

@@ -29,7 +29,7 @@ import numpy as np
 from activeloop.errors import ConfigError
 from activeloop.ml.candidates import Candidates, as_candidates
 from activeloop.ml.determinism import single_threaded
-from activeloop.ml.loop import fit_surrogate, transform_targets
+from activeloop.ml.loop import DEFAULT_SURROGATE, fit_surrogate, transform_targets
 from activeloop.ml.surrogates import Surrogate
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def _score_threshold(threshold: float | None, y: np.ndarray, transform: str) -> 
 
 def propose_multi(
     X: np.ndarray | Candidates, measured: np.ndarray, Y: np.ndarray, q: int, objectives: Sequence[Objective], *,
-    strategy: str = "pareto", surrogate: str = "gp_epistasis", transform: str = "rank",
+    strategy: str = "pareto", surrogate: str = DEFAULT_SURROGATE, transform: str = "rank",
     excluded: np.ndarray | None = None, seed: int = 0, shortlist: int = 1500,
 ) -> MultiResult:
     """Choose ``q`` new rows for ``len(objectives)`` objectives (``Y``: ``n x m`` measured values
