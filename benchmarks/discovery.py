@@ -53,6 +53,8 @@ STRATEGIES = {
     "random": Strategy("random", acquisition="random"),
     # the lab protocol (issue 12): the first 96 by a zero-shot score, then 4 x 96 as above
     "lab-hamming": Strategy("lab: zero-shot start (Hamming), epistasis GP, Thompson", start="zeroShot"),
+    "lab-hamming-epistasis4": Strategy("lab: zero-shot start (Hamming), epistasis GP (order 4; the default before), "
+                                       "Thompson", surrogate="gp_epistasis", start="zeroShot"),
     "lab-hamming-prior": Strategy("lab: zero-shot start and prior (Hamming)", start="zeroShot", prior=True),
     "lab-unirep": Strategy("lab: zero-shot start (UniRep-1900), epistasis GP, Thompson", start="zeroShot",
                            scorer=str(UNIREP_SCORES)),
