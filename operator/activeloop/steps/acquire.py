@@ -367,8 +367,8 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
                 rows = np.zeros(0, dtype=np.int64)
             elif ctx.sharded:
                 rows, pred, model, shards, model_cands = _merge_shards(store, ctx, round_number)
-            elif spec.further_objectives and len(usable_objectives(ctx)) > 1:
-                rows, pred, model, multi, model_cands = _propose_multi(store, ctx, round_number)
+            elif spec.further_objectives and len(used := usable_objectives(ctx)) > 1:
+                rows, pred, model, multi, model_cands = _propose_multi(store, ctx, round_number, used)
                 strategy = f"{spec.acquisition.multi_objective} ({len(multi['used'])} objectives)"
             else:
                 rows, pred, model, cascade, model_cands = _propose(store, ctx, round_number)
@@ -495,7 +495,7 @@ def _single_objective_note(ctx: RoundContext) -> dict | None:
             "note": "the further objectives have fewer than two measured values each"}
 
 
-def _propose_multi(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tuple:
+def _propose_multi(store: ArtifactStore, ctx: RoundContext, round_number: int, used: list[int]) -> tuple:
     """Several objectives: one surrogate per objective with at least two values, the batch chosen
     by ``acquisition.multiObjective`` (``ml.multiobjective``), thresholds met first."""
     from activeloop.ml.multiobjective import propose_multi
@@ -504,7 +504,6 @@ def _propose_multi(store: ArtifactStore, ctx: RoundContext, round_number: int) -
     spec, library = ctx.spec, ctx.library
     assert ctx.data is not None
     data = ingest.in_library(ctx.data[~ctx.data["failed"]], library)
-    used = usable_objectives(ctx)
     objectives = [spec.all_objectives[j] for j in used]
     Y = value_matrix(data, spec.all_objectives)[:, used]
     keep = np.isfinite(Y).any(axis=1)

@@ -81,16 +81,21 @@ def line_chart(points: Sequence[tuple[float, float | None]], *, x_label: str, y_
     return Markup("".join(parts))
 
 
+def _padded_frame(xs: list[float], ys: list[float], x_label: str, y_label: str,
+                  title: str) -> tuple[list[str], Callable[[float], float], Callable[[float], float]]:
+    """:func:`_frame` around points ``xs, ys`` with 6% of their range to spare on each side."""
+    px = (max(xs) - min(xs)) * 0.06 or 1.0
+    py = (max(ys) - min(ys)) * 0.06 or 1.0
+    return _frame(min(xs) - px, max(xs) + px, min(ys) - py, max(ys) + py, x_label, y_label, title)
+
+
 def scatter(points: Sequence[tuple[float, float, str]], *, x_label: str, y_label: str, title: str,
             empty: str) -> Markup:
     """Points ``(x, y, label)``, or ``empty`` when there are fewer than two."""
     pts = [(float(x), float(y), lbl) for x, y, lbl in points if math.isfinite(x) and math.isfinite(y)]
     if len(pts) < 2:
         return missing(empty)
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    px = (max(xs) - min(xs)) * 0.06 or 1.0
-    py = (max(ys) - min(ys)) * 0.06 or 1.0
-    parts, sx, sy = _frame(min(xs) - px, max(xs) + px, min(ys) - py, max(ys) + py, x_label, y_label, title)
+    parts, sx, sy = _padded_frame([p[0] for p in pts], [p[1] for p in pts], x_label, y_label, title)
     for x, y, lbl in pts:
         parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="#d1242f" fill-opacity="0.7">'
                      f"<title>{escape(lbl)}: predicted {_fmt(x)}, measured {_fmt(y)}</title></circle>")
@@ -105,14 +110,11 @@ VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231,
 def front_chart(points: Sequence[tuple[float, float, str, bool]], *, x_label: str, y_label: str, title: str,
                 empty: str) -> Markup:
     """Measured variants ``(x, y, label, on_front)`` of two objectives: the front in red and joined
-    by a step line, the others grey; ``empty`` when there are fewer than two."""
+    by a dashed line, the others grey; ``empty`` when there are fewer than two."""
     pts = [(float(x), float(y), lbl, f) for x, y, lbl, f in points if math.isfinite(x) and math.isfinite(y)]
     if len(pts) < 2:
         return missing(empty)
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    px = (max(xs) - min(xs)) * 0.06 or 1.0
-    py = (max(ys) - min(ys)) * 0.06 or 1.0
-    parts, sx, sy = _frame(min(xs) - px, max(xs) + px, min(ys) - py, max(ys) + py, x_label, y_label, title)
+    parts, sx, sy = _padded_frame([p[0] for p in pts], [p[1] for p in pts], x_label, y_label, title)
     front = sorted((x, y) for x, y, _, f in pts if f)
     if len(front) > 1:
         path = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for i, (x, y) in enumerate(front))

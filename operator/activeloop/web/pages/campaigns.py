@@ -18,7 +18,7 @@ from activeloop.api.resources import CampaignPhase
 from activeloop.api.views import CampaignCreate, CampaignDetail, ParetoFront, RoundDetail
 from activeloop.errors import InputError
 from activeloop.service.base import User
-from activeloop.service.views import page_version
+from activeloop.service.views import page_version, pareto_view
 from activeloop.steps.layout import PLATES
 from activeloop.steps.objectives import value_column
 from activeloop.web import charts
@@ -205,8 +205,8 @@ async def campaign_context(request: Request, user: User, name: str, namespace: s
     judged = await _judged_round(service, user, name, namespace, with_props, current)
     front = None
     if detail.spec.further_objectives:
-        front = await run(service.pareto, user, name, namespace)
-        measured = await run(service.measurements, user, name, namespace)
+        measured = await run(service.measurements, user, name, namespace)  # read once: front and chart
+        front = pareto_view(measured, detail.spec)
     return {"front": front, "front_chart": _front_chart(front, measured, detail.spec) if front else None,
             "history": history, "user": user, "c": detail, "rounds": rounds, "current": current, "students": students,
             "ns": namespace, "curve": _curve(history, detail.direction), "fit": fit_chart(judged),
