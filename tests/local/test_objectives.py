@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from activeloop.api.campaign import CampaignSpec
 from activeloop.errors import RecordError
 from activeloop.landscapes import GB1_PARENT
-from activeloop.service.plates import RecordOptions
 from activeloop.steps import ingest
 from activeloop.steps.objectives import pareto_front
 from activeloop.steps.tables import read_table
@@ -45,15 +44,11 @@ def _plate(tmp_path, variants, name, drop_expression=()) -> str:
     return out
 
 
-def _record(lab: Lab, path, **options):
-    return lab.service.record(lab.user, lab.name, read_table(path), RecordOptions(**options))
-
-
 def test_a_plate_with_a_column_per_objective_drives_the_round_and_the_front(tmp_path):
     lab = Lab(tmp_path / "run")
     lab.init(SPEC)
     first = list(pd.read_csv(lab.propose().path)["variant"])
-    _record(lab, _plate(tmp_path, first, "p1.csv", drop_expression=first[:3]))
+    lab.record(_plate(tmp_path, first, "p1.csv", drop_expression=first[:3]))
     second = lab.propose(force=True)
     record = json.loads((lab.run_dir / "rounds/round-002/acquire.json").read_text())
     assert record["objectives"]["used"] == ["activity", "expression", "cost"]
@@ -80,7 +75,7 @@ def test_a_plate_missing_every_objective_in_a_well_is_refused_with_its_line(tmp_
     out.write_text("variant,activity,expression,cost\n" + f"{first[0]},1,0.5,2\n{first[1]},,,\n"
                    + f"{first[2]},1,lots,2\n")
     with pytest.raises(RecordError) as err:
-        _record(lab, out)
+        lab.record(out)
     problems = {(p.line, p.column) for p in err.value.problems}
     assert (3, "activity") in problems and (4, "expression") in problems
     assert lab.service.plates(lab.user, lab.name) == []
