@@ -334,12 +334,31 @@ class CascadeSpec(Model):
     epochs: int = Field(30, ge=1, le=1000, description="Student training epochs.")
 
 
+class LocalSpec(Model):
+    """Part of each batch spent next to the best variants measured so far: in a sparse landscape
+    (most combinations dead) the fittest variants sit one substitution from other fit ones, and a
+    model trained on a few hundred variants ranks a whole library less well than it ranks the
+    neighbours of what it has already seen."""
+
+    fraction: float = Field(
+        0.25, ge=0, le=1,
+        description="Share of each batch chosen by Thompson sampling among the variants one substitution from "
+        "the best measured ones (0: off).")
+    around: int = Field(3, ge=1, le=96, description="How many of the best measured variants the neighbourhood "
+                        "is taken around.")
+    from_round: int = Field(
+        4, ge=1, le=1000,
+        description="The first round that spends part of its batch there (round 1 is the first batch; earlier "
+        "rounds explore the whole library).")
+
+
 class AcquisitionSpec(Model):
     """How the next batch is chosen."""
 
     strategy: Strategy = Field("thompson", description="How the batch is chosen.")
     batch_size: int = Field(96, ge=1, le=10_000, description="Variants proposed per round.")
     cascade: CascadeSpec = Field(default_factory=CascadeSpec)
+    local: LocalSpec = Field(default_factory=LocalSpec)
     shards: int = Field(
         1, ge=1, le=1000,
         description=(

@@ -118,6 +118,17 @@ class Library(ABC):
         for start in range(0, len(self), size):
             yield np.arange(start, min(start + size, len(self)), dtype=np.int64)
 
+    def neighbours(self, rows: np.ndarray) -> np.ndarray:
+        """Rows one substitution from any of ``rows`` (differing at exactly one of
+        :attr:`positions`), sorted, without :meth:`excluded_rows`: one pass over the library."""
+        centres = self.site_tokens(np.asarray(rows, dtype=np.int64))
+        found = [np.zeros(0, dtype=np.int64)]
+        if len(centres):
+            for block in self.chunks():
+                diff = (self.site_tokens(block)[:, None, :] != centres[None, :, :]).sum(axis=2)
+                found.append(block[(diff == 1).any(axis=1)])
+        return np.setdiff1d(np.concatenate(found), self.excluded_rows())
+
 
 class CombinatorialLibrary(Library):
     """Combinations of residues at ``sites`` of ``parent``, under constraints (``api.sites``).
@@ -333,6 +344,20 @@ class CombinatorialLibrary(Library):
                 raise VariantError("variant", f"{name} is excluded from the campaign's library")
             rows.append(row)
         return np.asarray(rows, dtype=np.int64)
+
+    @override
+    def neighbours(self, rows: np.ndarray) -> np.ndarray:
+        """As :meth:`Library.neighbours`, by arithmetic: each site of each row set to each other
+        residue of its set, ranked (vectors over the budget dropped); the library is never scanned."""
+        digits = self.digits(np.asarray(rows, dtype=np.int64))
+        found = [np.zeros(0, dtype=np.int64)]
+        for i, radix in enumerate(self._radices.tolist()):
+            moved = np.repeat(digits, radix, axis=0)
+            moved[:, i] = np.tile(np.arange(radix), len(digits))
+            moved = moved[moved[:, i] != np.repeat(digits[:, i], radix)]
+            found.append(self.rank(moved))
+        out = np.unique(np.concatenate(found))
+        return np.setdiff1d(out[out >= 0], self._excluded)
 
     @override
     def site_tokens(self, rows: np.ndarray) -> np.ndarray:

@@ -13,9 +13,10 @@ import numpy as np
 
 from activeloop.api.campaign import AcquisitionSpec, SurrogateSpec
 from activeloop.errors import ConfigError
-from activeloop.ml.acquisition import available_rows, get_strategy
+from activeloop.ml.acquisition import available_rows, best_by, get_strategy
 from activeloop.ml.candidates import Candidates, as_candidates
 from activeloop.ml.determinism import single_threaded
+from activeloop.ml.neighbourhood import Neighbourhood, choose_batch
 from activeloop.ml.shards import free_rows, merge_shards, shard_range, shard_top
 from activeloop.ml.surrogates import GPSurrogate, Prediction, Surrogate, get_surrogate
 from activeloop.ml.zeroshot import standardised
@@ -197,6 +198,8 @@ class RoundResult:
     rows: np.ndarray
     surrogate: Surrogate | None
     prediction: Prediction | None = None
+    local: int = 0
+    """How many of ``rows`` (the last) were chosen in the neighbourhood of the best measured."""
 
 
 def propose_batch(
@@ -213,6 +216,7 @@ def propose_batch(
     prior: np.ndarray | None = None,
     shards: int = 1,
     related: Related | None = None,
+    local: Neighbourhood | None = None,
 ) -> RoundResult:
     """Fit ``surrogate`` on ``X[measured]``/``y`` and choose ``q`` new rows of ``X``.
 
@@ -233,6 +237,9 @@ def propose_batch(
             (:mod:`activeloop.ml.shards`; here one after another): the same batch as one slice.
         related: measurements in a related assay, a second task for the surrogate (its values
             transformed on their own); the batch is chosen for the campaign's own task.
+        local: the round's neighbourhood of the best measured variants
+            (:func:`~activeloop.ml.neighbourhood.neighbourhood`): the batch less ``local.size``
+            is chosen over the whole library, then ``local.size`` there (the last rows).
 
     Returns:
         :class:`RoundResult` with ``q`` distinct rows, none measured or excluded.
@@ -262,14 +269,15 @@ def propose_batch(
             model = fit_with_related(cands, measured, yt, surrogate, seed=seed, prior=prior is not None,
                                      related=related, task_column=task_column, transform=transform)
         best = float(yt.max()) if len(yt) else 0.0
+        avail = available_rows(available, q)
         if shards <= 1:
-            rows = np.asarray(strategy.select(model, cands, available, q, best, rng), dtype=np.int64)
+            plan = strategy.shortlist(q, len(avail), best)
+            pool = best_by(model, cands, avail, *plan)[0] if plan is not None else avail
         else:
-            avail = available_rows(available, q)
             blocked = np.flatnonzero(~available)
             tops = [shard_top(strategy, model, cands, free_rows(*shard_range(len(cands), shards, i), blocked),
                               q, len(avail), best) for i in range(shards)]
-            shortlist = merge_shards(strategy, tops, q, len(avail), best)
-            rows = np.asarray(strategy.choose(model, cands, shortlist, q, best, rng), dtype=np.int64)
+            pool = merge_shards(strategy, tops, q, len(avail), best)
+        rows, near = choose_batch(strategy, model, cands, pool, q, best, rng, local, available)
         prediction = model.predict(cands.features(rows)) if model is not None else None
-    return RoundResult(rows=rows, surrogate=model, prediction=prediction)
+    return RoundResult(rows=rows, surrogate=model, prediction=prediction, local=near)
