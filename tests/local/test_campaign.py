@@ -11,6 +11,7 @@ import yaml
 from activeloop.errors import ConfigError, ConflictError, InputError, NotFoundError, RecordError, StateError
 from activeloop.landscapes import GB1_PARENT
 from activeloop.local.runner import run_shards
+from activeloop.ml.sequences import VariantParser
 from activeloop.testing.workstation import Lab
 
 SPEC = {
@@ -286,10 +287,12 @@ def test_each_round_compares_tuned_with_frozen_and_the_surrogate_uses_the_better
     assert len(pd.read_csv(p2.path)) == 4
 
 
-def test_sharded_rounds_in_processes_propose_what_one_process_proposes(tmp_path):
+@pytest.mark.parametrize("local", [{}, {"local": {"fraction": 0.5, "fromRound": 2}}], ids=["global", "local"])
+def test_sharded_rounds_in_processes_propose_what_one_process_proposes(tmp_path, local):
     """1,000 candidates in 3 shards scored by 2 processes: the batch one process chooses (UCB
-    merges real top lists; Thompson's shortlist is larger than this library)."""
-    spec = {**SPEC, "acquisition": {"strategy": "ucb", "batchSize": 8, "shards": 3}}
+    merges real top lists; Thompson's shortlist is larger than this library), with or without a
+    local part."""
+    spec = {**SPEC, "acquisition": {"strategy": "ucb", "batchSize": 8, "shards": 3, **local}}
     lab = Lab(tmp_path / "sharded")
     lab.init(spec)
     p1 = lab.propose()
@@ -299,8 +302,24 @@ def test_sharded_rounds_in_processes_propose_what_one_process_proposes(tmp_path)
     assert sorted(r["shard"] for r in seen) == [0, 1, 2] and sum(r["ranked"] for r in seen) == 1000 - 12
     assert p2.record["shards"]["shards"] == 3 and p2.record["shards"]["shortlist"] == 8
     (tmp_path / "one").mkdir()
-    _, _, whole = _two_rounds(tmp_path / "one", SPEC | {"acquisition": {"strategy": "ucb", "batchSize": 8}})
+    _, _, whole = _two_rounds(tmp_path / "one", SPEC | {"acquisition": {"strategy": "ucb", "batchSize": 8, **local}})
     assert list(pd.read_csv(p2.path)["variant"]) == list(pd.read_csv(whole.path)["variant"])
+    assert p2.record["local"]["proposed"] == whole.record["local"]["proposed"] == (4 if local else 0)
     # a shard already written is not run again (idempotent by its index)
     again = run_shards(tmp_path / "sharded", 2, 3)
     assert [r["seconds"] for r in again] == [r["seconds"] for r in sorted(seen, key=lambda r: r["shard"])]
+
+
+def test_rounds_from_local_from_round_spend_part_of_the_batch_next_to_the_best(tmp_path):
+    spec = {**SPEC, "acquisition": {**SPEC["acquisition"], "local": {"fraction": 0.5, "around": 1, "fromRound": 2}}}
+    lab, p1, p2 = _two_rounds(tmp_path, spec)
+    assert p1.record["local"]["proposed"] == 0 and "from round 2" in p1.record["local"]["why_not"]
+    first = list(pd.read_csv(p1.path)["variant"])
+    note = p2.record["local"]
+    (best,) = note["around"]
+    assert value(best) == max(map(value, first)) and best in first
+    assert note["planned"] == note["proposed"] == 4 and note["neighbours"] > 4
+    parser = VariantParser(GB1_PARENT)
+    near = list(pd.read_csv(p2.path)["variant"])[-4:]
+    # each of the last four differs from the best measured variant at exactly one site
+    assert all(sum(a != b for a, b in zip(parser.sequence(v, "v"), parser.sequence(best, "v"))) == 1 for v in near)

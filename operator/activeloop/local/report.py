@@ -13,6 +13,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from activeloop.api.campaign import LocalSpec
 from activeloop.errors import InputError
 from activeloop.landscapes import Landscape, load_landscape
 from activeloop.local.simulate import (
@@ -186,8 +187,8 @@ def run_simulation(
 ) -> dict:
     """Simulate, then write ``rounds.csv``, ``summary.json`` and ``campaign.png`` into ``run_dir``."""
     land = load_landscape(landscape, parent=parent, sites=sites)
-    main = Strategy(describe(encoding, surrogate, strategy, transform, start, scorer, prior), encoding, surrogate,
-                    strategy, transform, start, scorer, prior)
+    main = Strategy(describe(encoding, surrogate, strategy, transform, start, scorer, prior, LocalSpec()), encoding,
+                    surrogate, strategy, transform, start, scorer, prior)
     strategies = [main] + ([Strategy("random", acquisition="random")] if baseline else [])
     if console:
         console.print(

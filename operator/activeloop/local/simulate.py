@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from activeloop.api.campaign import LocalSpec
 from activeloop.landscapes import Landscape
 from activeloop.ml.initial import initial_batch
 from activeloop.ml.loop import DEFAULT_SURROGATE, propose_batch
+from activeloop.ml.neighbourhood import neighbourhood
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,8 @@ START_WORDS = {"zeroShot": "the top by zero-shot score", "focused": "focused on 
 class Strategy:
     """A named combination of encoding, surrogate, acquisition and target transform, and how the
     first batch is chosen (``start``, by the zero-shot ``scorer``; ``prior``: the scores as the
-    surrogate's prior)."""
+    surrogate's prior) and how much of each batch is spent next to the best measured (``local``,
+    as a campaign's ``acquisition.local``)."""
 
     name: str
     encoding: str = "onehot"
@@ -54,6 +57,7 @@ class Strategy:
     scorer: str = "hamming"
     """``hamming``, or a language model (an ESM-2 id or directory, ``unirep:1900``, ...)."""
     prior: bool = False
+    local: LocalSpec = field(default_factory=LocalSpec)
 
     @property
     def needs_scores(self) -> bool:
@@ -63,11 +67,11 @@ class Strategy:
     def describe(self) -> str:
         """The strategy in words, for legends and tables."""
         return describe(self.encoding, self.surrogate, self.acquisition, self.transform, self.start,
-                        self.scorer, self.prior)
+                        self.scorer, self.prior, self.local)
 
 
 def describe(encoding: str, surrogate: str, acquisition: str, transform: str, start: str = "random",
-             scorer: str = "hamming", prior: bool = False) -> str:
+             scorer: str = "hamming", prior: bool = False, local: LocalSpec | None = None) -> str:
     """A strategy in words: ``epistasis GP on one-hot residues, Thompson sampling, ...``."""
     first = f"first batch {START_WORDS[start]} ({scorer})" if start in START_WORDS else ""
     if acquisition == "random":
@@ -76,6 +80,9 @@ def describe(encoding: str, surrogate: str, acquisition: str, transform: str, st
              f"{STRATEGY_WORDS.get(acquisition, acquisition)}")
     words += ", rank-transformed targets" if transform == "rank" else ""
     words += f", {scorer} prior" if prior else ""
+    if local is not None and local.fraction > 0:
+        words += (f", {local.fraction:.0%} of each batch from round {local.from_round} next to the best "
+                  f"{local.around} measured")
     return words + (f"; {first}" if first else "")
 
 
@@ -146,6 +153,8 @@ def simulate_campaign(
             transform=strategy.transform,
             seed=seed * 1000 + r,
             prior=scores if strategy.prior else None,
+            # the campaign's round r + 1 (its round 1 is the first batch)
+            local=neighbourhood(landscape.library, strategy.local, r + 1, batch, measured, fitness[measured]),
         )
         measured = np.concatenate([measured, result.rows])
         record(r, time.perf_counter() - start)

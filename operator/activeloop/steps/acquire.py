@@ -38,6 +38,7 @@ from activeloop.ml.loop import (
     untransform,
     with_task_column,
 )
+from activeloop.ml.neighbourhood import Neighbourhood, choose_batch, neighbourhood
 from activeloop.ml.shards import ShardTop, merge_shards
 from activeloop.ml.surrogates import Surrogate
 from activeloop.ml.variants import SubstitutionLibrary
@@ -349,6 +350,9 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     prior_weight = None
     shards = multi = None
     model = model_cands = None
+    near = 0
+    hood = neighbourhood(library, spec.acquisition.local, round_number, min(ctx.model_batch, ctx.available),
+                         measured, ctx.targets) if len(measured) >= 2 else None
     with measure() as cost:
         if len(measured) < 2:
             rng = np.random.default_rng(seed)
@@ -366,12 +370,14 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
             if not ctx.model_batch:
                 rows = np.zeros(0, dtype=np.int64)
             elif ctx.sharded:
-                rows, pred, model, shards, model_cands = _merge_shards(store, ctx, round_number)
+                rows, pred, model, shards, model_cands, near = _merge_shards(store, ctx, round_number, hood)
             elif spec.further_objectives and len(used := usable_objectives(ctx)) > 1:
                 rows, pred, model, multi, model_cands = _propose_multi(store, ctx, round_number, used)
+                hood = None  # several objectives: no single best to search around
                 strategy = f"{spec.acquisition.multi_objective} ({len(multi['used'])} objectives)"
             else:
-                rows, pred, model, cascade, model_cands = _propose(store, ctx, round_number)
+                rows, pred, model, cascade, model_cands, near = _propose(store, ctx, round_number, hood)
+                hood = hood if cascade is None else None  # a cascade's students choose from the whole library
             prior_weight = getattr(model, "prior_weight", None)
             if pred is not None:
                 mean, std = pred.mean, pred.std
@@ -419,6 +425,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "prior": spec.surrogate.prior,
         "prior_weight": prior_weight,
         "kernel_choice": kernel_choice(model),
+        "local": local_note(library, hood, near, spec.acquisition.local.from_round, round_number),
         "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
         "proposals_uri": store.uri(keys.proposals(round_number)),
         "proposals_sha256": proposals_hash,
@@ -428,8 +435,21 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     return write_record(store, key, record)
 
 
-def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tuple:
-    """One process: fit and choose (through the cascade's students when it applies)."""
+def local_note(library: Library, hood: Neighbourhood | None, proposed: int, from_round: int,
+               round_number: int) -> dict:
+    """The round's record of its local search: around which variants, among how many neighbours,
+    how many proposals (or why none)."""
+    if hood is None:
+        why = (f"from round {from_round}" if round_number < from_round
+               else "off (acquisition.local.fraction 0), or several objectives, a cascade or a first batch")
+        return {"proposed": 0, "why_not": why}
+    return {"proposed": int(proposed), "planned": hood.size, "around": library.names_of(hood.centres),
+            "neighbours": int(len(hood.rows))}
+
+
+def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int, hood: Neighbourhood | None) -> tuple:
+    """One process: fit and choose (through the cascade's students when it applies; they choose from
+    the whole library, without the neighbourhood ``hood``)."""
     spec, library, measured = ctx.spec, ctx.library, ctx.measured
     y = ctx.sign * ctx.train["value"].to_numpy(dtype=np.float64)
     available = np.ones(len(library), dtype=bool)
@@ -463,10 +483,12 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tupl
         seed=ctx.seed,
         prior=ctx.scores[prior_rows] if ctx.scores is not None and spec.surrogate.prior == "zeroShot" else None,
         related=ctx.related if candidates is None else None,  # a cascade's sub-problem has no related rows
+        local=hood if candidates is None else None,
     )
     rows = result.rows if candidates is None else candidates[result.rows]
     # the candidates as the model sees them (its task and prior columns), for the picks' predictions
-    return rows, result.prediction, result.surrogate, cascade, round_candidates(store, ctx, round_number, featurise)
+    return (rows, result.prediction, result.surrogate, cascade, round_candidates(store, ctx, round_number, featurise),
+            result.local)
 
 
 def kernel_choice(model: object) -> dict | None:
@@ -523,9 +545,10 @@ def _propose_multi(store: ArtifactStore, ctx: RoundContext, round_number: int, u
     return result.rows, pred, first, record, cands
 
 
-def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) -> tuple:
-    """A sharded round: the shards' top lists merged, then the strategy's joint choice (the
-    batch :func:`~activeloop.ml.loop.propose_batch` would choose in one process)."""
+def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int, hood: Neighbourhood | None) -> tuple:
+    """A sharded round: the shards' top lists merged, then the strategy's joint choice and the
+    neighbourhood's part (the batch :func:`~activeloop.ml.loop.propose_batch` would choose in
+    one process)."""
     spec = ctx.spec
     n = spec.acquisition.shards
     tops = read_shard_tops(store, round_number, n)
@@ -535,13 +558,15 @@ def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int) ->
     yt = ctx.targets
     best_f = float(yt.max())
     q = min(ctx.model_batch, ctx.available)
+    rng = np.random.default_rng(ctx.seed)
     with single_threaded():
+        available = np.ones(len(ctx.library), dtype=bool)
+        available[ctx.unavailable] = False
         shortlist = merge_shards(strategy, tops, q, ctx.available, best_f)
-        rows = np.asarray(strategy.choose(model, cands, shortlist, q, best_f, np.random.default_rng(ctx.seed)),
-                          dtype=np.int64)
+        rows, near = choose_batch(strategy, model, cands, shortlist, q, best_f, rng, hood, available)
         pred = model.predict(cands.features(rows))
     summary = {"shards": n, "ranked": int(sum(t.ranked for t in tops)), "shortlist": int(len(shortlist)),
                "shard_uris": [store.uri(keys.shard(round_number, i)) for i in range(n)]}
-    return rows, pred, model, summary, cands
+    return rows, pred, model, summary, cands, near
 
 
