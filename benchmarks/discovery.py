@@ -8,6 +8,8 @@ time per round. Every strategy runs on the same seeds (the same initial draws) i
     python benchmarks/discovery.py --only default,random --seeds 30
     python benchmarks/discovery.py --report              # combine saved results: table + plot
     python benchmarks/discovery.py --only lab-hamming,lab-unirep --jobs 16   # the lab protocol
+    python benchmarks/discovery.py --only default,default-global --first-seed 30 --seeds 60 --jobs 2
+                                                         # a check on seeds no setting was chosen by
 
 The lab protocol (issue 12) chooses the first 96 by a zero-shot score (Hamming distance to the
 parent, or UniRep-1900's log-likelihood ratio read from ``results/zero-shot/gb1-unirep1900.csv.gz``,
@@ -31,6 +33,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch
 from rich.console import Console
 
+from activeloop.api.campaign import LocalSpec
 from activeloop.landscapes import load_landscape
 from activeloop.local.report import plot_curves, run_strategies, summary_table
 from activeloop.local.simulate import Strategy, records_as_rows, summarize
@@ -40,27 +43,34 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 UNIREP_SCORES = RESULTS / "zero-shot" / "gb1-unirep1900.csv.gz"
 """UniRep-1900 zero-shot scores of every GB1 variant (``foundation.py zero-shot``, on a GPU)."""
 
+OFF = LocalSpec(fraction=0)
+"""No local search: the whole batch over the whole library (the baselines, and the default before)."""
 STRATEGIES = {
-    "default": Strategy("default: epistasis GP (order chosen each round), rank, Thompson", "onehot",
-                        "gp_epistasis_auto", "thompson", "rank"),
-    "epistasis4": Strategy("epistasis GP (order 4; the default before), rank, Thompson", "onehot", "gp_epistasis",
-                           "thompson", "rank"),
-    "greedy": Strategy("greedy: epistasis GP, rank, mean only", "onehot", "gp_epistasis", "greedy", "rank"),
-    "boosting": Strategy("5 boosted trees, one-hot, Thompson", "onehot", "boosting_ensemble", "thompson", "none"),
-    "students": Strategy("4 CNN students of the epistasis GP, rank, Thompson", "onehot", "student_ensemble",
-                         "thompson", "rank"),
-    "gp_rbf": Strategy("GP RBF-ARD one-hot, Thompson", "onehot", "gp", "thompson", "none"),
+    "default": Strategy("default: epistasis GP (order chosen each round), rank, Thompson, local search"),
+    "default-global": Strategy("no local search: epistasis GP (order chosen each round), rank, Thompson",
+                               local=OFF),
+    "epistasis4": Strategy("epistasis GP (order 4), rank, Thompson, no local search", surrogate="gp_epistasis",
+                           local=OFF),
+    "greedy": Strategy("greedy: epistasis GP, rank, mean only", surrogate="gp_epistasis", acquisition="greedy",
+                       local=OFF),
+    "boosting": Strategy("5 boosted trees, one-hot, Thompson", surrogate="boosting_ensemble", transform="none",
+                         local=OFF),
+    "students": Strategy("4 CNN students of the epistasis GP, rank, Thompson", surrogate="student_ensemble",
+                         local=OFF),
+    "gp_rbf": Strategy("GP RBF-ARD one-hot, Thompson", surrogate="gp", transform="none", local=OFF),
     "random": Strategy("random", acquisition="random"),
     # the lab protocol (issue 12): the first 96 by a zero-shot score, then 4 x 96 as above
-    "lab-hamming": Strategy("lab: zero-shot start (Hamming), epistasis GP, Thompson", start="zeroShot"),
-    "lab-hamming-epistasis4": Strategy("lab: zero-shot start (Hamming), epistasis GP (order 4; the default before), "
-                                       "Thompson", surrogate="gp_epistasis", start="zeroShot"),
-    "lab-hamming-prior": Strategy("lab: zero-shot start and prior (Hamming)", start="zeroShot", prior=True),
-    "lab-unirep": Strategy("lab: zero-shot start (UniRep-1900), epistasis GP, Thompson", start="zeroShot",
-                           scorer=str(UNIREP_SCORES)),
-    "lab-unirep-prior": Strategy("lab: zero-shot start and prior (UniRep-1900)", start="zeroShot", prior=True,
-                                 scorer=str(UNIREP_SCORES)),
-    "focused-hamming": Strategy("lab: focused start (Hamming top 2%), epistasis GP, Thompson", start="focused"),
+    "lab-hamming": Strategy("lab: zero-shot start (Hamming), the default", start="zeroShot"),
+    "lab-hamming-global": Strategy("lab: zero-shot start (Hamming), no local search", start="zeroShot", local=OFF),
+    "lab-hamming-epistasis4": Strategy("lab: zero-shot start (Hamming), epistasis GP (order 4), no local search",
+                                       surrogate="gp_epistasis", start="zeroShot", local=OFF),
+    "lab-hamming-prior": Strategy("lab: zero-shot start and prior (Hamming), no local search", start="zeroShot",
+                                  prior=True, local=OFF),
+    "lab-unirep": Strategy("lab: zero-shot start (UniRep-1900), no local search", start="zeroShot",
+                           scorer=str(UNIREP_SCORES), local=OFF),
+    "lab-unirep-prior": Strategy("lab: zero-shot start and prior (UniRep-1900), no local search", start="zeroShot",
+                                 prior=True, scorer=str(UNIREP_SCORES), local=OFF),
+    "focused-hamming": Strategy("lab: focused start (Hamming top 2%), no local search", start="focused", local=OFF),
 }
 PROTOCOLS = {"alde": [k for k in STRATEGIES if not k.startswith(("lab", "focused"))],
              "lab": [k for k in STRATEGIES if k.startswith(("lab", "focused"))]}
@@ -85,14 +95,16 @@ def run(args: argparse.Namespace) -> None:
         st = STRATEGIES[key]
         start = time.perf_counter()
         recs = run_strategies(
-            land, [st], list(range(args.seeds)), rounds=4, batch=96, init=96,
+            land, [st], list(range(args.first_seed, args.first_seed + args.seeds)), rounds=4, batch=96, init=96,
             console=console if args.verbose else None, jobs=args.jobs,
         )
         summary = summarize(recs, land)
         summary["key"] = key
         summary["wall_seconds"] = time.perf_counter() - start
         summary["records"] = records_as_rows(recs)
-        out = RESULTS / f"discovery-{land.name}-{key}.json"
+        # seeds other than the protocol's 0..N-1 (a check on seeds nothing was chosen by) go apart
+        tail = f"-seeds{args.first_seed}-{args.first_seed + args.seeds - 1}" if args.first_seed else ""
+        out = RESULTS / f"discovery-{land.name}-{key}{tail}.json"
         out.write_text(json.dumps(summary, indent=2))
         last = summary["rounds"][-1]
         console.print(
@@ -130,6 +142,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--landscape", default="gb1")
     p.add_argument("--seeds", type=int, default=30)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="Seeds first-seed .. first-seed + seeds - 1 (results files named after them when not 0).")
     p.add_argument("--only", default=",".join(STRATEGIES))
     p.add_argument("--report", action="store_true")
     p.add_argument("--verbose", action="store_true")

@@ -30,6 +30,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from activeloop.api.campaign import LocalSpec
 from activeloop.local.report import run_strategies
 from activeloop.local.simulate import Strategy, records_as_rows, summarize
 from activeloop.synthetic import SparseSpec, family, sparse_landscape
@@ -39,11 +40,16 @@ OUT = RESULTS / "sparse"
 LANDSCAPES: dict[str, SparseSpec] = {
     f"sparse-{s.sites}s-{s.seed}": s for s in family(4, 8, 21) + family(3, 1, 31) + family(5, 1, 41)
 }
+OFF = LocalSpec(fraction=0)
+"""No local search: the whole batch over the whole library (the baselines, and the default before)."""
 STRATEGIES = {
-    "default": Strategy("default: epistasis GP (order chosen each round), rank, Thompson"),
-    "epistasis4": Strategy("epistasis GP (order 4; the default before), rank, Thompson", surrogate="gp_epistasis"),
-    "greedy": Strategy("greedy: epistasis GP, rank, mean only", acquisition="greedy"),
-    "boosting": Strategy("5 boosted trees, one-hot, Thompson", surrogate="boosting_ensemble", transform="none"),
+    "default": Strategy("default: epistasis GP (order chosen each round), rank, Thompson, local search"),
+    "global": Strategy("no local search: epistasis GP (order chosen each round), rank, Thompson", local=OFF),
+    "epistasis4": Strategy("epistasis GP (order 4), rank, Thompson, no local search", surrogate="gp_epistasis",
+                           local=OFF),
+    "greedy": Strategy("greedy: epistasis GP, rank, mean only", acquisition="greedy", local=OFF),
+    "boosting": Strategy("5 boosted trees, one-hot, Thompson", surrogate="boosting_ensemble", transform="none",
+                         local=OFF),
     "random": Strategy("random", acquisition="random"),
 }
 
