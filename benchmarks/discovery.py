@@ -33,9 +33,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch
 from rich.console import Console
 
-from activeloop.api.campaign import LocalSpec
 from activeloop.landscapes import load_landscape
 from activeloop.local.report import plot_curves, run_strategies, summary_table
+from activeloop.local.simulate import NO_LOCAL as OFF
 from activeloop.local.simulate import Strategy, records_as_rows, summarize
 
 RESULTS = Path(__file__).parent / "results"
@@ -43,8 +43,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 UNIREP_SCORES = RESULTS / "zero-shot" / "gb1-unirep1900.csv.gz"
 """UniRep-1900 zero-shot scores of every GB1 variant (``foundation.py zero-shot``, on a GPU)."""
 
-OFF = LocalSpec(fraction=0)
-"""No local search: the whole batch over the whole library (the baselines, and the default before)."""
 STRATEGIES = {
     "default": Strategy("default: epistasis GP (order chosen each round), rank, Thompson, local search"),
     "default-global": Strategy("no local search: epistasis GP (order chosen each round), rank, Thompson",

@@ -30,8 +30,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from activeloop.api.campaign import LocalSpec
 from activeloop.local.report import run_strategies
+from activeloop.local.simulate import NO_LOCAL as OFF
 from activeloop.local.simulate import Strategy, records_as_rows, summarize
 from activeloop.synthetic import SparseSpec, family, sparse_landscape
 
@@ -40,8 +40,6 @@ OUT = RESULTS / "sparse"
 LANDSCAPES: dict[str, SparseSpec] = {
     f"sparse-{s.sites}s-{s.seed}": s for s in family(4, 8, 21) + family(3, 1, 31) + family(5, 1, 41)
 }
-OFF = LocalSpec(fraction=0)
-"""No local search: the whole batch over the whole library (the baselines, and the default before)."""
 STRATEGIES = {
     "default": Strategy("default: epistasis GP (order chosen each round), rank, Thompson, local search"),
     "global": Strategy("no local search: epistasis GP (order chosen each round), rank, Thompson", local=OFF),

@@ -38,6 +38,9 @@ STRATEGY_WORDS = {"thompson": "Thompson sampling", "ucb": "upper confidence boun
                   "greedy": "highest predicted mean", "uncertainty": "most uncertain first", "random": "random"}
 
 
+NO_LOCAL = LocalSpec(fraction=0)
+"""No local search: the whole batch over the whole library (baselines, and the default before it)."""
+
 START_WORDS = {"zeroShot": "the top by zero-shot score", "focused": "focused on the zero-shot top"}
 
 

@@ -119,6 +119,14 @@ class AcquisitionStrategy(ABC):
         """The batch (``q`` distinct rows) from ``rows``: the shortlist, best first, or every
         available row when :meth:`shortlist` is ``None``."""
 
+    def pool(self, surrogate: Surrogate | None, X: Candidates | np.ndarray, available: np.ndarray, q: int,
+             best_f: float) -> np.ndarray:
+        """The rows :meth:`choose` chooses a batch of ``q`` from: the shortlist of the ``available``
+        rows, best first, or every available row."""
+        avail = available_rows(available, q)
+        plan = self.shortlist(q, len(avail), best_f)
+        return best_by(surrogate, as_candidates(X), avail, *plan)[0] if plan is not None else avail
+
     def select(
         self,
         surrogate: Surrogate | None,
@@ -129,12 +137,7 @@ class AcquisitionStrategy(ABC):
         rng: np.random.Generator,
     ) -> np.ndarray:
         """Row indices (``q``, distinct, all ``available``) of the next batch."""
-        cands = as_candidates(X)
-        avail = available_rows(available, q)
-        plan = self.shortlist(q, len(avail), best_f)
-        if plan is not None:
-            avail, _ = best_by(surrogate, cands, avail, *plan)
-        return self.choose(surrogate, cands, avail, q, best_f, rng)
+        return self.choose(surrogate, as_candidates(X), self.pool(surrogate, X, available, q, best_f), q, best_f, rng)
 
 
 @STRATEGIES.register("random")

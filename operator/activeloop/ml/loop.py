@@ -13,7 +13,7 @@ import numpy as np
 
 from activeloop.api.campaign import AcquisitionSpec, SurrogateSpec
 from activeloop.errors import ConfigError
-from activeloop.ml.acquisition import available_rows, best_by, get_strategy
+from activeloop.ml.acquisition import available_rows, get_strategy
 from activeloop.ml.candidates import Candidates, as_candidates
 from activeloop.ml.determinism import single_threaded
 from activeloop.ml.neighbourhood import Neighbourhood, choose_batch
@@ -269,11 +269,10 @@ def propose_batch(
             model = fit_with_related(cands, measured, yt, surrogate, seed=seed, prior=prior is not None,
                                      related=related, task_column=task_column, transform=transform)
         best = float(yt.max()) if len(yt) else 0.0
-        avail = available_rows(available, q)
         if shards <= 1:
-            plan = strategy.shortlist(q, len(avail), best)
-            pool = best_by(model, cands, avail, *plan)[0] if plan is not None else avail
+            pool = strategy.pool(model, cands, available, q, best)
         else:
+            avail = available_rows(available, q)
             blocked = np.flatnonzero(~available)
             tops = [shard_top(strategy, model, cands, free_rows(*shard_range(len(cands), shards, i), blocked),
                               q, len(avail), best) for i in range(shards)]

@@ -185,6 +185,14 @@ class RoundContext:
         """Rows that may not be proposed: measured or blocked (sorted)."""
         return np.union1d(self.measured, self.blocked)
 
+    @cached_property
+    def available_mask(self) -> np.ndarray:
+        """Whether each library row may be proposed (not :attr:`unavailable`); never written to."""
+        mask = np.ones(len(self.library), dtype=bool)
+        mask[self.unavailable] = False
+        mask.flags.writeable = False
+        return mask
+
     @property
     def available(self) -> int:
         """How many rows may be proposed."""
@@ -350,9 +358,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     prior_weight = None
     shards = multi = None
     model = model_cands = None
-    near = 0
-    hood = neighbourhood(library, spec.acquisition.local, round_number, min(ctx.model_batch, ctx.available),
-                         measured, ctx.targets) if len(measured) >= 2 else None
+    near, hood, why_not = 0, None, _why_no_local(spec, round_number, "a first batch")
     with measure() as cost:
         if len(measured) < 2:
             rng = np.random.default_rng(seed)
@@ -370,14 +376,18 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
             if not ctx.model_batch:
                 rows = np.zeros(0, dtype=np.int64)
             elif ctx.sharded:
+                hood, why_not = _round_neighbourhood(ctx, round_number), _why_no_local(spec, round_number, SMALL)
                 rows, pred, model, shards, model_cands, near = _merge_shards(store, ctx, round_number, hood)
             elif spec.further_objectives and len(used := usable_objectives(ctx)) > 1:
                 rows, pred, model, multi, model_cands = _propose_multi(store, ctx, round_number, used)
-                hood = None  # several objectives: no single best to search around
+                why_not = _why_no_local(spec, round_number, "several objectives: no one best to search around")
                 strategy = f"{spec.acquisition.multi_objective} ({len(multi['used'])} objectives)"
+            elif use_cascade(spec, library):
+                rows, pred, model, cascade, model_cands, _ = _propose(store, ctx, round_number, None)
+                why_not = _why_no_local(spec, round_number, "a cascade round (its students score the library)")
             else:
+                hood, why_not = _round_neighbourhood(ctx, round_number), _why_no_local(spec, round_number, SMALL)
                 rows, pred, model, cascade, model_cands, near = _propose(store, ctx, round_number, hood)
-                hood = hood if cascade is None else None  # a cascade's students choose from the whole library
             prior_weight = getattr(model, "prior_weight", None)
             if pred is not None:
                 mean, std = pred.mean, pred.std
@@ -425,7 +435,7 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
         "prior": spec.surrogate.prior,
         "prior_weight": prior_weight,
         "kernel_choice": kernel_choice(model),
-        "local": local_note(library, hood, near, spec.acquisition.local.from_round, round_number),
+        "local": local_note(library, hood, near, why_not),
         "prediction_scale": "objective" if spec.surrogate.transform == "none" else "normal score",
         "proposals_uri": store.uri(keys.proposals(round_number)),
         "proposals_sha256": proposals_hash,
@@ -435,25 +445,38 @@ def acquire(store: ArtifactStore, round_number: int) -> dict:
     return write_record(store, key, record)
 
 
-def local_note(library: Library, hood: Neighbourhood | None, proposed: int, from_round: int,
-               round_number: int) -> dict:
+def _round_neighbourhood(ctx: RoundContext, round_number: int) -> Neighbourhood | None:
+    """The round's neighbourhood of its best measured variants (``None``: no local part)."""
+    return neighbourhood(ctx.library, ctx.spec.acquisition.local, round_number, min(ctx.model_batch, ctx.available),
+                         ctx.measured, ctx.targets)
+
+
+SMALL = "the batch is too small for acquisition.local.fraction"
+
+
+def _why_no_local(spec: CampaignSpec, round_number: int, otherwise: str) -> str:
+    """Why a round has no local part: before ``fromRound``, turned off, or ``otherwise``."""
+    local = spec.acquisition.local
+    if round_number < local.from_round:
+        return f"from round {local.from_round}"
+    return "off (acquisition.local.fraction 0)" if local.fraction == 0 else otherwise
+
+
+def local_note(library: Library, hood: Neighbourhood | None, proposed: int, why_not: str) -> dict:
     """The round's record of its local search: around which variants, among how many neighbours,
     how many proposals (or why none)."""
     if hood is None:
-        why = (f"from round {from_round}" if round_number < from_round
-               else "off (acquisition.local.fraction 0), or several objectives, a cascade or a first batch")
-        return {"proposed": 0, "why_not": why}
+        return {"proposed": 0, "why_not": why_not}
     return {"proposed": int(proposed), "planned": hood.size, "around": library.names_of(hood.centres),
             "neighbours": int(len(hood.rows))}
 
 
 def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int, hood: Neighbourhood | None) -> tuple:
     """One process: fit and choose (through the cascade's students when it applies; they choose from
-    the whole library, without the neighbourhood ``hood``)."""
+    the whole library, without a neighbourhood)."""
     spec, library, measured = ctx.spec, ctx.library, ctx.measured
     y = ctx.sign * ctx.train["value"].to_numpy(dtype=np.float64)
-    available = np.ones(len(library), dtype=bool)
-    available[ctx.unavailable] = False
+    available = ctx.available_mask
     featurise = featuriser(store, spec, library, round_number)
     cascade = None
     if use_cascade(spec, library):
@@ -483,7 +506,7 @@ def _propose(store: ArtifactStore, ctx: RoundContext, round_number: int, hood: N
         seed=ctx.seed,
         prior=ctx.scores[prior_rows] if ctx.scores is not None and spec.surrogate.prior == "zeroShot" else None,
         related=ctx.related if candidates is None else None,  # a cascade's sub-problem has no related rows
-        local=hood if candidates is None else None,
+        local=hood,
     )
     rows = result.rows if candidates is None else candidates[result.rows]
     # the candidates as the model sees them (its task and prior columns), for the picks' predictions
@@ -560,10 +583,8 @@ def _merge_shards(store: ArtifactStore, ctx: RoundContext, round_number: int, ho
     q = min(ctx.model_batch, ctx.available)
     rng = np.random.default_rng(ctx.seed)
     with single_threaded():
-        available = np.ones(len(ctx.library), dtype=bool)
-        available[ctx.unavailable] = False
         shortlist = merge_shards(strategy, tops, q, ctx.available, best_f)
-        rows, near = choose_batch(strategy, model, cands, shortlist, q, best_f, rng, hood, available)
+        rows, near = choose_batch(strategy, model, cands, shortlist, q, best_f, rng, hood, ctx.available_mask)
         pred = model.predict(cands.features(rows))
     summary = {"shards": n, "ranked": int(sum(t.ranked for t in tops)), "shortlist": int(len(shortlist)),
                "shard_uris": [store.uri(keys.shard(round_number, i)) for i in range(n)]}
